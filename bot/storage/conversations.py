@@ -1,0 +1,48 @@
+"""conversations: the current dialogue state per contact, with a version for optimistic concurrency.
+
+The document is bounded: state only (flow, step, slots, a short back-stack), never a transcript;
+the transcript lives in ``messages``.
+"""
+from __future__ import annotations
+
+from pymongo.errors import DuplicateKeyError
+
+from bot.messages import utcnow
+
+
+class VersionConflict(Exception):
+    """Someone else saved this conversation since we loaded it: reload and rerun the turn."""
+
+
+def new_state(contact_id) -> dict:
+    return {"_id": contact_id, "version": 0, "flow": None, "step": None, "slots": {}, "pending": None,
+            "back": [], "window": {}, "created_at": utcnow(), "updated_at": utcnow()}
+
+
+class ConversationStore:
+    def __init__(self, db):
+        self.col = db["conversations"]
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index("updated_at")
+
+    async def load(self, contact_id) -> dict:
+        return await self.col.find_one({"_id": contact_id}) or new_state(contact_id)
+
+    async def save(self, state: dict) -> None:
+        """Write the state if nobody saved since it was loaded; bumps ``version`` in place."""
+        expected = state["version"]
+        body = {k: v for k, v in state.items() if k not in ("_id", "version")}
+        body["updated_at"] = utcnow()
+        if expected == 0:
+            try:
+                await self.col.insert_one({"_id": state["_id"], "version": 1, **body})
+            except DuplicateKeyError:
+                raise VersionConflict(state["_id"]) from None
+        else:
+            res = await self.col.update_one({"_id": state["_id"], "version": expected},
+                                            {"$set": {**body, "version": expected + 1}})
+            if res.matched_count != 1:
+                raise VersionConflict(state["_id"])
+        state["version"] = expected + 1
+        state["updated_at"] = body["updated_at"]

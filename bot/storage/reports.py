@@ -1,0 +1,102 @@
+"""reports: filed reports with their status history. Transitions are atomic compare-and-set on status."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
+
+from bot import reports as domain
+from bot.messages import utcnow
+from bot.tracking import new_tracking_id
+
+
+class ReportStore:
+    def __init__(self, db):
+        self.col = db["reports"]
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index("tracking_id", unique=True)
+        await self.col.create_index("draft_id", unique=True, sparse=True)
+        await self.col.create_index([("contact_id", ASCENDING), ("created_at", DESCENDING)])
+        await self.col.create_index([("volunteer_id", ASCENDING), ("created_at", DESCENDING)], sparse=True)
+        await self.col.create_index([("status", ASCENDING), ("category", ASCENDING),
+                                     ("location.region_code", ASCENDING)])
+        await self.col.create_index([("agency", ASCENDING), ("status", ASCENDING)])
+        await self.col.create_index("supporters")
+
+    async def create(self, fields: dict) -> dict:
+        """Insert with a fresh random tracking ID. Idempotent per ``draft_id``: a retried turn gets the same report."""
+        if fields.get("draft_id"):
+            existing = await self.col.find_one({"draft_id": fields["draft_id"]})
+            if existing:
+                return existing
+        now = utcnow()
+        for _ in range(5):
+            doc = {"_id": ObjectId(), "tracking_id": new_tracking_id(), "status": domain.DITERIMA,
+                   "history": [{"from": None, "to": domain.DITERIMA, "actor": "warga", "at": now, "note": None}],
+                   "supporters": [], "additions": [], "attachments": [], "rating": None,
+                   "created_at": now, "updated_at": now, **fields}
+            try:
+                await self.col.insert_one(doc)
+                return doc
+            except DuplicateKeyError as exc:
+                if "draft_id" in str(exc):
+                    return await self.col.find_one({"draft_id": fields["draft_id"]})
+        raise RuntimeError("could not allocate a tracking id")
+
+    async def get(self, tracking_id: str) -> dict | None:
+        return await self.col.find_one({"tracking_id": tracking_id})
+
+    async def by_contact(self, contact_id, limit: int = 5) -> list[dict]:
+        cur = self.col.find({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}]})
+        return await cur.sort("created_at", DESCENDING).limit(limit).to_list(limit)
+
+    async def count_since(self, contact_id, since: datetime) -> int:
+        return await self.col.count_documents({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}],
+                                               "created_at": {"$gte": since}})
+
+    async def transition(self, tracking_id: str, target: str, *, actor: str, note: str | None = None,
+                         extra: dict | None = None, by_citizen: bool = False) -> dict:
+        """Move to ``target`` if legal from the current status. Two racing callers: exactly one wins.
+
+        Raises TransitionError (illegal, or lost the race) or KeyError (unknown ID).
+        """
+        current = await self.get(tracking_id)
+        if current is None:
+            raise KeyError(tracking_id)
+        domain.check(current["status"], target, by_citizen=by_citizen)
+        now = utcnow()
+        entry = {"from": current["status"], "to": target, "actor": actor, "at": now, "note": note}
+        updated = await self.col.find_one_and_update(
+            {"_id": current["_id"], "status": current["status"], "updated_at": current["updated_at"]},
+            {"$set": {"status": target, "updated_at": now, **(extra or {})}, "$push": {"history": entry}},
+            return_document=ReturnDocument.AFTER)
+        if updated is None:
+            latest = await self.get(tracking_id)
+            raise domain.TransitionError(latest["status"] if latest else "?", target)
+        return updated
+
+    async def add_supporter(self, tracking_id: str, contact_id) -> bool:
+        res = await self.col.update_one({"tracking_id": tracking_id, "contact_id": {"$ne": contact_id}},
+                                        {"$addToSet": {"supporters": contact_id}})
+        return res.modified_count == 1
+
+    async def add_info(self, tracking_id: str, text: str, attachments: list | None = None) -> None:
+        push: dict = {"additions": {"text": text, "at": utcnow()}}
+        if attachments:
+            push["attachments"] = {"$each": attachments}
+        await self.col.update_one({"tracking_id": tracking_id}, {"$push": push, "$set": {"updated_at": utcnow()}})
+
+    async def set_rating(self, tracking_id: str, score: int, comment: str | None) -> None:
+        await self.col.update_one({"tracking_id": tracking_id},
+                                  {"$set": {"rating": {"score": score, "comment": comment, "at": utcnow()}}})
+
+    async def open_similar_candidates(self, category: str, region_code: str | None, limit: int = 50) -> list[dict]:
+        q: dict = {"status": {"$in": list(domain.OPEN_STATUSES)}, "category": category,
+                   "privacy": {"$ne": "rahasia"}}
+        if region_code:
+            q["location.region_code"] = region_code
+        cur = self.col.find(q, {"tracking_id": 1, "description": 1, "status": 1, "created_at": 1})
+        return await cur.sort("created_at", DESCENDING).limit(limit).to_list(limit)
