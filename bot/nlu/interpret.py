@@ -1,0 +1,172 @@
+"""Turn Rasa's parse answer (or nothing, when Rasa is unavailable) into the bot's Interpretation.
+
+Everything after Rasa is deterministic and local: the composite intent ``lapor+<kategori>`` is split
+into intent and category, places are normalized to official regions, the date phrase becomes a
+calendar date, tracking IDs are validated by their check character.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+from bot import tracking
+from bot.nlu import dates, regions
+from bot.nlu.regions import Region
+
+INTENTS = ("sapa", "lapor", "cek_status", "bantuan", "batal", "ya", "tidak", "terima_kasih", "berhenti",
+           "luar_lingkup", "relawan")
+CATEGORIES = ("infrastruktur", "kesehatan", "pendidikan", "kependudukan", "perizinan", "lingkungan",
+              "ketertiban_umum", "perlindungan_konsumen", "ketenagakerjaan", "perhubungan", "bantuan_sosial",
+              "listrik_air", "pertanahan", "lainnya")
+ENTITIES = ("lokasi", "nomor_laporan", "tanggal", "instansi")
+CATEGORY_SEP = "+"
+# Below this DIET confidence the intent is reported as unknown (None) so the bot asks with buttons.
+MIN_INTENT_CONFIDENCE = 0.35
+# Rasa sees at most this much text; a 10k-character message is cut, not rejected.
+MAX_TEXT_CHARS = 2000
+
+
+@dataclass
+class Interpretation:
+    text: str
+    intent: str | None
+    confidence: float
+    category: str | None
+    category_confidence: float
+    locations: list[str] = field(default_factory=list)
+    region: Region | None = None
+    region_candidates: list[Region] = field(default_factory=list)
+    incident_date: dt.date | None = None
+    date_text: str | None = None
+    tracking_id: str | None = None
+    tracking_id_error: str | None = None
+    agencies: list[str] = field(default_factory=list)
+    source: str = "rasa"
+
+    def to_json(self) -> dict:
+        return {
+            "text": self.text,
+            "intent": self.intent,
+            "confidence": round(self.confidence, 4),
+            "category": self.category,
+            "category_confidence": round(self.category_confidence, 4),
+            "locations": list(self.locations),
+            "region": self.region.to_json() if self.region else None,
+            "region_candidates": [r.to_json() for r in self.region_candidates],
+            "incident_date": self.incident_date.isoformat() if self.incident_date else None,
+            "date_text": self.date_text,
+            "tracking_id": self.tracking_id,
+            "tracking_id_error": self.tracking_id_error,
+            "agencies": list(self.agencies),
+            "source": self.source,
+        }
+
+
+def clean_text(text: str | None) -> str:
+    """Strip control characters and cut to MAX_TEXT_CHARS; keeps emoji and any script."""
+    text = "" if text is None else str(text)
+    text = re.sub(r"[\x00-\x08\x0b-\x1f\x7f]", " ", text)
+    return text.strip()[:MAX_TEXT_CHARS]
+
+
+def has_words(text: str) -> bool:
+    return bool(re.search(r"[0-9A-Za-zÀ-ÿ]", text))
+
+
+def split_label(label: str | None) -> tuple[str | None, str | None]:
+    if not label:
+        return None, None
+    intent, _, category = label.partition(CATEGORY_SEP)
+    if intent not in INTENTS:
+        return None, None
+    return intent, (category if category in CATEGORIES else None)
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen, out = set(), []
+    for s in items:
+        k = s.strip().lower()
+        if k and k not in seen:
+            seen.add(k)
+            out.append(s.strip())
+    return out
+
+
+def _common(text: str, today: dt.date | None) -> dict:
+    """Post-processing that needs no model: regions, date, tracking ID."""
+    tid, terr = tracking.find_in_text(text)
+    cands = regions.resolve(text)
+    d, dtext = dates.resolve_date(text, today=today)
+    return {"tracking_id": tid, "tracking_id_error": terr, "region_candidates": cands,
+            "region": cands[0] if len(cands) == 1 else None, "incident_date": d, "date_text": dtext}
+
+
+def from_rasa(text: str, answer: dict, today: dt.date | None = None) -> Interpretation:
+    ranking = answer.get("intent_ranking") or []
+    top = answer.get("intent") or (ranking[0] if ranking else {})
+    label, conf = top.get("name"), float(top.get("confidence") or 0.0)
+    intent, category = split_label(label)
+    cat_conf = 0.0
+    if intent == "lapor":
+        # Intent confidence = all `lapor*` labels together; category confidence = share of the
+        # winning category among them.
+        lapor_total = sum(float(r.get("confidence") or 0) for r in ranking if split_label(r.get("name"))[0] == "lapor")
+        if lapor_total > conf:
+            conf = lapor_total
+        if category:
+            cat_conf = float(top.get("confidence") or 0.0) / lapor_total if lapor_total else 0.0
+    if conf < MIN_INTENT_CONFIDENCE:
+        intent, category, cat_conf = None, None, 0.0
+    ents: dict[str, list[str]] = {k: [] for k in ENTITIES}
+    for e in answer.get("entities") or []:
+        name = e.get("entity")
+        if name in ents:
+            surface = text[e["start"]:e["end"]] if isinstance(e.get("start"), int) and isinstance(e.get("end"), int) \
+                else str(e.get("value") or "")
+            ents[name].append(surface or str(e.get("value") or ""))
+    common = _common(text, today)
+    # Rasa's lokasi spans can name a place the region table resolves better ("Oebobo Kupang").
+    if not common["region_candidates"]:
+        for loc in ents["lokasi"]:
+            cands = regions.resolve(loc)
+            if cands:
+                common["region_candidates"] = cands
+                common["region"] = cands[0] if len(cands) == 1 else None
+                break
+    return Interpretation(
+        text=text, intent=intent, confidence=conf, category=category, category_confidence=cat_conf,
+        locations=_unique(ents["lokasi"]), agencies=_unique(ents["instansi"]), source="rasa", **common)
+
+
+# --- degraded mode: a tiny keyword fallback, so buttons and numbered choices still get meaning ---
+_KEYWORDS: list[tuple[str, re.Pattern]] = [
+    ("berhenti", re.compile(r"^\s*(stop|berhenti|unsubscribe|unreg)\s*[.!]*\s*$", re.I)),
+    ("batal", re.compile(r"^\s*(batal|batalkan|cancel|gak jadi|ga jadi|nggak jadi|tidak jadi)\b", re.I)),
+    ("ya", re.compile(r"^\s*(ya|iya|y|yes|ok|oke|okay|betul|benar|setuju|lanjut)\s*[.!]*\s*$", re.I)),
+    ("tidak", re.compile(r"^\s*(tidak|tdk|nggak|gak|ga|enggak|no|n|bukan|salah)\s*[.!]*\s*$", re.I)),
+    ("terima_kasih", re.compile(r"\b(terima ?kasih|makasih|thanks?|thank you|tq|trims)\b", re.I)),
+    ("bantuan", re.compile(r"^\s*(bantuan|help|menu|info|panduan|\?)\s*$", re.I)),
+    ("cek_status", re.compile(r"\b(status|lacak|cek laporan|track)\b", re.I)),
+    ("sapa", re.compile(r"^\s*(halo|hai|hi|hello|selamat (pagi|siang|sore|malam)|assalamu.?alaikum|permisi|p)\s*[.!]*\s*$", re.I)),
+    ("lapor", re.compile(r"\b(lapor|melapor|laporan|aduan|mengadu|pengaduan|keluhan|komplain|complain|report)\b", re.I)),
+]
+
+
+def degraded(text: str, today: dt.date | None = None) -> Interpretation:
+    intent = None
+    for name, rx in _KEYWORDS:
+        if rx.search(text):
+            intent = name
+            break
+    common = _common(text, today)
+    if common["tracking_id"] or common["tracking_id_error"]:
+        intent = intent if intent in ("cek_status", "batal") else "cek_status"
+    return Interpretation(text=text, intent=intent, confidence=0.0, category=None, category_confidence=0.0,
+                          source="degraded", **common)
+
+
+def empty(text: str) -> Interpretation:
+    """Defined answer for input with nothing to understand (empty, only emoji/punctuation)."""
+    return Interpretation(text=text, intent=None, confidence=0.0, category=None, category_confidence=0.0,
+                          source="rasa")
