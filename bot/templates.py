@@ -11,6 +11,12 @@ from pathlib import Path
 import yaml
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
+class _StrictButFalsy(StrictUndefined):
+    """Printing a missing variable is an error (caught in previews); testing it with ``if`` is allowed."""
+
+    __bool__ = lambda self: False  # noqa: E731
+
+
 ROOT = Path(__file__).resolve().parent.parent / "templates"
 LANGUAGES = ("id", "en")
 
@@ -18,7 +24,7 @@ LANGUAGES = ("id", "en")
 class Renderer:
     def __init__(self, root: Path = ROOT):
         self.root = root
-        self.env = Environment(loader=FileSystemLoader(str(root)), undefined=StrictUndefined,
+        self.env = Environment(loader=FileSystemLoader(str(root)), undefined=_StrictButFalsy,
                                trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
                                autoescape=False)
         self.env.filters["tanggal"] = self._format_date

@@ -11,9 +11,11 @@ from pymongo.errors import PyMongoError
 
 from bot.storage.contacts import ContactStore
 from bot.storage.conversations import ConversationStore
+from bot.storage.handoffs import HandoffStore
 from bot.storage.leases import LeaseStore
 from bot.storage.messages import MessageStore
 from bot.storage.reports import ReportStore
+from bot.storage.volunteers import VolunteerStore
 
 log = logging.getLogger(__name__)
 
@@ -27,9 +29,12 @@ class Stores:
     messages: MessageStore
     reports: ReportStore
     leases: LeaseStore
+    handoffs: HandoffStore
+    volunteers: VolunteerStore
 
     async def ensure_indexes(self) -> None:
-        for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases):
+        for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
+                      self.handoffs, self.volunteers):
             await store.ensure_indexes()
 
     async def ping(self) -> bool:
@@ -66,6 +71,7 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
         client=client, db=db,
         contacts=ContactStore(db), conversations=ConversationStore(db),
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
+        handoffs=HandoffStore(db), volunteers=VolunteerStore(db),
     )
     await stores.ensure_indexes()
     return stores

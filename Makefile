@@ -1,0 +1,36 @@
+# Two commands do all set-up on a fresh Debian machine: `make run` and `make test`.
+# Every step is idempotent: a stamp file records what is done, so a second run skips it.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256sum | cut -c1-12)
+export RASA_TELEMETRY_ENABLED := false
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: run test install install-rasa nlu-model browser bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@echo "[setup] application virtualenv $(VENV)"
+	@test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	@$(VENV)/bin/pip install -q --disable-pip-version-check -c constraints.txt -e '.[test]'
+	@rm -f $(VENV)/.installed-* && touch $@
+
+install: $(STAMP)
+
+install-rasa:
+	@bash scripts/install-rasa.sh
+
+browser:
+	@bash scripts/install-browser.sh
+
+run: install install-rasa
+	@$(VENV)/bin/laporbot run
+
+test: install install-rasa browser
+	@$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+bench: install install-rasa
+	@$(VENV)/bin/python bench/engine.py
+
+clean:
+	rm -rf var .pytest_cache

@@ -1,0 +1,49 @@
+"""The HTTP server: health, channel webhooks, web chat, staff API. Bodies over 10 MB are refused (413)."""
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 10 * 1024 * 1024
+RUNTIME_KEY = web.AppKey("runtime", object)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Every error answers JSON; no traceback ever reaches a client."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.content_type == "application/json" or exc.status < 400:
+            raise
+        return web.json_response({"error": exc.reason, "status": exc.status}, status=exc.status)
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response({"error": "internal error", "status": 500}, status=500)
+
+
+async def healthz(request: web.Request) -> web.Response:
+    rt = request.app[RUNTIME_KEY]
+    db_up = await rt.stores.ping() if rt.stores else False
+    deps = {"database": {"state": "up" if db_up else "down", "embedded": rt.embedded_db is not None}}
+    if rt.nlu is not None:
+        deps["nlu"] = await rt.nlu.health()
+    deps["channels"] = {"state": "up", "enabled": sorted(c.name for c in rt.channels)}
+    down = [k for k, v in deps.items() if v.get("state") == "down"]
+    body = {"status": "ok" if not down else "degraded", "down": down, "dependencies": deps}
+    return web.json_response(body, status=503 if down else 200)
+
+
+def build_app(runtime) -> web.Application:
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app[RUNTIME_KEY] = runtime
+    app.router.add_get("/healthz", healthz)
+    for ch in runtime.channels:
+        ch.add_routes(app)
+    from bot.staff.api import add_routes as add_staff_routes
+
+    add_staff_routes(app, runtime)
+    return app

@@ -1,0 +1,1 @@
+"""Staff side: lifecycle API, agency scoping, SLA, notifications, monitoring figures."""

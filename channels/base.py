@@ -1,0 +1,23 @@
+"""What every channel adapter shares."""
+from __future__ import annotations
+
+from aiohttp import web
+
+
+class Channel:
+    name = "base"
+
+    def __init__(self, runtime):
+        self.runtime = runtime
+
+    def add_routes(self, app: web.Application) -> None:
+        return None
+
+    def sender(self):
+        return None
+
+    async def start(self) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None

@@ -1,0 +1,49 @@
+"""A tiny driver for scripted conversations straight into the engine (no channel formatting)."""
+from __future__ import annotations
+
+import itertools
+
+from bot.messages import Identity, InboundMessage, Location, Media
+
+_ids = itertools.count(1)
+
+
+class Chat:
+    """Talks to ``runtime.engine`` as one person. ``send`` returns the replies; ``last`` keeps the latest."""
+
+    def __init__(self, runtime, user: str = "u1", channel: str = "console", name: str | None = None):
+        self.rt = runtime
+        self.identity = Identity(channel, user, name)
+        self.last: list = []
+        self.transcript: list = []
+
+    async def send(self, text: str = "", *, payload: str | None = None, location: tuple | None = None,
+                   media: list[Media] | None = None, start: str | None = None, received_at=None):
+        msg = InboundMessage(self.identity, f"m{next(_ids)}", text=text, payload=payload,
+                             location=Location(*location) if location else None, media=media or [],
+                             start_param=start, kind="choice" if payload else "text")
+        if received_at is not None:
+            msg.received_at = received_at
+        self.last = await self.rt.engine.handle(msg, inline=True)
+        self.transcript.append((text or payload, [r.text for r in self.last]))
+        return self.last
+
+    async def choose(self, index: int):
+        """Press the ``index``-th (1-based) button of the latest reply that had buttons."""
+        for r in reversed(self.last):
+            if r.choices:
+                return await self.send(r.choices[index - 1].label, payload=r.choices[index - 1].payload)
+        raise AssertionError("no buttons in the last replies")
+
+    def payloads(self) -> list[str]:
+        return [c.payload for r in self.last for c in r.choices]
+
+    def templates(self) -> list[str]:
+        return [r.template for r in self.last]
+
+    async def contact(self) -> dict:
+        return await self.rt.stores.contacts.find_by_identity(self.identity.channel, self.identity.user_id)
+
+    async def state(self) -> dict:
+        c = await self.contact()
+        return await self.rt.stores.conversations.load(c["_id"])
