@@ -1,0 +1,44 @@
+"""The training data and the held-out set: complete label coverage, no overlap."""
+import json
+import re
+from pathlib import Path
+
+import yaml
+
+from bot.nlu import CATEGORIES, INTENTS
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def training_examples():
+    out = []
+    for f in sorted((REPO / "nlu_data").glob("*.yml")):
+        doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+        for block in (doc or {}).get("nlu", []) if isinstance(doc, dict) else []:
+            if "intent" in block:
+                for line in block["examples"].splitlines():
+                    line = line.strip()
+                    if line.startswith("- "):
+                        text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line[2:])
+                        out.append((block["intent"], text))
+    return out
+
+
+def norm(s):
+    return " ".join(re.findall(r"\w+", s.lower()))
+
+
+def test_training_labels_are_exactly_the_inventory():
+    labels = {i for i, _ in training_examples()}
+    expected = set(INTENTS) | {f"lapor+{c}" for c in CATEGORIES}
+    assert labels == expected
+
+
+def test_heldout_size_coverage_and_no_overlap():
+    rows = [json.loads(x) for x in (REPO / "tests/nlu/heldout.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
+    assert len(rows) >= 300
+    assert {r["intent"] for r in rows} == set(INTENTS)
+    assert {r["category"] for r in rows if r.get("category")} == set(CATEGORIES)
+    train = {norm(t) for _, t in training_examples()}
+    overlap = [r["text"] for r in rows if norm(r["text"]) in train]
+    assert not overlap, overlap
