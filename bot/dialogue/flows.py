@@ -18,6 +18,7 @@ class Step:
     when: str | None = None
     request_location: bool = False
     silent: bool = False  # no prompt: the parser runs as soon as the step is reached
+    fallback: str | None = None  # slot whose parser gets the answer when this step's parser rejects it
 
 
 @dataclass

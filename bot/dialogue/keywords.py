@@ -17,6 +17,7 @@ class Keywords:
         self.yes = {norm(w) for w in data["affirm"]}
         self.no = {norm(w) for w in data["deny"]}
         self.skip = {norm(w) for w in data["skip"]}
+        self.send = {norm(w) for w in data.get("send", [])}
         self.choice_words = {k: {norm(w) for w in v} for k, v in data.get("choice_words", {}).items()}
         corr = data["corrections"]
         self.correction_markers = [norm(m) for m in corr["markers"]]

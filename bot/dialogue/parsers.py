@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot import agencies
+from bot.dialogue.keywords import norm
 from bot.dialogue.turn import Reply
 
 
@@ -263,7 +264,7 @@ async def similar(dlg, turn, step, text) -> Parsed:
 
 async def summary(dlg, turn, step, text) -> Parsed:
     p = turn.msg.payload or ""
-    if p == "confirm" or dlg.kw.is_yes(text):
+    if p == "confirm" or dlg.kw.is_yes(text) or norm(text) in dlg.kw.send:
         return Parsed(fills={step.slot: True})
     target = p[len("edit:"):] if p.startswith("edit:") else None
     if target is None:

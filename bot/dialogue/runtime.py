@@ -162,6 +162,11 @@ class Dialogue:
             else:
                 text = turn.text
             result = await PARSERS[step.parser](self, turn, step, text)
+            if result.error and step.fallback and step.fallback not in turn.slots and text:
+                other = flow.step(step.fallback)
+                alt = await PARSERS[other.parser](self, turn, other, text)
+                if not alt.error:
+                    step, result = other, alt
             if result.fills.get("_abort"):
                 self.end_flow(turn)
                 if result.question:

@@ -58,14 +58,17 @@ class ReportStore:
                                                "created_at": {"$gte": since}})
 
     async def transition(self, tracking_id: str, target: str, *, actor: str, note: str | None = None,
-                         extra: dict | None = None, by_citizen: bool = False) -> dict:
+                         extra: dict | None = None, by_citizen: bool = False, expected: str | None = None) -> dict:
         """Move to ``target`` if legal from the current status. Two racing callers: exactly one wins.
 
-        Raises TransitionError (illegal, or lost the race) or KeyError (unknown ID).
+        ``expected`` (optional) is the status the caller saw; a different current status is a conflict.
+        Raises TransitionError (illegal, stale, or lost the race) or KeyError (unknown ID).
         """
         current = await self.get(tracking_id)
         if current is None:
             raise KeyError(tracking_id)
+        if expected is not None and current["status"] != expected:
+            raise domain.TransitionError(current["status"], target)
         domain.check(current["status"], target, by_citizen=by_citizen)
         now = utcnow()
         entry = {"from": current["status"], "to": target, "actor": actor, "at": now, "note": note}

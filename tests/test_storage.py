@@ -1,0 +1,78 @@
+"""Storage round-trips on a real MongoDB-wire server: indexes, duplicate inbound, optimistic versions, outbox claims."""
+import asyncio
+
+import pytest
+
+from bot.messages import Identity, InboundMessage, OutboundMessage
+from bot.storage.conversations import VersionConflict
+
+
+async def test_every_store_creates_its_indexes(stores):
+    names = {c: [i["name"] for i in await (await stores.db[c].list_indexes()).to_list()] for c in
+             ("contacts", "messages", "reports", "conversations")}
+    assert any("channel" in n and "user_id" in n for n in names["contacts"])
+    assert "inbound_once" in names["messages"] and "retention" in names["messages"]
+    assert "tracking_id_1" in names["reports"]
+    info = await stores.db.messages.index_information()
+    assert info["retention"]["expireAfterSeconds"] == 365 * 86400
+
+
+async def test_contact_get_or_create_is_one_document_per_identity(stores):
+    ident = Identity("telegram", "12345", "Budi")
+    a, b = await asyncio.gather(stores.contacts.get_or_create(ident), stores.contacts.get_or_create(ident))
+    assert a["_id"] == b["_id"]
+    assert await stores.db.contacts.count_documents({"channel": "telegram", "user_id": "12345"}) == 1
+    other = await stores.contacts.get_or_create(Identity("whatsapp", "12345"))
+    assert other["_id"] != a["_id"] and other["language"] == "id"
+
+
+async def test_duplicate_inbound_is_stored_once(stores):
+    c = await stores.contacts.get_or_create(Identity("whatsapp", "62811"))
+    msg = InboundMessage(Identity("whatsapp", "62811"), "wamid.ABC", text="halo")
+    first = await stores.messages.store_inbound(msg, c["_id"])
+    again = await stores.messages.store_inbound(msg, c["_id"])
+    assert first is not None and again is None
+    assert await stores.db.messages.count_documents({"channel_message_id": "wamid.ABC"}) == 1
+    # the same id on another channel is a different message
+    assert await stores.messages.store_inbound(
+        InboundMessage(Identity("telegram", "1"), "wamid.ABC", text="x"), c["_id"]) is not None
+
+
+async def test_conversation_optimistic_version(stores):
+    state = await stores.conversations.load("c1")
+    stale = dict(state)
+    state["slots"] = {"a": 1}
+    await stores.conversations.save(state)
+    assert state["version"] == 1
+    with pytest.raises(VersionConflict):
+        await stores.conversations.save(stale)  # another writer saved first
+    fresh = await stores.conversations.load("c1")
+    fresh["slots"]["b"] = 2
+    await stores.conversations.save(fresh)
+    assert (await stores.conversations.load("c1"))["slots"] == {"a": 1, "b": 2}
+
+
+async def test_outbox_message_is_claimed_once_and_never_moves_backwards(stores):
+    msg = OutboundMessage(Identity("telegram", "9"), "hai")
+    [doc] = await stores.messages.queue([msg])
+    claims = await asyncio.gather(*(stores.messages.claim(doc["_id"]) for _ in range(5)))
+    assert sum(1 for c in claims if c) == 1
+    await stores.messages.mark_sent(doc["_id"], "p-1")
+    await stores.messages.update_provider_status("p-1", "read")
+    assert await stores.messages.update_provider_status("p-1", "delivered") is None  # late receipt
+    assert (await stores.messages.get(doc["_id"]))["status"] == "read"
+
+
+async def test_report_create_is_idempotent_per_draft(stores):
+    a = await stores.reports.create({"draft_id": "d1", "description": "x"})
+    b = await stores.reports.create({"draft_id": "d1", "description": "x"})
+    assert a["tracking_id"] == b["tracking_id"]
+    assert await stores.db.reports.count_documents({}) == 1
+
+
+async def test_leases_allow_one_holder(stores):
+    assert await stores.leases.acquire("dispatch:x", owner="p1")
+    assert not await stores.leases.acquire("dispatch:x", owner="p2")
+    assert await stores.leases.acquire("dispatch:x", owner="p1")  # renew
+    await stores.leases.release("dispatch:x", owner="p1")
+    assert await stores.leases.acquire("dispatch:x", owner="p2")
