@@ -1,0 +1,261 @@
+"""Campaign definitions: YAML files in ``outreach/campaigns/*.yml`` or the staff API, stored in ``campaigns``.
+
+A campaign names its audience (filters on the contact's subscription), one message text per language with
+optional channel variants (``default``, ``telegram``, ``whatsapp``, ``sms``), a WhatsApp template for
+contacts outside the 24-hour window, a schedule and per-channel rate caps. The text may live inline or in
+``templates/outreach/<name>.yml`` (``template: <name>``).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.messages import utcnow
+from outreach.codes import SEGMENTS
+
+ROOT = Path(__file__).resolve().parent.parent
+CAMPAIGN_DIR = ROOT / "outreach" / "campaigns"
+TEMPLATE_DIR = ROOT / "templates" / "outreach"
+CHANNELS = ("telegram", "whatsapp", "sms")
+LANGS = ("id", "en")
+
+
+def _list(v):
+    if v is None or v == "":
+        return []
+    return [v] if isinstance(v, (str, int, float)) else list(v)
+
+
+class Audience(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segment: list[str] = []
+    institution: list[str] = []
+    region: list[str] = []  # region codes; "35" matches "35.78" (prefix on the dotted code)
+    language: list[str] = []
+    channel: list[str] = []
+    subscribed_since: datetime | None = None
+    tags: list[str] = []  # contact tags that must all be present
+
+    _as_list = field_validator("segment", "institution", "region", "language", "channel", "tags",
+                               mode="before")(classmethod(lambda cls, v: [str(x) for x in _list(v)]))
+
+    @field_validator("segment")
+    @classmethod
+    def _segments(cls, v):
+        bad = [s for s in v if s not in SEGMENTS]
+        if bad:
+            raise ValueError(f"unknown segment {bad}; use {', '.join(SEGMENTS)}")
+        return v
+
+    @field_validator("channel")
+    @classmethod
+    def _channels(cls, v):
+        bad = [c for c in v if c not in CHANNELS]
+        if bad:
+            raise ValueError(f"unknown channel {bad}; use {', '.join(CHANNELS)}")
+        return v
+
+    @field_validator("subscribed_since")
+    @classmethod
+    def _aware(cls, v):
+        return v.replace(tzinfo=timezone.utc) if v and v.tzinfo is None else v
+
+
+class WhatsAppTemplate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    language: dict[str, str] = {"id": "id", "en": "en"}  # our language -> Meta template language code
+    params: list[str] = []  # jinja2 strings rendered per contact (body {{1}}, {{2}}, ...)
+
+
+class Schedule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    start: datetime | None = None  # None: only by hand (laporbot campaign run)
+    recurrence: Literal["daily", "weekly", "monthly"] | None = None
+    until: datetime | None = None
+
+    @field_validator("start", "until")
+    @classmethod
+    def _aware(cls, v):
+        return v.replace(tzinfo=timezone.utc) if v and v.tzinfo is None else v
+
+
+class Campaign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
+    goal: str = ""
+    audience: Audience = Audience()
+    template: str | dict[str, dict[str, str] | str]  # file name in templates/outreach/, or {lang: {variant: text}}
+    whatsapp_template: WhatsAppTemplate | None = None
+    schedule: Schedule = Schedule()
+    rate_caps: dict[str, float] = {}  # per channel, messages/s (never above the channel account's rate)
+    sms_one_segment: bool = False  # every rendered SMS must fit one segment (160 GSM-7 / 70 UCS-2)
+    attribution_days: int = Field(30, ge=1, le=365)
+    codes: list[dict[str, Any]] = []  # [{code, venue, segment, institution, region}] created on sync
+
+    @field_validator("template")
+    @classmethod
+    def _template(cls, v):
+        if isinstance(v, str):
+            if not (TEMPLATE_DIR / f"{v}.yml").exists():
+                raise ValueError(f"templates/outreach/{v}.yml not found")
+            return v
+        for lang, variants in v.items():
+            if lang not in LANGS:
+                raise ValueError(f"template language {lang!r}: use id or en")
+            vs = {"default": variants} if isinstance(variants, str) else variants
+            bad = [k for k in vs if k not in ("default", *CHANNELS)]
+            if bad:
+                raise ValueError(f"template variant {bad}: use default, telegram, whatsapp, sms")
+        if "id" not in v:
+            raise ValueError("template needs at least the Indonesian (id) text")
+        return v
+
+    @model_validator(mode="after")
+    def _caps(self):
+        bad = [c for c, r in self.rate_caps.items() if c not in CHANNELS or r <= 0]
+        if bad:
+            raise ValueError(f"rate_caps: bad channel or rate {bad}")
+        return self
+
+    def texts(self) -> dict[str, dict[str, str]]:
+        """{lang: {variant: jinja2 source}}; a language without a variant falls back to ``default``."""
+        src = self.template
+        if isinstance(src, str):
+            src = yaml.safe_load((TEMPLATE_DIR / f"{src}.yml").read_text(encoding="utf-8"))
+            src = {k: v for k, v in src.items() if k in LANGS}
+        return {lang: ({"default": v} if isinstance(v, str) else dict(v)) for lang, v in src.items()}
+
+    def source_for(self, lang: str, channel: str) -> tuple[str, str, str]:
+        """(language used, variant used, source) with fallbacks en->id and channel->default."""
+        texts = self.texts()
+        lg = lang if lang in texts else "id"
+        variants = texts[lg]
+        variant = channel if channel in variants else "default"
+        if variant not in variants:  # only channel variants given: take the first one
+            variant = next(iter(variants))
+        return lg, variant, variants[variant]
+
+    def occurrence(self, now: datetime | None = None) -> str | None:
+        """The run id due at ``now``: the name for one-off, name#YYYY-MM-DD for recurring; None if not due."""
+        now = now or utcnow()
+        s = self.schedule
+        if s.start is None or now < s.start or (s.until and now > s.until):
+            return None
+        if not s.recurrence:
+            return self.name
+        step = {"daily": timedelta(days=1), "weekly": timedelta(days=7)}.get(s.recurrence)
+        if step:
+            n = int((now - s.start) / step)
+            at = s.start + n * step
+        else:  # monthly, same day of month (clamped to 28)
+            months = (now.year - s.start.year) * 12 + now.month - s.start.month
+            at = s.start.replace(year=s.start.year + (s.start.month - 1 + months) // 12,
+                                 month=(s.start.month - 1 + months) % 12 + 1, day=min(s.start.day, 28))
+            if at > now:
+                months -= 1
+                at = s.start.replace(year=s.start.year + (s.start.month - 1 + months) // 12,
+                                     month=(s.start.month - 1 + months) % 12 + 1, day=min(s.start.day, 28))
+        return f"{self.name}#{at.date().isoformat()}"
+
+
+def load_file(path: Path) -> Campaign:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data.setdefault("name", path.stem)
+    return Campaign.model_validate(data)
+
+
+def load_files(directory: Path = CAMPAIGN_DIR) -> dict[str, Campaign]:
+    return {c.name: c for c in (load_file(p) for p in sorted(directory.glob("*.yml")))}
+
+
+def audience_query(c: Campaign, channels: list[str] | None = None) -> dict:
+    """MongoDB filter on contacts: subscribed, reachable, matching every audience filter."""
+    a = c.audience
+    q: dict = {"subscription.status": "subscribed", "reachable": {"$ne": False}}
+    chans = a.channel or list(CHANNELS)
+    if channels is not None:
+        chans = [ch for ch in chans if ch in channels]
+    q["channel"] = {"$in": chans}
+    if a.segment:
+        q["subscription.segment"] = {"$in": a.segment}
+    if a.institution:
+        q["subscription.institution"] = {"$in": a.institution}
+    if a.language:
+        q["language"] = {"$in": a.language}
+    if a.subscribed_since:
+        q["subscription.since"] = {"$gte": a.subscribed_since}
+    if a.tags:
+        q["tags"] = {"$all": a.tags}
+    if a.region:
+        import re
+
+        q["subscription.region"] = {"$regex": "^(" + "|".join(re.escape(r) + r"(\.|$)" for r in a.region) + ")"}
+    return q
+
+
+class CampaignStore:
+    """``campaigns``: one document per campaign (``_id`` = name) with its spec and where it came from."""
+
+    def __init__(self, db):
+        self.col = db["campaigns"]
+
+    async def ensure_indexes(self) -> None:
+        return None
+
+    async def save(self, c: Campaign, source: str = "api") -> bool:
+        """Insert or replace the spec; True when it was new."""
+        res = await self.col.update_one(
+            {"_id": c.name},
+            {"$set": {"spec": c.model_dump(mode="json"), "source": source, "updated_at": utcnow()},
+             "$setOnInsert": {"created_at": utcnow()}}, upsert=True)
+        return res.upserted_id is not None
+
+    async def get(self, name: str) -> Campaign | None:
+        doc = await self.col.find_one({"_id": name})
+        if doc:
+            return Campaign.model_validate(doc["spec"])
+        path = CAMPAIGN_DIR / f"{name}.yml"
+        if path.exists():
+            c = load_file(path)
+            await self.save(c, "yaml")
+            return c
+        return None
+
+    async def all(self) -> list[Campaign]:
+        docs = await self.col.find({}).to_list(None)
+        out = []
+        for d in docs:
+            try:
+                out.append(Campaign.model_validate(d["spec"]))
+            except Exception:  # a spec saved by an older version: skip, do not stop the scheduler
+                continue
+        return out
+
+    async def sync_files(self, codes=None, directory: Path = CAMPAIGN_DIR) -> list[str]:
+        """Store every YAML campaign (files win over earlier copies of themselves) and create its codes."""
+        names = []
+        for c in load_files(directory).values():
+            await self.save(c, "yaml")
+            if codes is not None:
+                await save_codes(codes, c)
+            names.append(c.name)
+        return names
+
+    async def mark_run(self, run_id: str, **fields) -> None:
+        await self.col.update_one({"_id": run_id.split("#")[0]}, {"$set": {f"runs.{run_id}.{k}": v
+                                                                          for k, v in fields.items()}})
+
+    async def runs(self, name: str) -> dict:
+        doc = await self.col.find_one({"_id": name}, {"runs": 1})
+        return {k.replace("\uff0e", "."): v for k, v in ((doc or {}).get("runs") or {}).items()}
+
+
+async def save_codes(codes, c: Campaign) -> None:
+    for item in c.codes:
+        await codes.upsert(item["code"], c.name, item.get("venue"), segment=item.get("segment") or "umum",
+                           institution=item.get("institution"), region=item.get("region"))
