@@ -42,7 +42,7 @@ def rasa_venv(venv: Path | str | None = None) -> Path:
     p = Path(venv or os.environ.get("RASA_VENV") or ".venv-rasa")
     if not p.is_absolute() and not p.exists() and (REPO_ROOT / p).exists():
         p = REPO_ROOT / p
-    return p
+    return p.resolve()  # absolute: training runs with another working directory
 
 
 def rasa_bin(venv: Path | str | None = None) -> Path:
