@@ -1,8 +1,431 @@
-"""Staff HTTP API under /api/v1 (placeholder: the staff-side work fills this in)."""
+"""Staff HTTP API under /api/v1 (JSON; OpenAPI document at /api/v1/openapi.json).
+
+Roles: admin (``LAPOR_STAFF_TOKEN``) sees and moves every report; an agency token sees only the
+reports forwarded to that agency and may only answer them (``ditanggapi``). Every report leaves
+through ``views.serialize_report`` (privacy matrix there). Errors: ``{"error": code, "message": ...}``.
+"""
 from __future__ import annotations
 
+import json
+import logging
+import re
+from datetime import date, datetime, time, timezone
+from functools import wraps
+
 from aiohttp import web
+from bson import ObjectId
+from bson.errors import InvalidId
+
+from bot import agencies
+from bot import reports as domain
+from bot.messages import utcnow
+from bot.staff import stats as stats_mod
+from bot.staff.auth import Principal, authenticate
+from bot.staff.sla import overdue_query
+from bot.staff.views import serialize_handoff, serialize_report
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/api/v1"
+MAX_BODY_BYTES = 64 * 1024
+MAX_NOTE_CHARS = 8000
+MAX_PAGE = 100
+STAFF_TARGETS = (domain.TERVERIFIKASI, domain.DITERUSKAN, domain.DITANGGAPI, domain.SELESAI, domain.DIARSIPKAN)
+AGENCY_TARGETS = (domain.DITANGGAPI,)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra):
+        super().__init__(message)
+        self.status, self.code, self.message, self.extra = status, code, message, extra
+
+    def response(self) -> web.Response:
+        headers = {"WWW-Authenticate": 'Bearer realm="lapor-staff"'} if self.status == 401 else None
+        return web.json_response({"error": self.code, "message": self.message, **self.extra}, status=self.status,
+                                 headers=headers)
+
+
+def _staff(runtime):
+    staff = getattr(runtime, "staff", None) or runtime.engine.services.get("staff")
+    if staff is None:
+        from bot.staff.services import register
+
+        staff = register(runtime)
+    return staff
 
 
 def add_routes(app: web.Application, runtime) -> None:
-    return None
+    def route(*, admin_only: bool = False):
+        def deco(handler):
+            @wraps(handler)
+            async def wrapped(request: web.Request) -> web.StreamResponse:
+                try:
+                    staff = _staff(runtime)
+                    who = await authenticate(request.headers.get("Authorization"),
+                                             runtime.settings.lapor_staff_token, staff.tokens)
+                    if who is None:
+                        raise ApiError(401, "unauthorized", "missing or invalid bearer token")
+                    if admin_only and not who.is_admin:
+                        raise ApiError(403, "forbidden", "this action needs the administrator token")
+                    return await handler(request, runtime, staff, who)
+                except ApiError as err:
+                    return err.response()
+            return wrapped
+        return deco
+
+    @route()
+    async def list_reports(request, rt, staff, who):
+        return await _list_reports(request, rt, staff, who)
+
+    @route()
+    async def get_report(request, rt, staff, who):
+        report = await _scoped_report(rt, who, request.match_info["tracking_id"])
+        notes = await staff.notifier.statuses(report["tracking_id"])
+        return web.json_response(serialize_report(report, who, now=utcnow(), notifications=notes))
+
+    @route()
+    async def post_transition(request, rt, staff, who):
+        return await _transition(request, rt, staff, who)
+
+    @route()
+    async def get_attachment(request, rt, staff, who):
+        return await _attachment(request, rt, staff, who)
+
+    @route()
+    async def get_stats(request, rt, staff, who):
+        return await _stats(request, rt, who)
+
+    @route(admin_only=True)
+    async def post_invite(request, rt, staff, who):
+        body = await _json_body(request, {"note", "max_uses"})
+        note = _opt_str(body, "note", 500)
+        max_uses = body.get("max_uses", 1)
+        if not isinstance(max_uses, int) or isinstance(max_uses, bool) or not 1 <= max_uses <= 10000:
+            raise ApiError(400, "invalid_field", "max_uses must be an integer from 1 to 10000")
+        inv = await rt.stores.volunteers.create_invite(who.actor, note=note, max_uses=max_uses)
+        await staff.audit.record(who.actor, "volunteer_invite", inv["code"], {"max_uses": max_uses})
+        return web.json_response({"code": inv["code"], "max_uses": inv["max_uses"], "note": inv.get("note"),
+                                  "created_at": inv["created_at"].isoformat()}, status=201)
+
+    @route(admin_only=True)
+    async def list_handoffs(request, rt, staff, who):
+        _only_params(request, {"status", "limit"})
+        status = request.query.get("status", "open")
+        if status not in ("open", "closed"):
+            raise ApiError(400, "invalid_parameter", "status must be open or closed")
+        limit = _int_param(request, "limit", 50, 1, MAX_PAGE)
+        docs = await rt.stores.handoffs.list(status, limit=limit)
+        items = [serialize_handoff(d, await rt.stores.contacts.get(d["contact_id"])) for d in docs]
+        return web.json_response({"items": items})
+
+    @route(admin_only=True)
+    async def reply_handoff(request, rt, staff, who):
+        try:
+            hid = ObjectId(request.match_info["handoff_id"])
+        except (InvalidId, TypeError):
+            raise ApiError(404, "not_found", "no such handoff") from None
+        body = await _json_body(request, {"text", "close"})
+        text = _opt_str(body, "text", MAX_NOTE_CHARS)
+        if not text or not text.strip():
+            raise ApiError(400, "missing_field", "text is required")
+        close = body.get("close", False)
+        if not isinstance(close, bool):
+            raise ApiError(400, "invalid_field", "close must be true or false")
+        doc = await rt.stores.handoffs.get(hid)
+        contact = await rt.stores.contacts.get(doc["contact_id"]) if doc else None
+        if doc is None or contact is None:
+            raise ApiError(404, "not_found", "no such handoff")
+        msg = await staff.notifier.direct(contact, "notify/staff_reply", kind="notification", priority=1,
+                                          text=text.strip(), tracking_id=doc.get("tracking_id"))
+        await rt.stores.handoffs.add_reply(hid, who.actor, text.strip(), close=close)
+        await staff.audit.record(who.actor, "handoff_reply", str(hid), {"close": close, "chars": len(text)})
+        doc = await rt.stores.handoffs.get(hid)
+        return web.json_response({"handoff": serialize_handoff(doc, contact),
+                                  "message": {"id": str(msg.message_id), "status": "queued"}})
+
+    async def openapi(request):
+        return web.json_response(openapi_document())
+
+    r = app.router
+    r.add_get(f"{PREFIX}/openapi.json", openapi)
+    r.add_get(f"{PREFIX}/reports", list_reports)
+    r.add_get(f"{PREFIX}/reports/{{tracking_id}}", get_report)
+    r.add_post(f"{PREFIX}/reports/{{tracking_id}}/transitions", post_transition)
+    r.add_get(f"{PREFIX}/reports/{{tracking_id}}/attachments/{{n}}", get_attachment)
+    r.add_get(f"{PREFIX}/stats", get_stats)
+    r.add_post(f"{PREFIX}/volunteers/invites", post_invite)
+    r.add_get(f"{PREFIX}/handoffs", list_handoffs)
+    r.add_post(f"{PREFIX}/handoffs/{{handoff_id}}/reply", reply_handoff)
+
+
+# ------------------------------------------------------------------ helpers
+def _scope(who: Principal) -> dict:
+    return {} if who.is_admin else {"agency": who.agency}
+
+
+async def _scoped_report(rt, who: Principal, tracking_id: str) -> dict:
+    tid = (tracking_id or "").strip().upper()
+    if not tid or len(tid) > 40:
+        raise ApiError(404, "not_found", "no such report")
+    report = await rt.stores.reports.get(tid)
+    if report is None or (not who.is_admin and report.get("agency") != who.agency):
+        raise ApiError(404, "not_found", "no such report")  # out of scope looks the same as unknown
+    return report
+
+
+async def _json_body(request: web.Request, allowed: set[str]) -> dict:
+    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"request body over {MAX_BODY_BYTES} bytes")
+    raw = await request.content.read(MAX_BODY_BYTES + 1)
+    if len(raw) > MAX_BODY_BYTES:
+        raise ApiError(413, "too_large", f"request body over {MAX_BODY_BYTES} bytes")
+    try:
+        body = json.loads(raw.decode("utf-8")) if raw.strip() else {}
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ApiError(400, "malformed_json", "the body is not valid JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "malformed_json", "the body must be a JSON object")
+    unknown = sorted(set(body) - allowed)
+    if unknown:
+        raise ApiError(400, "unknown_fields", f"unknown fields: {', '.join(unknown)}", fields=unknown,
+                       allowed=sorted(allowed))
+    return body
+
+
+def _opt_str(body: dict, key: str, max_chars: int) -> str | None:
+    v = body.get(key)
+    if v is None:
+        return None
+    if not isinstance(v, str):
+        raise ApiError(400, "invalid_field", f"{key} must be a string")
+    if len(v) > max_chars:
+        raise ApiError(413, "too_large", f"{key} is longer than {max_chars} characters", limit=max_chars)
+    return v
+
+
+def _only_params(request: web.Request, allowed: set[str]) -> None:
+    unknown = sorted(set(request.query) - allowed)
+    if unknown:
+        raise ApiError(400, "unknown_parameters", f"unknown parameters: {', '.join(unknown)}", parameters=unknown)
+
+
+def _int_param(request, key: str, default: int, lo: int, hi: int) -> int:
+    v = request.query.get(key)
+    if v is None:
+        return default
+    if not v.isdigit() or not lo <= int(v) <= hi:
+        raise ApiError(400, "invalid_parameter", f"{key} must be an integer from {lo} to {hi}")
+    return int(v)
+
+
+def _date_param(request, key: str) -> datetime | None:
+    v = request.query.get(key)
+    if not v:
+        return None
+    try:
+        if len(v) == 10:
+            return datetime.combine(date.fromisoformat(v), time(0), tzinfo=timezone.utc)
+        d = datetime.fromisoformat(v)
+        return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+    except ValueError:
+        raise ApiError(400, "invalid_parameter", f"{key} must be a date (YYYY-MM-DD) or ISO datetime") from None
+
+
+# ------------------------------------------------------------------ handlers
+async def _list_reports(request, rt, staff, who: Principal):
+    _only_params(request, {"status", "category", "region", "agency", "overdue", "text", "limit", "offset"})
+    q = request.query
+    conds: list[dict] = [_scope(who)] if not who.is_admin else []
+    if q.get("status"):
+        sts = [s.strip() for s in q["status"].split(",") if s.strip()]
+        if any(s not in domain.STATUSES for s in sts):
+            raise ApiError(400, "invalid_parameter", f"status must be among {', '.join(domain.STATUSES)}")
+        conds.append({"status": {"$in": sts}})
+    if q.get("category"):
+        conds.append({"category": q["category"]})
+    if q.get("region"):
+        reg = q["region"].strip()
+        conds.append({"$or": [{"location.region_code": reg}, {"location.province_code": reg}]})
+    if q.get("agency"):
+        conds.append({"agency": q["agency"].strip().upper()})
+    if q.get("overdue"):
+        if q["overdue"] not in ("true", "false", "1", "0"):
+            raise ApiError(400, "invalid_parameter", "overdue must be true or false")
+        oq = overdue_query(utcnow())
+        conds.append(oq if q["overdue"] in ("true", "1") else {"$nor": [oq]})
+    if q.get("text"):
+        text = q["text"][:200]
+        conds.append({"$or": [{"description": {"$regex": re.escape(text), "$options": "i"}},
+                              {"tracking_id": text.strip().upper()}]})
+    limit = _int_param(request, "limit", 20, 1, MAX_PAGE)
+    offset = _int_param(request, "offset", 0, 0, 10_000_000)
+    query = {"$and": conds} if conds else {}
+    col = rt.stores.reports.col
+    total = await col.count_documents(query)
+    docs = await col.find(query).sort("created_at", -1).skip(offset).limit(limit).to_list(limit)
+    now = utcnow()
+    return web.json_response({"items": [serialize_report(d, who, now=now) for d in docs], "total": total,
+                              "limit": limit, "offset": offset})
+
+
+async def _transition(request, rt, staff, who: Principal):
+    report = await _scoped_report(rt, who, request.match_info["tracking_id"])
+    body = await _json_body(request, {"to", "note", "agency"})
+    target = body.get("to")
+    if not isinstance(target, str) or target not in STAFF_TARGETS:
+        raise ApiError(400, "invalid_field", f"to must be one of {', '.join(STAFF_TARGETS)}")
+    note = _opt_str(body, "note", MAX_NOTE_CHARS)
+    note = note.strip() if note and note.strip() else None
+    agency_code = _opt_str(body, "agency", 64)
+    if not who.is_admin and target not in AGENCY_TARGETS:
+        raise ApiError(403, "forbidden", "an agency may only answer (ditanggapi) its reports")
+    agency = None
+    if target == domain.DITERUSKAN:
+        code = agency_code or report.get("agency_suggested")
+        agency = agencies.get(code) if code else None
+        if agency is None:
+            raise ApiError(400, "invalid_field", "agency: a known agency code is required to forward")
+    elif agency_code is not None:
+        raise ApiError(400, "invalid_field", "agency is only accepted with to=diteruskan")
+    if target == domain.DITANGGAPI and not note:
+        raise ApiError(400, "missing_field", "note (the agency's answer) is required for ditanggapi")
+    try:
+        updated, _ = await staff.transition(report["tracking_id"], target, actor=who.actor, note=note,
+                                            agency=agency["code"] if agency else None)
+    except KeyError:
+        raise ApiError(404, "not_found", "no such report") from None
+    except domain.TransitionError as err:
+        raise ApiError(409, "illegal_transition", str(err), current=err.current, target=err.target,
+                       allowed=sorted(domain.TRANSITIONS.get(err.current, ()))) from None
+    notes = await staff.notifier.statuses(updated["tracking_id"])
+    return web.json_response(serialize_report(updated, who, now=utcnow(), notifications=notes))
+
+
+async def _attachment(request, rt, staff, who: Principal):
+    report = await _scoped_report(rt, who, request.match_info["tracking_id"])
+    n = request.match_info["n"]
+    atts = report.get("attachments") or []
+    if not n.isdigit() or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
+        raise ApiError(404, "not_found", "no such attachment")
+    att = atts[int(n)]
+    from gridfs import AsyncGridFSBucket
+    from gridfs.errors import NoFile
+
+    try:
+        stream = await AsyncGridFSBucket(rt.stores.db).open_download_stream(att["gridfs_id"])
+        data = await stream.read()
+    except NoFile:
+        raise ApiError(404, "not_found", "attachment bytes not stored") from None
+    await staff.audit.record(who.actor, "attachment_download", report["tracking_id"], {"index": int(n)})
+    filename = re.sub(r"[^A-Za-z0-9._-]+", "_", att.get("filename") or f"lampiran-{n}")[:100]
+    return web.Response(body=data, content_type=(att.get("mime_type") or "application/octet-stream").split(";")[0],
+                        headers={"Content-Disposition": f'attachment; filename="{filename}"',
+                                 "X-Content-Type-Options": "nosniff"})
+
+
+async def _stats(request, rt, who: Principal):
+    _only_params(request, {"by", "from", "to"})
+    by = request.query.get("by", "province")
+    if by not in stats_mod.BY:
+        raise ApiError(400, "invalid_parameter", f"by must be one of {', '.join(stats_mod.BY)}")
+    start, end = _date_param(request, "from"), _date_param(request, "to")
+    if end is not None and len(request.query.get("to", "")) == 10:
+        from datetime import timedelta
+
+        end = end + timedelta(days=1)  # a date "to" includes that whole day
+    result = await stats_mod.compute(rt.stores, by=by, start=start, end=end,
+                                     agency=None if who.is_admin else who.agency, now=utcnow())
+    return web.json_response(result)
+
+
+# ------------------------------------------------------------------ OpenAPI
+def openapi_document() -> dict:
+    err = {"$ref": "#/components/schemas/Error"}
+    tid = {"name": "tracking_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+    def resp(desc: str, schema: dict | None = None, *codes: int) -> dict:
+        out = {"200": {"description": desc, "content": {"application/json": {"schema": schema or {"type": "object"}}}}}
+        texts = {400: "bad request (malformed JSON, unknown fields, invalid values)", 401: "missing or wrong token",
+                 403: "not allowed for this role", 404: "unknown or out of scope", 409: "illegal transition or lost race",
+                 413: "body or note too large"}
+        for c in (401,) + codes:
+            out[str(c)] = {"description": texts[c], "content": {"application/json": {"schema": err}}}
+        return out
+
+    def q(name: str, desc: str, typ: str = "string") -> dict:
+        return {"name": name, "in": "query", "required": False, "description": desc, "schema": {"type": typ}}
+
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": "LAPOR! Bot staff API", "version": "1.0",
+                 "description": "Report lifecycle for LAPOR! administrators (admin token) and agencies (agency "
+                                "tokens from `laporbot staff token --agency CODE`). Agencies see only reports "
+                                "forwarded to them, never the reporter of anonim/rahasia reports, never channel ids."},
+        "servers": [{"url": PREFIX}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error", "message"],
+                          "properties": {"error": {"type": "string"}, "message": {"type": "string"}}},
+                "Transition": {"type": "object", "additionalProperties": False, "required": ["to"],
+                               "properties": {"to": {"type": "string", "enum": list(STAFF_TARGETS)},
+                                              "note": {"type": "string", "maxLength": MAX_NOTE_CHARS},
+                                              "agency": {"type": "string", "description": "agency code, for diteruskan"}}},
+                "Report": {"type": "object", "properties": {
+                    k: {"type": t} for k, t in (
+                        ("tracking_id", "string"), ("type", "string"), ("category", "string"),
+                        ("description", "string"), ("location", "object"), ("incident_date", "string"),
+                        ("privacy", "string"), ("agency", "string"), ("status", "string"), ("history", "array"),
+                        ("attachments", "array"), ("channel", "string"), ("created_at", "string"),
+                        ("rating", "object"), ("supporters", "integer"), ("volunteer", "object"),
+                        ("reporter", "object"), ("deadlines", "object"), ("overdue", "boolean"),
+                        ("notifications", "array"))}},
+            },
+        },
+        "paths": {
+            "/reports": {"get": {"summary": "List reports (agency: only its own)", "parameters": [
+                q("status", "comma-separated statuses"), q("category", "category"),
+                q("region", "region or province code"), q("agency", "agency code"),
+                q("overdue", "true|false"), q("text", "words in the description or a tracking ID"),
+                q("limit", "page size (1-100, default 20)", "integer"), q("offset", "skip this many", "integer")],
+                "responses": resp("a page of reports: items, total, limit, offset", None, 400)}},
+            "/reports/{tracking_id}": {"get": {"summary": "One report with history and notification statuses",
+                                               "parameters": [tid],
+                                               "responses": resp("the report", {"$ref": "#/components/schemas/Report"}, 404)}},
+            "/reports/{tracking_id}/transitions": {"post": {
+                "summary": "Move a report (admin: any legal step; agency: ditanggapi only)", "parameters": [tid],
+                "requestBody": {"required": True, "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Transition"}}}},
+                "responses": resp("the updated report", {"$ref": "#/components/schemas/Report"},
+                                  400, 403, 404, 409, 413)}},
+            "/reports/{tracking_id}/attachments/{n}": {"get": {
+                "summary": "Download attachment n (0-based)",
+                "parameters": [tid, {"name": "n", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "the file bytes"},
+                              "401": {"description": "missing or wrong token"},
+                              "404": {"description": "unknown or out of scope"}}}},
+            "/stats": {"get": {"summary": "Monitoring figures per group", "parameters": [
+                q("by", "province|agency|category"), q("from", "YYYY-MM-DD (inclusive)"),
+                q("to", "YYYY-MM-DD (inclusive)")],
+                "responses": resp("groups and total: received, verified, forwarded, answered, settled, archived, "
+                                  "in_progress, overdue, pct_forwarded, pct_archived, pct_settled, "
+                                  "median_days_to_settle, avg_rating", None, 400)}},
+            "/volunteers/invites": {"post": {
+                "summary": "Create a Kawan LAPOR! invite code (admin)",
+                "requestBody": {"content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False,
+                    "properties": {"note": {"type": "string"}, "max_uses": {"type": "integer"}}}}}},
+                "responses": {**resp("unused", None, 400, 403), "201": {"description": "the invite code"}}}},
+            "/handoffs": {"get": {"summary": "Citizens who asked to talk to a person (admin)",
+                                  "parameters": [q("status", "open|closed"), q("limit", "1-100", "integer")],
+                                  "responses": resp("items", None, 400, 403)}},
+            "/handoffs/{handoff_id}/reply": {"post": {
+                "summary": "Reply to a citizen through their channel (admin)",
+                "parameters": [{"name": "handoff_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "additionalProperties": False, "required": ["text"],
+                    "properties": {"text": {"type": "string"}, "close": {"type": "boolean"}}}}}},
+                "responses": resp("the handoff and the queued message", None, 400, 403, 404, 413)}},
+        },
+    }

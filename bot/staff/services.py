@@ -1,0 +1,95 @@
+"""Wires the staff side into the runtime: SLA deadlines, transition notifications, the SLA task.
+
+``register(runtime)`` (called by ``Runtime._register_services``) sets
+- ``engine.services['sla']``: ``initial_deadlines(now)`` used when a report is filed;
+- ``engine.services['on_transition']``: ``async (report, actor)`` notifying everyone concerned;
+- ``engine.services['staff']``: the StaffServices object the HTTP API uses;
+and starts the periodic SLA task (one process at a time, MongoDB lease), stopped with the runtime.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from bot.messages import utcnow
+from bot.staff.auth import AuditLog, TokenStore
+from bot.staff.notify import Notifier
+from bot.staff.sla import Sla, SlaWorker
+
+log = logging.getLogger(__name__)
+
+
+class StaffServices:
+    def __init__(self, runtime, *, sla_interval_s: float = 60.0):
+        self.runtime = runtime
+        db = runtime.stores.db
+        self.sla = Sla()
+        self.notifier = Notifier(runtime)
+        self.audit = AuditLog(db)
+        self.tokens = TokenStore(db)
+        self.worker = SlaWorker(runtime, self, interval_s=sla_interval_s)
+        self._indexes_done = False
+
+    async def ensure_indexes(self) -> None:
+        if not self._indexes_done:
+            for s in (self.notifier, self.audit, self.tokens):
+                await s.ensure_indexes()
+            self._indexes_done = True
+
+    async def transition(self, tracking_id: str, target: str, *, actor: str, note: str | None = None,
+                         agency: str | None = None) -> tuple[dict, list[dict]]:
+        """One staff transition: compare-and-set, audit, then notifications (which never block it).
+
+        Raises TransitionError (illegal or lost race) or KeyError (unknown report).
+        """
+        now = utcnow()
+        extra = self.sla.transition_fields(target, now)
+        if agency:
+            extra["agency"] = agency
+        report = await self.runtime.stores.reports.transition(tracking_id, target, actor=actor, note=note,
+                                                              extra=extra)
+        try:
+            await self.audit.record(actor, "transition", tracking_id,
+                                    {"from": report["history"][-1]["from"], "to": target, "agency": agency,
+                                     "note_chars": len(note or "")})
+        except Exception:
+            log.exception("audit record for %s failed", tracking_id)
+        try:
+            records = await asyncio.wait_for(self.notifier.on_transition(report, actor=actor), timeout=10)
+        except Exception:
+            log.warning("notifications for %s did not finish", tracking_id)
+            records = []
+        return report, records
+
+
+def register(runtime) -> StaffServices:
+    staff = StaffServices(runtime)
+    eng = runtime.engine
+    eng.services["sla"] = staff.sla
+    eng.services["on_transition"] = staff.notifier.on_transition
+    eng.services["staff_notify"] = staff.notifier.on_transition
+    eng.services["staff"] = staff
+    runtime.staff = staff
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return staff
+    loop.create_task(_ensure_indexes(staff))
+    staff.worker.start()
+    # Runtime.stop does not know about us: stop the SLA task before the database closes.
+    original_stop = runtime.stop
+
+    async def stop_with_staff() -> None:
+        await staff.worker.stop()
+        await original_stop()
+
+    runtime.stop = stop_with_staff
+    return staff
+
+
+async def _ensure_indexes(staff: StaffServices) -> None:
+    try:
+        await staff.ensure_indexes()
+    except Exception as exc:
+        log.warning("staff indexes not created: %s", type(exc).__name__)
+
