@@ -231,15 +231,16 @@ class Dispatcher:
         worker = outbox.workers[channel]
         rate = worker.sender.rate_per_s
         cap = min(rate, self.c.rate_caps.get(channel, rate))
-        window = max(10, int(cap * 2))
-        credit, last = float(window), time.monotonic()
+        window = max(10, int(cap * 2))  # campaign messages queued at once: replies never wait long
+        burst = max(1.0, cap * max(self.poll_s, 0.1))  # credit for one poll interval: no bursts above the cap
+        credit, last = burst, time.monotonic()
         msgs = self.rt.stores.messages.col
         deliveries = self.out.deliveries.col
         while True:
             holder = await self.rt.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * outbox.sweep_interval_s))
             self.holding[channel] = holder
             now = time.monotonic()
-            credit = min(float(window), credit + (now - last) * cap)
+            credit = min(burst, credit + (now - last) * cap)
             last = now
             inflight = await msgs.count_documents({"campaign": self.run_id, "channel": channel, "$or": [
                 {"status": "queued"}, {"status": "sending", "claimed_at": {"$gte": self.started}}]})

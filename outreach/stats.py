@@ -49,11 +49,14 @@ async def campaign_stats(runtime, campaign: Campaign) -> dict:
             if doc["created_at"] >= first_sent[doc["contact_id"]]:
                 repliers.add(doc["contact_id"])
         replies = len(repliers)
-        async for c in db["contacts"].find({"_id": {"$in": list(first_sent)}},
-                                           {"subscription": 1, "reachable": 1, "unreachable_at": 1}):
-            sub = c.get("subscription") or {}
-            at = sub.get("opted_out_at") or c.get("unreachable_at")
-            if sub.get("status") == "opted_out" and at and at >= first_sent[c["_id"]]:
+    created = {}
+    async for dv in out.deliveries.col.find({"campaign": name}, {"contact_id": 1, "created_at": 1}):
+        created[dv["contact_id"]] = min(dv["created_at"], created.get(dv["contact_id"], dv["created_at"]))
+    if created:
+        async for c in db["contacts"].find({"_id": {"$in": list(created)}, "subscription.status": "opted_out"},
+                                           {"subscription": 1, "unreachable_at": 1}):
+            at = (c.get("subscription") or {}).get("opted_out_at") or c.get("unreachable_at")
+            if at and at >= created[c["_id"]]:
                 opted_out += 1
     return {
         "campaign": name, "goal": campaign.goal,
