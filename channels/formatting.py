@@ -114,23 +114,35 @@ def sms_segment_count(text: str) -> int:
     return math.ceil(n / multi)
 
 
-def sms_split(text: str, max_segments: int = 10) -> list[str]:
-    """Split into messages that each fit ONE segment (160 GSM-7 / 70 UCS-2), at line or word breaks.
-
-    Used when a gateway does not concatenate; ``sms_segment_count`` tells what a concatenated send costs.
-    """
+def sms_split(text: str, segments_per_message: int = 1, max_messages: int = 10) -> list[str]:
+    """Split into messages that each cost at most ``segments_per_message`` segments (160/70 for one,
+    153/67 per segment when concatenated), breaking at lines or words."""
     enc, _ = sms_units(text)
-    limit = 160 if enc == "gsm7" else 70
+    if segments_per_message <= 1:
+        limit = 160 if enc == "gsm7" else 70
+    else:
+        limit = (153 if enc == "gsm7" else 67) * segments_per_message
     parts: list[str] = []
     for chunk in split_text(text, limit):
-        # extension characters / surrogate pairs may push a chunk over the unit limit: shrink it
+        # extension characters and surrogate pairs count double: shrink until the units fit
         while sms_units(chunk)[1] > limit:
-            head = split_text(chunk, max(10, len(chunk) - 5))[0]
+            head = split_text(chunk, max(10, len(chunk) - max(5, len(chunk) // 20)))[0]
+            while sms_units(head)[1] > limit:
+                head = head[: max(1, len(head) - 5)]
             parts.append(head)
             chunk = chunk[len(head):].lstrip()
         if chunk:
             parts.append(chunk)
-    return parts[:max_segments]
+    return parts[:max_messages]
+
+
+_GSM_FRIENDLY = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
+                               "\u2014": "-", "\u2026": "...", "\u00a0": " ", "\u2022": "-", "\u00b7": "-"})
+
+
+def gsm_friendly(text: str) -> str:
+    """Typographic quotes, dashes and ellipses would force UCS-2 (70 chars a segment): use plain ones."""
+    return (text or "").translate(_GSM_FRIENDLY)
 
 
 def fit_sms(text: str, max_segments: int = 4) -> str:
