@@ -50,6 +50,7 @@
       });
       choicesBox.appendChild(lb);
     }
+    scroll();
   }
   function send(frame) {
     frame.id = frame.id || newId();
