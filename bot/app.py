@@ -71,7 +71,7 @@ class Runtime:
 
             self.rasa_server = RasaServer(s)
             try:
-                url = await asyncio.to_thread(self.rasa_server.start)
+                url = await self.rasa_server.start()
             except Exception as exc:  # NLU is optional at run time: buttons and numbered menus still work
                 log.warning("NLU server not started (%s); running in degraded mode", exc)
                 self.rasa_server, url = None, None
@@ -110,7 +110,7 @@ class Runtime:
         if self.nlu:
             await self.nlu.close()
         if self.rasa_server:
-            await asyncio.to_thread(self.rasa_server.stop)
+            await self.rasa_server.stop()
         if self.stores:
             await self.stores.close()
         if self.embedded_db:

@@ -108,6 +108,7 @@ class Engine:
             state = await self.stores.conversations.load(contact["_id"])
             turn = Turn(self, dict(contact), state, inbound)
             await self.dialogue.run(turn)
+            self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
             try:
                 await self.stores.conversations.save(state)

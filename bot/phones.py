@@ -5,7 +5,7 @@ import phonenumbers
 
 
 def normalize_phone(text: str | None, region: str = "ID") -> str | None:
-    if not text:
+    if not text or any(ch.isalpha() for ch in text):  # no vanity letters: "O" is not a zero
         return None
     try:
         num = phonenumbers.parse(text.strip(), region)

@@ -111,6 +111,9 @@ def _volunteer_code(dlg, text: str) -> str | None:
 
 
 async def start_filing(dlg, turn: Turn, prefill_text: str | None = None, *, volunteer: bool = False) -> None:
+    if not (turn.contact.get("consent") or {}).get("given"):
+        await ask_consent(dlg, turn)  # declined earlier: filing needs consent, ask again (message kept)
+        return
     limit = turn.engine.settings.lapor_max_reports_per_day
     since = utcnow() - timedelta(days=1)
     if await turn.engine.stores.reports.count_since(turn.contact["_id"], since) >= limit:

@@ -35,6 +35,7 @@ class Dialogue:
         st = turn.state
         if self._over_message_limit(turn):
             return
+        self._number_to_choice(turn)
         self._expire_draft(turn)
         if turn.contact.get("consent") is None and not self._is_consent_answer(turn):
             await actions.ask_consent(self, turn)
@@ -50,6 +51,17 @@ class Dialogue:
             await self.advance(turn, parse=True)
             return
         await actions.route_idle(self, turn)
+
+    def _number_to_choice(self, turn: Turn) -> None:
+        """A bare number answers the numbered choices we showed last (SMS, console, or anyone typing "2")."""
+        shown = turn.state.get("last_choices") or []
+        t = turn.text
+        if not turn.msg.payload and t.isdigit() and 1 <= int(t) <= len(shown):
+            turn.msg.payload = shown[int(t) - 1]
+
+    def remember_choices(self, turn: Turn) -> None:
+        shown = [r for r in turn.replies if r.choices]
+        turn.state["last_choices"] = [p for p, _ in shown[-1].choices] if shown else []
 
     def _is_consent_answer(self, turn: Turn) -> bool:
         return (turn.state.get("pending") or {}).get("kind") == "consent"

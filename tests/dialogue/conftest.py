@@ -1,0 +1,65 @@
+import re
+
+import pytest
+
+from tests.chat import Chat
+
+TID = re.compile(r"LPR-[0-9A-Z]{7}")
+
+
+@pytest.fixture
+async def rt(make_runtime, rasa_url):
+    """A runtime with the real trained Rasa model behind the NLU client."""
+    return await make_runtime(nlu_url=rasa_url)
+
+
+@pytest.fixture
+async def rt_plain(make_runtime):
+    """A runtime whose NLU is off (degraded mode): buttons, numbers and keywords only."""
+    return await make_runtime()
+
+
+async def start(rt, user="w1", channel="console", first="halo"):
+    chat = Chat(rt, user, channel)
+    await chat.send(first)
+    await chat.send("ya")
+    return chat
+
+
+def tracking_id(chat) -> str | None:
+    for r in chat.last:
+        m = TID.search(r.text)
+        if m:
+            return m.group(0)
+    return None
+
+
+async def answer_until_filed(chat, answers: dict, limit: int = 15) -> str:
+    """Answer whatever the bot asks from ``answers`` (keyed by the step's slot) until a receipt arrives.
+
+    Returns the tracking id. Counts questions in ``chat.questions``.
+    """
+    chat.questions = getattr(chat, "questions", 0)
+    for _ in range(limit):
+        tid = tracking_id(chat)
+        if tid and "filing/receipt" in chat.templates():
+            return tid
+        state = await chat.state()
+        step = state.get("step")
+        chat.questions += 1
+        if step not in answers:
+            raise AssertionError(f"unexpected question for {step}: {chat.templates()} {chat.last[-1].text!r}")
+        ans = answers[step]
+        if isinstance(ans, dict):
+            await chat.send(**ans)
+        else:
+            await chat.send(ans)
+    raise AssertionError("not filed after %d answers" % limit)
+
+
+DEFAULTS = {
+    "type": "pengaduan", "description": "Jalan di depan pasar berlubang besar dan sering bikin motor jatuh",
+    "location": "Jl. Ahmad Yani, Kota Kendari", "region": "1", "incident_date": "kemarin", "category": "1",
+    "agency": "1", "attachments": "lewati", "privacy": "rahasia", "confirmed": "kirim",
+    "on_behalf_name": "Siti Aminah", "on_behalf_phone": "081234567890", "on_behalf_consent": "ya",
+}
