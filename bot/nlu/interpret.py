@@ -102,20 +102,38 @@ def _common(text: str, today: dt.date | None) -> dict:
             "region": cands[0] if len(cands) == 1 else None, "incident_date": d, "date_text": dtext}
 
 
-def from_rasa(text: str, answer: dict, today: dt.date | None = None) -> Interpretation:
+def _decide(answer: dict) -> tuple[str | None, float, str | None, float]:
+    """Intent = the intent with the most probability mass, summing the `lapor+<kategori>` labels
+    (a problem description spread over two plausible categories is still clearly `lapor`).
+    Category = the best `lapor+*` label, with its share of the lapor mass as confidence."""
     ranking = answer.get("intent_ranking") or []
-    top = answer.get("intent") or (ranking[0] if ranking else {})
-    label, conf = top.get("name"), float(top.get("confidence") or 0.0)
-    intent, category = split_label(label)
-    cat_conf = 0.0
-    if intent == "lapor":
-        # Intent confidence = all `lapor*` labels together; category confidence = share of the
-        # winning category among them.
-        lapor_total = sum(float(r.get("confidence") or 0) for r in ranking if split_label(r.get("name"))[0] == "lapor")
-        if lapor_total > conf:
-            conf = lapor_total
-        if category:
-            cat_conf = float(top.get("confidence") or 0.0) / lapor_total if lapor_total else 0.0
+    if not ranking and answer.get("intent"):
+        ranking = [answer["intent"]]
+    mass: dict[str, float] = {}
+    best_cat, best_cat_conf = None, 0.0
+    for r in ranking:
+        intent, category = split_label(r.get("name"))
+        conf = float(r.get("confidence") or 0.0)
+        if intent is None:
+            continue
+        mass[intent] = mass.get(intent, 0.0) + conf
+        if category and conf > best_cat_conf:
+            best_cat, best_cat_conf = category, conf
+    if not mass:
+        return None, 0.0, None, 0.0
+    intent = max(mass, key=mass.get)
+    conf = mass[intent]
+    if intent != "lapor" or best_cat is None:
+        return intent, conf, None, 0.0
+    # A bare `lapor` ("saya mau lapor") outweighing every category means no problem described yet.
+    bare = next((float(r.get("confidence") or 0) for r in ranking if r.get("name") == "lapor"), 0.0)
+    if bare >= best_cat_conf:
+        return intent, conf, None, 0.0
+    return intent, conf, best_cat, best_cat_conf / conf if conf else 0.0
+
+
+def from_rasa(text: str, answer: dict, today: dt.date | None = None) -> Interpretation:
+    intent, conf, category, cat_conf = _decide(answer)
     if conf < MIN_INTENT_CONFIDENCE:
         intent, category, cat_conf = None, None, 0.0
     ents: dict[str, list[str]] = {k: [] for k in ENTITIES}
