@@ -35,6 +35,7 @@ from outreach.render import render_wa_template, try_render
 log = logging.getLogger(__name__)
 
 PRIORITY = 9
+CAMPAIGN_SHARE = 0.9
 WA_WINDOW = timedelta(hours=24)
 WA_MARGIN = timedelta(minutes=10)  # closer than this to the window's end counts as outside
 
@@ -44,15 +45,33 @@ def is_subscribed(contact: dict | None) -> bool:
         and contact.get("reachable", True) is not False
 
 
-def inside_wa_window(contact: dict, now=None) -> bool:
-    last = contact.get("last_inbound_at")
-    if last is None:
-        return False
-    if last.tzinfo is None:
+def _aware(dt):
+    if dt is not None and dt.tzinfo is None:
         from datetime import timezone
 
-        last = last.replace(tzinfo=timezone.utc)
-    return (now or utcnow()) - last < WA_WINDOW - WA_MARGIN
+        return dt.replace(tzinfo=timezone.utc)
+    return dt
+
+
+def inside_wa_window(contact: dict, now=None) -> bool:
+    """The person wrote to us within 24 h (less a margin). The engine keeps the time on the conversation;
+    ``_last_inbound`` is that value merged in by the caller, ``last_inbound_at`` the contact's own field."""
+    times = [_aware(t) for t in (contact.get("_last_inbound"), contact.get("last_inbound_at")) if t is not None]
+    if not times:
+        return False
+    return (now or utcnow()) - max(times) < WA_WINDOW - WA_MARGIN
+
+
+async def with_last_inbound(db, contacts: list[dict]) -> None:
+    """Merge each contact's conversation ``last_inbound_at`` into ``_last_inbound`` (one query)."""
+    ids = [c["_id"] for c in contacts if c]
+    if not ids:
+        return
+    convs = {d["_id"]: d.get("last_inbound_at") for d in await db["conversations"].find(
+        {"_id": {"$in": ids}}, {"last_inbound_at": 1}).to_list(None)}
+    for c in contacts:
+        if c:
+            c["_last_inbound"] = convs.get(c["_id"])
 
 
 class DeliveryStore:
@@ -104,6 +123,8 @@ class CampaignGuard:
     async def send(self, doc: dict) -> SendResult:
         if doc.get("campaign") and doc.get("contact_id") is not None:
             contact = await self.stores.contacts.get(doc["contact_id"])
+            if contact is not None and self.channel == "whatsapp":
+                await with_last_inbound(self.stores.db, [contact])
             if not is_subscribed(contact) and not doc.get("staff_test"):
                 self.dropped["opted_out"] += 1
                 return SendResult("failed", error="opted_out")
@@ -116,15 +137,16 @@ class CampaignGuard:
 
 
 def with_whatsapp_mode(doc: dict, contact: dict | None) -> dict | None:
-    """Inside the window: free text. Outside: the approved template (doc['template'] = its name and
-    ``template_params`` its rendered parameters, ``template_language``, ``use_template`` True)."""
+    """Inside the window: free text. Outside: the campaign's approved template — ``kind`` 'template_fallback'
+    (what channels/whatsapp.py sends as a template whatever the window), ``template`` its name,
+    ``template_params`` its rendered parameters, ``template_language``, ``use_template`` True."""
     if contact and inside_wa_window(contact):
         return {**doc, "use_template": False}
     wa = doc.get("wa_template")
     if not wa:
         return None
-    return {**doc, "use_template": True, "template": wa["name"], "template_params": wa["params"],
-            "template_language": wa["language"]}
+    return {**doc, "use_template": True, "kind": "template_fallback", "template": wa["name"],
+            "template_params": wa["params"], "template_language": wa["language"]}
 
 
 def install(runtime) -> Outreach:
@@ -230,7 +252,9 @@ class Dispatcher:
         outbox = self.rt.outbox
         worker = outbox.workers[channel]
         rate = worker.sender.rate_per_s
-        cap = min(rate, self.c.rate_caps.get(channel, rate))
+        # campaigns use at most 90% of the account's rate: headroom for citizen replies and for the token
+        # bucket's small burst, so a provider counting per second never sees more than its limit
+        cap = min(rate * CAMPAIGN_SHARE, self.c.rate_caps.get(channel, rate))
         window = max(10, int(cap * 2))  # campaign messages queued at once: replies never wait long
         burst = max(1.0, cap * max(self.poll_s, 0.1))  # credit for one poll interval: no bursts above the cap
         credit, last = burst, time.monotonic()
@@ -264,6 +288,8 @@ class Dispatcher:
         stores = self.rt.stores
         contacts = {c["_id"]: c for c in await stores.contacts.col.find(
             {"_id": {"$in": [d["contact_id"] for d in batch]}}).to_list(None)}
+        if any(d["channel"] == "whatsapp" for d in batch):
+            await with_last_inbound(stores.db, list(contacts.values()))
         docs, queued, skipped = [], [], {}
         for d in batch:
             c = contacts.get(d["contact_id"])
