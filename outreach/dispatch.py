@@ -211,24 +211,48 @@ async def create_deliveries(runtime, campaign: Campaign, run_id: str, batch: int
 
 
 class Dispatcher:
-    """Feeds one campaign run into the outbox, channel by channel, until nothing is left to send."""
+    """Feeds one campaign run into the outbox, channel by channel, until nothing is left to send.
 
-    def __init__(self, runtime, campaign: Campaign, run_id: str | None = None, *, poll_s: float = 0.2):
+    The database is slow (a scan of the messages collection takes most of a second), so the hot loop keeps
+    its bookkeeping in memory: the pending deliveries are read once per channel, messages in flight are
+    tracked through the outbox's ``after_send`` hook and reconciled by ``_id`` every few seconds (messages
+    cancelled by an opt-out or sent by another process), and progress counts come from the same hook with a
+    full database refresh every ``db_refresh_s``.
+    """
+
+    def __init__(self, runtime, campaign: Campaign, run_id: str | None = None, *, poll_s: float = 0.2,
+                 reconcile_s: float = 3.0, db_refresh_s: float = 15.0):
         self.rt, self.c = runtime, campaign
         self.run_id = run_id or campaign.name
-        self.poll_s = poll_s
+        self.poll_s, self.reconcile_s, self.db_refresh_s = poll_s, reconcile_s, db_refresh_s
         self.out = install(runtime)
         self.started = utcnow()
         self.holding: dict[str, bool] = {}
+        self.inflight: dict[str, set] = {}
+        self.local = {"sent": 0, "failed": 0, "skipped": 0}
+        self._base: dict | None = None
+        self._base_at = 0.0
 
     def channels(self) -> list[str]:
         wanted = self.c.audience.channel or list(CHANNELS)
         return [ch for ch in wanted if self.rt.outbox.has_sender(ch)]
 
+    async def _after_send(self, doc: dict, result) -> None:
+        if doc.get("campaign") != self.run_id:
+            return
+        from bot.outbox import MAX_ATTEMPTS
+
+        if result.status == "retry" and doc.get("attempts", 1) < MAX_ATTEMPTS:
+            return
+        self.inflight.get(doc.get("channel"), set()).discard(doc["_id"])
+        self.local["sent" if result.status == "sent" else "failed"] += 1
+
     async def run(self, progress=None, progress_every_s: float = 1.0) -> dict:
         await create_deliveries(self.rt, self.c, self.run_id)
         guard_outbox(self.rt.outbox, self.rt.stores)
         await self.out.campaigns.mark_run(self.run_id, status="running", started_at=self.started)
+        self.rt.outbox.after_send.append(self._after_send)
+        await self._refresh()
         feeders = [asyncio.create_task(self.feed(ch)) for ch in self.channels()]
         try:
             while not all(f.done() for f in feeders):
@@ -240,6 +264,8 @@ class Dispatcher:
         finally:
             for f in feeders:
                 f.cancel()
+            self.rt.outbox.after_send.remove(self._after_send)
+        await self._refresh()
         final = await self.progress()
         if progress:
             progress(final, final=True)
@@ -259,23 +285,38 @@ class Dispatcher:
         burst = max(1.0, cap * max(self.poll_s, 0.1))  # credit for one poll interval: no bursts above the cap
         credit, last = burst, time.monotonic()
         msgs = self.rt.stores.messages.col
-        deliveries = self.out.deliveries.col
+        pending = await self.out.deliveries.col.find(
+            {"run": self.run_id, "channel": channel, "status": "pending"}).to_list(None)
+        pending.reverse()  # pop() from the end keeps creation order
+        # messages a previous (crashed) run left queued: the sweeper sends them; wait for them too
+        inflight = self.inflight.setdefault(channel, set())
+        inflight.update(d["_id"] for d in await msgs.find(
+            {"campaign": self.run_id, "channel": channel, "status": "queued"}, {"_id": 1}).to_list(None))
+        lease_ttl = max(10, 5 * outbox.sweep_interval_s)
+        next_lease = next_reconcile = 0.0
+        holder = False
         while True:
-            holder = await self.rt.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * outbox.sweep_interval_s))
-            self.holding[channel] = holder
             now = time.monotonic()
+            if now >= next_lease:
+                holder = await self.rt.stores.leases.acquire(f"dispatch:{channel}", ttl_s=lease_ttl)
+                self.holding[channel] = holder
+                next_lease = now + lease_ttl / 3
+            if inflight and (now >= next_reconcile or not pending):
+                live = await msgs.find({"_id": {"$in": list(inflight)}, "status": {"$in": ["queued", "sending"]}},
+                                       {"_id": 1, "status": 1, "claimed_at": 1}).to_list(None)
+                inflight.intersection_update(
+                    d["_id"] for d in live if d["status"] == "queued" or _aware(d.get("claimed_at")) >= self.started)
+                next_reconcile = now + self.reconcile_s
+            if not pending and not inflight:
+                return
             credit = min(burst, credit + (now - last) * cap)
             last = now
-            inflight = await msgs.count_documents({"campaign": self.run_id, "channel": channel, "$or": [
-                {"status": "queued"}, {"status": "sending", "claimed_at": {"$gte": self.started}}]})
-            room = min(window - inflight, int(credit))
+            room = min(window - len(inflight), int(credit), len(pending))
             if room > 0:
-                batch = await deliveries.find({"run": self.run_id, "channel": channel, "status": "pending"}) \
-                    .limit(room).to_list(room)
-                if not batch and inflight == 0:
-                    return
+                batch = [pending.pop() for _ in range(room)]
                 docs = await self.materialize(batch)
                 credit -= len(batch)
+                inflight.update(d["_id"] for d in docs)
                 if holder:
                     for d in docs:
                         worker.push(PRIORITY, d["_id"])
@@ -325,13 +366,14 @@ class Dispatcher:
         if queued:
             await dcol.update_many({"_id": {"$in": queued}, "status": "pending"},
                                    {"$set": {"status": "queued", "queued_at": utcnow()}})
+        self.local["skipped"] += sum(len(ids) for ids in skipped.values())
         for reason, ids in skipped.items():
             await dcol.update_many({"_id": {"$in": ids}, "status": "pending"},
                                    {"$set": {"status": "skipped", "reason": reason, "skipped_at": utcnow()}})
         return docs
 
-    async def progress(self) -> dict:
-        """total / queued / sent / delivered / failed for this run (from the database: all processes)."""
+    async def _refresh(self) -> None:
+        """Counts from the database (all processes, delivery receipts); local counters restart from here."""
         counts: dict = {}
         async for row in await self.rt.stores.messages.col.aggregate([
                 {"$match": {"campaign": self.run_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
@@ -340,11 +382,22 @@ class Dispatcher:
         async for row in await self.out.deliveries.col.aggregate([
                 {"$match": {"run": self.run_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
             dcounts[row["_id"]] = row["n"]
-        sent = counts.get("sent", 0) + counts.get("delivered", 0) + counts.get("read", 0)
-        return {"run": self.run_id, "total": sum(dcounts.values()), "pending": dcounts.get("pending", 0),
-                "skipped": dcounts.get("skipped", 0), "queued": counts.get("queued", 0) + counts.get("sending", 0),
-                "sent": sent, "delivered": counts.get("delivered", 0) + counts.get("read", 0),
-                "failed": counts.get("failed", 0), "at": time.monotonic()}
+        self._base = {"total": sum(dcounts.values()), "skipped": dcounts.get("skipped", 0),
+                      "sent": counts.get("sent", 0) + counts.get("delivered", 0) + counts.get("read", 0),
+                      "delivered": counts.get("delivered", 0) + counts.get("read", 0),
+                      "failed": counts.get("failed", 0)}
+        self.local = {"sent": 0, "failed": 0, "skipped": 0}
+        self._base_at = time.monotonic()
+
+    async def progress(self) -> dict:
+        """total / sent / delivered / failed / queued for this run (database counts + this process's since)."""
+        if self._base is None or time.monotonic() - self._base_at >= self.db_refresh_s:
+            await self._refresh()
+        b, lo = self._base, self.local
+        sent, failed, skipped = b["sent"] + lo["sent"], b["failed"] + lo["failed"], b["skipped"] + lo["skipped"]
+        return {"run": self.run_id, "total": b["total"], "skipped": skipped, "sent": sent,
+                "delivered": b["delivered"], "failed": failed,
+                "queued": max(0, b["total"] - sent - failed - skipped), "pending": 0, "at": time.monotonic()}
 
 
 class ProgressLine:
