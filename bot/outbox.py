@@ -62,25 +62,33 @@ class _ChannelWorker:
         self.idle = asyncio.Event()
         self.idle.set()
         self.stats = {"sent": 0, "retry": 0, "failed": 0, "blocked": 0, "rate_limited": 0}
+        self.last_by_chat: dict[str, asyncio.Task] = {}  # keeps messages to one chat in queue order
 
-    def push(self, priority: int, message_id) -> None:
+    def push(self, priority: int, message_id, chat: str | None = None) -> None:
         if message_id in self.pending:
             return
         self.pending.add(message_id)
         self.idle.clear()
-        self.queue.put_nowait((priority, next(self.outbox._seq), message_id))
+        self.queue.put_nowait((priority, next(self.outbox._seq), message_id, chat))
 
     async def run(self) -> None:
         while True:
-            _prio, _seq, mid = await self.queue.get()
+            _prio, _seq, mid, chat = await self.queue.get()
             await self.sem.acquire()
-            task = asyncio.create_task(self._deliver(mid))
+            prev = self.last_by_chat.get(chat) if chat else None
+            task = asyncio.create_task(self._deliver(mid, prev))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
+            if chat:
+                self.last_by_chat[chat] = task
+                task.add_done_callback(
+                    lambda t, c=chat: self.last_by_chat.pop(c, None) if self.last_by_chat.get(c) is t else None)
 
-    async def _deliver(self, mid) -> None:
+    async def _deliver(self, mid, prev: asyncio.Task | None = None) -> None:
         store = self.outbox.stores.messages
         try:
+            if prev is not None and not prev.done():  # claims run concurrently; sends to one chat do not
+                await asyncio.wait([prev])
             doc = await store.claim(mid)
             if doc is None:  # already claimed by someone else, or no longer queued
                 return
@@ -114,7 +122,8 @@ class _ChannelWorker:
                 self.bucket.pause(result.retry_after)
             delay = result.retry_after or min(60.0, 0.5 * 2 ** doc.get("attempts", 1))
             await store.requeue(doc["_id"], delay, result.error or "retry")
-            asyncio.get_running_loop().call_later(delay, self.push, doc.get("priority", 0), doc["_id"])
+            asyncio.get_running_loop().call_later(delay, self.push, doc.get("priority", 0), doc["_id"],
+                                                  doc.get("user_id"))
         elif result.status == "blocked":
             await store.mark_failed(doc["_id"], "blocked", result.error)
             if doc.get("contact_id") is not None:
@@ -166,7 +175,7 @@ class Outbox:
             for d in docs:
                 w = self.workers.get(d["channel"])
                 if w:
-                    w.push(d["priority"], d["_id"])
+                    w.push(d["priority"], d["_id"], d.get("user_id"))
         return docs
 
     async def sweep_once(self) -> int:
@@ -178,7 +187,7 @@ class Outbox:
                 continue
             for d in await self.stores.messages.due(channel, limit=500):
                 if d["_id"] not in w.pending:
-                    w.push(d.get("priority", 0), d["_id"])
+                    w.push(d.get("priority", 0), d["_id"], d.get("user_id"))
                     n += 1
         return n
 

@@ -32,6 +32,7 @@ async def test_telegram_files_a_report_with_photo_and_receives_status(fake_teleg
     assert all(len(b["callback_data"].encode()) <= 64 for row in kb for b in row)
     sent = await step(fake, len(sent), lambda: fake.press_index(CHAT, 1), count=2)  # consent: ya -> thanks + menu
     assert fake.answers and fake.edits  # callback answered, chosen button shown
+    assert "Terima kasih" in sent[-2]["text"] and sent[-1]["reply_markup"]  # replies keep their order
     sent = await step(fake, len(sent), lambda: fake.text(CHAT, "lapor"))
     sent = await step(fake, len(sent), lambda: fake.press_index(CHAT, 1))  # pengaduan
     sent = await step(fake, len(sent), lambda: fake.text(CHAT, DESCRIPTION))
@@ -97,23 +98,26 @@ async def test_telegram_honours_429_per_chat_gap_and_escapes_html(fake_telegram,
     rt = await tg_runtime(make_runtime, fake)
     contact = await rt.stores.contacts.get_or_create(__import__("bot.messages").messages.Identity("telegram",
                                                                                                    str(CHAT)))
-    fake.inject.append(("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1}))
     t0 = asyncio.get_running_loop().time()
-    for i in range(3):
-        await rt.engine.notify(contact, "errors/not_understood")
+    from bot.messages import Identity, OutboundMessage
+    await rt.outbox.enqueue([OutboundMessage(Identity("telegram", str(CHAT)), f"pesan {i}", contact_id=contact["_id"])
+                             for i in range(3)])
     await fake.wait_sent(CHAT, 3, timeout=20)
+    assert [m["text"] for m in fake.to_chat(CHAT)] == ["pesan 0", "pesan 1", "pesan 2"]
+    fake.inject.append(("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1}))
+    await rt.engine.notify(contact, "errors/not_understood")
+    await fake.wait_sent(CHAT, 4, timeout=20)
     await rt.outbox.drain()
     assert not fake.rate_violations  # 1 msg/s per chat kept by the outbox
     times = [m["at"] for m in fake.to_chat(CHAT)]
     assert all(b - a >= 0.9 for a, b in zip(times, times[1:]))
-    assert asyncio.get_running_loop().time() - t0 >= 2.0
+    assert asyncio.get_running_loop().time() - t0 >= 3.0
     assert rt.outbox.stats()["telegram"]["rate_limited"] >= 1
     # escaping: a text with markup characters arrives verbatim
-    from bot.messages import Identity, OutboundMessage
     fast_chat_gap(rt, "telegram")
     fake.chat_gap_s = 0  # scripted user answers instantly; the 1/s gap has its own test
     await rt.outbox.enqueue([OutboundMessage(Identity("telegram", str(CHAT)), "a < b & c > d <b>", contact_id=None)])
-    sent = await fake.wait_sent(CHAT, 4)
+    sent = await fake.wait_sent(CHAT, 5)
     assert sent[-1]["text"] == "a < b & c > d <b>"
 
 
