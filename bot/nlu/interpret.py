@@ -93,6 +93,21 @@ def _unique(items: list[str]) -> list[str]:
     return out
 
 
+# Named agencies and public facilities: a gazetteer beats examples here (closed list, exact names).
+_AGENCY_RE = re.compile(
+    r"\b(?:dis)?dukcapil\b|\bcapil\b|\bpln\b|\bpdam\b|\bpam\b|\bpuskesmas\b|\bpustu\b|\bposyandu\b|\brsud\b|"
+    r"\brumah sakit(?: umum)?(?: daerah)?\b|\bsamsat\b|\bdishub\b|\bdisnaker\b|\bdinsos\b|\bdlh\b|\bbpn\b|"
+    r"\bkantor pertanahan\b|\bbpjs(?: kesehatan| ketenagakerjaan| tk| kes)?\b|\bsatpol(?: pp)?\b|\bdpmptsp\b|"
+    r"\bkelurahan\b|\bkecamatan\b|\bkantor desa\b|\bkrl\b|\btransjakarta\b|\bkua\b|\bkemenag\b|\bimigrasi\b|"
+    r"\bdinas (?:pendidikan|kesehatan|sosial|pu|pupr|perhubungan|lingkungan hidup|pertanian|tenaga kerja)\b|"
+    r"\bpupr\b|\bbpom\b|\bojk\b|\bpertamina\b|\bmal pelayanan publik\b",
+    re.IGNORECASE)
+
+
+def find_agencies(text: str) -> list[str]:
+    return [m.group(0) for m in _AGENCY_RE.finditer(text or "")]
+
+
 def _common(text: str, today: dt.date | None) -> dict:
     """Post-processing that needs no model: regions, date, tracking ID."""
     tid, terr = tracking.find_in_text(text)
@@ -154,7 +169,8 @@ def from_rasa(text: str, answer: dict, today: dt.date | None = None) -> Interpre
                 break
     return Interpretation(
         text=text, intent=intent, confidence=conf, category=category, category_confidence=cat_conf,
-        locations=_unique(ents["lokasi"]), agencies=_unique(ents["instansi"]), source="rasa", **common)
+        locations=_unique(ents["lokasi"]), agencies=_unique(ents["instansi"] + find_agencies(text)), source="rasa",
+        **common)
 
 
 # --- degraded mode: a tiny keyword fallback, so buttons and numbered choices still get meaning ---
@@ -181,7 +197,7 @@ def degraded(text: str, today: dt.date | None = None) -> Interpretation:
     if common["tracking_id"] or common["tracking_id_error"]:
         intent = intent if intent in ("cek_status", "batal") else "cek_status"
     return Interpretation(text=text, intent=intent, confidence=0.0, category=None, category_confidence=0.0,
-                          source="degraded", **common)
+                          agencies=_unique(find_agencies(text)), source="degraded", **common)
 
 
 def empty(text: str) -> Interpretation:
