@@ -47,7 +47,8 @@ MAX_MEDIA = 16 * 1024 * 1024
 MEDIA_KINDS = {"image": "photo", "document": "document", "audio": "audio", "video": "video", "sticker": "sticker"}
 RETRY_CODES = {130429: 2.0, 131056: 6.0}  # throughput, per-user pair rate
 REENGAGE_CODE = 131047
-TEMPLATE_FALLBACK = "template_fallback"  # message kind: send as the approved template, whatever the window
+TEMPLATE_FALLBACK = "template_fallback"
+PROCESS_CONCURRENCY = 8
 
 
 def sign(secret: str, raw: bytes) -> str:
@@ -204,6 +205,9 @@ class WhatsAppChannel(Channel):
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._recover_task: asyncio.Task | None = None
         self.metrics = {"webhooks": 0, "forged": 0, "messages": 0, "statuses": 0}
+        # turns running at once: beyond this, webhooks are still acknowledged (stored) and wait their turn,
+        # so a burst cannot starve the acknowledgements of database time
+        self._turns = asyncio.Semaphore(PROCESS_CONCURRENCY)
 
     def sender(self):
         return WhatsAppSender(self)
@@ -339,7 +343,7 @@ class WhatsAppChannel(Channel):
         if not wa_id or not m.get("id"):
             return
         lock = self._user_locks.setdefault(wa_id, asyncio.Lock())
-        async with lock:  # one turn at a time per person, in timestamp order
+        async with lock, self._turns:  # one turn at a time per person, in timestamp order
             try:
                 inbound = await self.to_inbound(m, name)
                 if inbound is None:
