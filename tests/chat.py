@@ -16,6 +16,7 @@ class Chat:
         self.identity = Identity(channel, user, name)
         self.last: list = []
         self.transcript: list = []
+        self.seen_templates: list[str] = []
 
     async def send(self, text: str = "", *, payload: str | None = None, location: tuple | None = None,
                    media: list[Media] | None = None, start: str | None = None, received_at=None):
@@ -26,6 +27,7 @@ class Chat:
             msg.received_at = received_at
         self.last = await self.rt.engine.handle(msg, inline=True)
         self.transcript.append((text or payload, [r.text for r in self.last]))
+        self.seen_templates += [r.template for r in self.last]
         return self.last
 
     async def choose(self, index: int):

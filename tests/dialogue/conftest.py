@@ -7,16 +7,34 @@ from tests.chat import Chat
 TID = re.compile(r"LPR-[0-9A-Z]{7}")
 
 
+# Measured over every scripted conversation and printed at the end of the run (see pytest_terminal_summary).
+METRICS = {"questions_to_file": [], "turns": 0, "nlu_turns": 0}
+
+
 @pytest.fixture
 async def rt(make_runtime, rasa_url):
     """A runtime with the real trained Rasa model behind the NLU client."""
-    return await make_runtime(nlu_url=rasa_url)
+    runtime = await make_runtime(nlu_url=rasa_url)
+    yield runtime
+    METRICS["turns"] += runtime.engine.metrics["turns"]
+    METRICS["nlu_turns"] += runtime.engine.metrics["nlu_turns"]
 
 
 @pytest.fixture
 async def rt_plain(make_runtime):
     """A runtime whose NLU is off (degraded mode): buttons, numbers and keywords only."""
     return await make_runtime()
+
+
+def pytest_terminal_summary(terminalreporter):
+    q = sorted(METRICS["questions_to_file"])
+    if not q or not METRICS["turns"]:
+        return
+    median = q[len(q) // 2] if len(q) % 2 else (q[len(q) // 2 - 1] + q[len(q) // 2]) / 2
+    terminalreporter.write_line(
+        f"dialogue metrics: {len(q)} filings, bot questions to file median {median}, worst {q[-1]}; "
+        f"{METRICS['turns']} turns, {METRICS['nlu_turns']} called the NLU, "
+        f"{METRICS['turns'] - METRICS['nlu_turns']} answered without it")
 
 
 async def start(rt, user="w1", channel="console", first="halo"):
@@ -43,6 +61,9 @@ async def answer_until_filed(chat, answers: dict, limit: int = 15) -> str:
     for _ in range(limit):
         tid = tracking_id(chat)
         if tid and "filing/receipt" in chat.templates():
+            asked = [t for t in chat.seen_templates if t.startswith("filing/ask") or t == "filing/summary"]
+            METRICS["questions_to_file"].append(len(asked))
+            chat.seen_templates.clear()
             return tid
         state = await chat.state()
         step = state.get("step")
