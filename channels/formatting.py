@@ -195,3 +195,11 @@ def extension_for(mime_type: str | None) -> str:
     return {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "application/pdf": ".pdf",
             "video/mp4": ".mp4", "audio/ogg": ".ogg", "audio/mpeg": ".mp3"}.get((mime_type or "").split(";")[0],
                                                                                "")
+
+
+# ------------------------------------------------------------------ attribution
+async def record_attribution(stores, channel: str, user_id: str, source: dict) -> None:
+    """First-touch attribution on the contact (deep-link code, ad referral): kept once, never overwritten."""
+    await stores.contacts.col.update_one(
+        {"channel": channel, "user_id": user_id, "attribution": {"$exists": False}},
+        {"$set": {"attribution": {**source, "channel": channel, "at": utcnow()}}})

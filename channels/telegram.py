@@ -29,7 +29,8 @@ from bot.messages import Identity, InboundMessage, Location, Media, SharedContac
 from bot.outbox import SendResult, mask_user
 from bot.phones import normalize_phone
 from channels.base import Channel
-from channels.formatting import constant_time_equal, doc_choices, short_hash, split_text, store_file, truncate
+from channels.formatting import (constant_time_equal, doc_choices, record_attribution, short_hash, split_text,
+                                 store_file, truncate)
 
 log = logging.getLogger(__name__)
 
@@ -217,6 +218,9 @@ class TelegramChannel(Channel):
                     return
                 try:
                     await self.runtime.engine.handle(inbound)
+                    if inbound.start_param:
+                        await record_attribution(self.runtime.stores, "telegram", inbound.identity.user_id,
+                                                 {"start": inbound.start_param})
                 except TurnFailed:
                     user = update.effective_user
                     lang = "en" if user and (user.language_code or "").startswith("en") else "id"

@@ -35,7 +35,8 @@ from bot.outbox import SendResult, mask_user
 from bot.phones import normalize_phone
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, extension_for, last_menu, numbered_menu,
-                                 pick_numbered, remember_menu, split_text, store_file, truncate)
+                                 pick_numbered, record_attribution, remember_menu, split_text, store_file,
+                                 truncate)
 
 log = logging.getLogger(__name__)
 
@@ -351,6 +352,12 @@ class WhatsAppChannel(Channel):
                 self.metrics["messages"] += 1
                 try:
                     await self.runtime.engine.handle(inbound)
+                    referral = (inbound.raw or {}).get("referral")
+                    if referral:
+                        await record_attribution(self.runtime.stores, "whatsapp", wa_id, {
+                            "referral": {k: str(referral.get(k))[:200] for k in ("source_type", "source_id",
+                                                                                   "source_url", "headline")
+                                         if referral.get(k)}})
                 except TurnFailed:
                     await self._send_failure(wa_id)
             finally:

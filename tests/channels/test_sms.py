@@ -105,3 +105,15 @@ def test_sms_rendering_is_segment_aware_and_gsm_friendly():
     assert "3. Pilihan \"3\"" in bodies[-1]
     emoji = render_sms("Terima kasih 🙏 " * 30, [], None)
     assert all(sms_segment_count(b) <= 4 for b in emoji) and len(emoji) >= 2
+
+
+async def test_sms_database_outage_answers_failure_text(sms):
+    from bot.engine import TurnFailed
+
+    rt, fake, s = sms
+
+    async def broken(inbound, inline=False):
+        raise TurnFailed("db down")
+    rt.engine.handle = broken
+    msgs = await text(rt, s, "halo", frm="+6281234567009")
+    assert msgs == [rt.engine.failure_text("id")]

@@ -78,6 +78,9 @@ async def test_telegram_deep_link_location_contact_and_document(fake_telegram, m
     await fake.wait_sent(CHAT, 1)
     inbound = await rt.stores.db.messages.find_one({"direction": "in"})
     assert inbound is not None
+    await wait_until(lambda: rt.stores.contacts.find_by_identity("telegram", str(CHAT)))
+    contact = await wait_until(lambda: _attributed(rt))
+    assert contact["attribution"]["start"] == "kampus_ui"
     fake.location(CHAT, -10.17, 123.6)
     fake.contact(CHAT, "0812-3456-7890")
     fake.document(CHAT, b"%PDF-1.4 test", name="surat.pdf")
@@ -87,6 +90,25 @@ async def test_telegram_deep_link_location_contact_and_document(fake_telegram, m
     doc = await rt.stores.db.messages.find_one({"direction": "in", "kind": "media"})
     assert doc["media"][0]["gridfs_id"] is not None and doc["media"][0]["filename"] == "surat.pdf"
     assert await rt.stores.db.messages.find_one({"direction": "in", "kind": "contact"})
+
+
+async def _attributed(rt):
+    c = await rt.stores.contacts.find_by_identity("telegram", str(CHAT))
+    return c if c and c.get("attribution") else None
+
+
+async def test_telegram_database_outage_answers_failure_text(fake_telegram, make_runtime):
+    from bot.engine import TurnFailed
+
+    fake = fake_telegram
+    rt = await tg_runtime(make_runtime, fake)
+
+    async def broken(inbound, inline=False):
+        raise TurnFailed("db down")
+    rt.engine.handle = broken
+    fake.text(CHAT, "halo")
+    sent = await fake.wait_sent(CHAT, 1)
+    assert sent[0]["text"] == rt.engine.failure_text("id")
 
 
 async def _count(rt, q, n):

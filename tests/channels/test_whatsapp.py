@@ -181,6 +181,21 @@ async def test_whatsapp_every_message_type_gets_an_answer(wa):
     media = await rt.stores.db.messages.find_one({"direction": "in", "media.filename": "surat.pdf"})
     assert media["media"][0]["gridfs_id"] is not None
     assert await rt.stores.db.messages.find_one({"direction": "in", "kind": "location"})
+    referred = await rt.stores.contacts.find_by_identity("whatsapp", f"62812000{len(TYPES) - 2:04d}")
+    assert referred["attribution"]["referral"]["source_id"] == "9"
+
+
+async def test_whatsapp_database_outage_answers_failure_text(wa):
+    from bot.engine import TurnFailed
+
+    rt, g, drv = wa
+
+    async def broken(inbound, inline=False):
+        raise TurnFailed("db down")
+    rt.engine.handle = broken
+    assert (await drv.text(WA, "halo"))[0] == 200
+    sent = await g.wait_sent(WA, 1)
+    assert g.text_of(sent[0]) == rt.engine.failure_text("id")
 
 
 async def test_whatsapp_window_template_and_error_codes(wa):
