@@ -71,6 +71,28 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] if xs else float("nan")
 
 
+def proc_cpu(pid: int | None) -> float:
+    """CPU seconds (user+system) a process has used so far; 0 if unknown."""
+    if not pid:
+        return 0.0
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+DB_PID: int | None = None
+
+
+def cpu_snapshot(*pids: int | None) -> list[float]:
+    return [proc_cpu(p) for p in pids]
+
+
+def cpu_per_turn(before: list[float], after: list[float], names: list[str], turns: int) -> dict:
+    return {n: round(1000 * (a - b) / max(1, turns), 2) for n, b, a in zip(names, before, after)}
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -83,9 +105,22 @@ class DbCommands(monitoring.CommandListener):
         self.on = False
         self.counts: collections.Counter = collections.Counter()
         self.micros: collections.Counter = collections.Counter()
+        self.max_written: collections.Counter = collections.Counter()
 
     def started(self, event):
-        pass
+        # largest document written per collection, taken from the commands themselves (no extra reads):
+        # for the conversation state this is its size at every turn, not only at the end
+        if not self.on or event.command_name not in ("insert", "update"):
+            return
+        coll = event.command.get(event.command_name)
+        if event.command_name == "insert":
+            docs = event.command.get("documents") or []
+        else:
+            docs = [u.get("u") for u in event.command.get("updates") or [] if isinstance(u.get("u"), dict)]
+        for d in docs:
+            size = len(bson.encode(d))
+            if size > self.max_written[coll]:
+                self.max_written[coll] = size
 
     def succeeded(self, event):
         if self.on:
@@ -99,6 +134,7 @@ class DbCommands(monitoring.CommandListener):
     def reset(self):
         self.counts.clear()
         self.micros.clear()
+        self.max_written.clear()
 
 
 COMMANDS = DbCommands()
@@ -141,11 +177,11 @@ async def run_ours(uri: str, db_name: str, nlu_url: str | None, citizens: int, c
             if t == "filing/ask_location":
                 return LOCATIONS[n % len(LOCATIONS)], None
             if t == "filing/ask_region":
-                return "", payloads[0]
+                return ("", payloads[0]) if payloads else ("Kota Kupang", None)
             if t == "filing/ask_date":
                 return DATES[n % len(DATES)], None
             if t == "filing/ask_category":
-                return "", payloads[0]
+                return ("", payloads[0]) if payloads else ("infrastruktur", None)
             if t == "filing/ask_agency":
                 return "", "agency:auto"
             if t == "filing/ask_attachments":
@@ -169,15 +205,18 @@ async def run_ours(uri: str, db_name: str, nlu_url: str | None, citizens: int, c
         await send(ident, "", "consent:ya", timed=False)       # not part of a filing
         for k in range(convs):
             n = i * 7 + k
-            replies = await send(ident, "lapor", timed=timed)
-            for _ in range(16):
-                nxt = answer(replies, n)
-                if nxt is None:
-                    filed += timed
-                    break
-                replies = await send(ident, nxt[0], nxt[1], timed=timed)
-            else:
-                failures.append(f"citizen {i} conversation {k}: not filed")
+            try:
+                replies = await send(ident, "lapor", timed=timed)
+                for _ in range(16):
+                    nxt = answer(replies, n)
+                    if nxt is None:
+                        filed += timed
+                        break
+                    replies = await send(ident, nxt[0], nxt[1], timed=timed)
+                else:
+                    failures.append(f"citizen {i} conversation {k}: not filed")
+            except Exception as exc:  # noted, and the citizen starts a new filing ("lapor" restarts it)
+                failures.append(f"citizen {i} conversation {k}: {type(exc).__name__}: {exc}"[:300])
 
     try:
         await asyncio.gather(*(citizen(i, False, 1) for i in range(min(4, citizens))))  # warm-up
@@ -194,9 +233,11 @@ async def run_ours(uri: str, db_name: str, nlu_url: str | None, citizens: int, c
             import cProfile
             prof = cProfile.Profile()
             prof.enable()
+        c0 = cpu_snapshot(os.getpid(), DB_PID)
         l0, t0 = load(), time.perf_counter()
         await asyncio.gather(*(citizen(i, True, conversations) for i in range(citizens)))
         wall = time.perf_counter() - t0
+        c1 = cpu_snapshot(os.getpid(), DB_PID)
         if prof:
             prof.disable()
             prof.dump_stats(str(VAR / f"profile-{'nlu' if nlu_url else 'nonlu'}.pstats"))
@@ -211,9 +252,13 @@ async def run_ours(uri: str, db_name: str, nlu_url: str | None, citizens: int, c
             "db_commands_per_turn": {k: round(v / turns, 2) for k, v in sorted(COMMANDS.counts.items())},
             "db_ms_per_turn": {k: round(v / 1000 / turns, 2) for k, v in sorted(COMMANDS.micros.items())},
         }
+        res["cpu_ms_per_turn"] = cpu_per_turn(c0, c1, ["bot", "database"], turns)
         res["db_round_trips_per_turn"] = round(sum(COMMANDS.counts.values()) / turns, 2)
         res["db_ms_per_turn_total"] = round(sum(COMMANDS.micros.values()) / 1000 / turns, 2)
         res.update(ours_sizes(uri, db_name, filed))
+        res["max_written_doc_bytes_by_collection"] = dict(COMMANDS.max_written)
+        res["conversation_doc_bytes_max"] = COMMANDS.max_written["conversations"]
+        res["max_doc_bytes"] = max([res["max_doc_bytes"], *COMMANDS.max_written.values()])
         return res
     finally:
         COMMANDS.on = False
@@ -240,7 +285,6 @@ def ours_sizes(uri: str, db_name: str, conversations: int) -> dict:
             "bytes_per_conversation_by_collection": {k: round(v / max(1, conversations)) for k, v in total.items()},
             "max_doc_bytes": max(biggest.values() or [0]),
             "max_doc_bytes_by_collection": dict(biggest),
-            "conversation_doc_bytes_max": biggest["conversations"],
             "docs": {name: db[name].count_documents({}) for name in ("contacts", "conversations", "messages",
                                                                       "reports")},
         }
@@ -265,7 +309,7 @@ def baseline_model() -> Path:
     """Train bench/rasa_baseline once per content hash; the model is cached under var/bench/rasa_baseline/."""
     h = hashlib.sha256()
     for f in sorted(BASELINE_DIR.rglob("*.yml")):
-        if f.name != "endpoints.yml":
+        if not f.name.startswith("endpoints"):
             h.update(str(f.relative_to(BASELINE_DIR)).encode() + b"\0" + f.read_bytes())
     name = f"baseline-{h.hexdigest()[:12]}"
     out = VAR / "rasa_baseline"
@@ -325,7 +369,7 @@ class RasaProcess:
         self.log.close()
 
 
-async def run_rasa(url: str, citizens: int, conversations: int, prefix: str) -> dict:
+async def run_rasa(url: str, citizens: int, conversations: int, prefix: str, rasa_pid: int | None = None) -> dict:
     lat: list[float] = []
     problems: list[str] = []
     turns = 0
@@ -366,10 +410,12 @@ async def run_rasa(url: str, citizens: int, conversations: int, prefix: str) -> 
         lat.clear()
         turns = 0
         filed = 0
+        c0 = cpu_snapshot(rasa_pid, DB_PID, os.getpid())
         l0, t0 = load(), time.perf_counter()
         await asyncio.gather(*(citizen(i, True, conversations) for i in range(citizens)))
         wall = time.perf_counter() - t0
-    return {"turns": turns, "conversations": filed, "wall_s": round(wall, 3), "turns_per_s": turns / wall,
+        c1 = cpu_snapshot(rasa_pid, DB_PID, os.getpid())
+    return {"cpu_ms_per_turn": cpu_per_turn(c0, c1, ["rasa", "database", "driver"], turns),"turns": turns, "conversations": filed, "wall_s": round(wall, 3), "turns_per_s": turns / wall,
             "p50_ms": 1000 * statistics.median(lat), "p99_ms": 1000 * pct(lat, 0.99),
             "nlu_turns": turns, "nlu_calls": turns,  # Rasa runs the NLU pipeline on every message
             "failures": len(problems), "failure_notes": problems[:5], "load_before": l0, "load_after": load()}
@@ -383,6 +429,41 @@ def rasa_sizes(uri: str, db_name: str, prefix: str, conversations: int) -> dict:
             {"sender_id": {"$regex": f"^{prefix}c"}}, {"events": 1})]
         return {"bytes_per_conversation": sum(sizes) / max(1, conversations), "max_doc_bytes": max(sizes or [0]),
                 "tracker_docs": len(sizes), "events_per_doc_max": max(events or [0])}
+    finally:
+        client.close()
+
+
+# --------------------------------------------------------------------------------------------- probe
+def db_probe(uri: str, n: int = 200) -> dict:
+    """Sequential single-client latency (p50 ms) of the operations a turn is made of, on the same server."""
+    client = MongoClient(uri)
+    try:
+        col = client["bench_probe"]["docs"]
+        doc = {"flow": "filing", "step": "location", "slots": {"type": "pengaduan", "description": "x" * 120},
+               "window": {"n": 3}, "version": 1}
+        lat = collections.defaultdict(list)
+
+        def timed(name, fn):
+            t0 = time.perf_counter()
+            fn()
+            lat[name].append(time.perf_counter() - t0)
+
+        ids = []
+        for i in range(n):
+            d = dict(doc, _id=i)
+            timed("insert_one", lambda: col.insert_one(d))
+            ids.append(i)
+        for i in ids:
+            timed("find_one", lambda: col.find_one({"_id": i}))
+        for i in ids:
+            timed("update_one", lambda: col.update_one({"_id": i, "version": 1}, {"$set": {"version": 2, "step": "d"}}))
+        for i in range(n):
+            pair = [dict(doc, _id=f"m{i}a"), dict(doc, _id=f"m{i}b")]
+            timed("insert_many(2)", lambda: col.insert_many(pair))
+        for i in ids[: n // 2]:
+            timed("find_one_and_update", lambda: col.find_one_and_update({"_id": i}, {"$inc": {"version": 1}}))
+        client.drop_database("bench_probe")
+        return {k: round(1000 * statistics.median(v), 2) for k, v in lat.items()}
     finally:
         client.close()
 
@@ -450,7 +531,11 @@ def main() -> int:
     base_key = None
     try:
         uri = db.start()
+        global DB_PID
+        DB_PID = db.proc.pid
         print(f"SecantusDB on disk at {tmp / 'db'} ({uri.split('/?')[0]})", file=sys.stderr)
+        results_probe = db_probe(uri)
+        info["db_op_p50_ms"] = results_probe
         # models first (training is not part of any measurement)
         nlu_model = None if args.skip_nlu else ensure_model(VAR)
         base_model = None if args.skip_rasa else baseline_model()
@@ -479,7 +564,7 @@ def main() -> int:
                     rasa_procs.append(p)
                     p.wait_ready()
                     prefix = name.split("+")[0].split("-")[0] + ("m" if ep else "i")
-                    r = asyncio.run(run_rasa(p.url, args.citizens, args.conversations, prefix))
+                    r = asyncio.run(run_rasa(p.url, args.citizens, args.conversations, prefix, p.proc.pid))
                     if ep:
                         r.update(rasa_sizes(uri, "rasa_baseline", prefix, r["conversations"]))
                     results[name] = r
@@ -512,6 +597,7 @@ def main() -> int:
           f"one SecantusDB server (on disk), 127.0.0.1")
     print(f"machine: {info['cores']} cores, {info['cpu']}, Python {info['python']}, Rasa {info['rasa']}, "
           f"load {info['load_avg']} -> {info['load_avg_end']}, {info['date']}")
+    print(f"SecantusDB single-op p50 ms (sequential, one client): {info.get('db_op_p50_ms')}")
     print(table(results, base_key))
     for name, r in results.items():
         if r.get("db_commands_per_turn"):
@@ -521,6 +607,8 @@ def main() -> int:
                   f"NLU turns {r['nlu_turns']}/{r['turns']}")
         if r.get("failures"):
             print(f"{name}: {r['failures']} failures {r.get('failure_notes')}")
+        if r.get("cpu_ms_per_turn"):
+            print(f"{name}: CPU ms/turn {r['cpu_ms_per_turn']}")
         if "events_per_doc_max" in r:
             print(f"{name}: {r['tracker_docs']} tracker docs, up to {r['events_per_doc_max']} events each")
     print(f"results: {RESULTS.relative_to(REPO)}")
