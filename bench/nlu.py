@@ -3,7 +3,7 @@
     .venv/bin/python bench/nlu.py [--url URL] [--n 300] [--concurrency 1]
 
 Without --url (or RASA_URL) it trains if needed and starts a temporary Rasa server on a free
-loopback port (model cached under var/bench-nlu/). Texts are the held-out set's, cycled.
+loopback port (model cached under $LAPOR_DATA_DIR/nlu/, the same cache `laporbot run` uses). Texts are the held-out set's, cycled.
 Prints one table with both columns side by side.
 """
 from __future__ import annotations
@@ -79,7 +79,7 @@ def main() -> int:
         from bot.config import load_settings
         from bot.nlu.rasa_server import RasaServer
 
-        server = RasaServer(load_settings(lapor_data_dir=REPO / "var" / "bench-nlu", rasa_url=None))
+        server = RasaServer(load_settings(rasa_url=None))
         url = server.start_blocking(port=0)
     try:
         d, c, degraded = asyncio.run(bench(url, args.n, args.concurrency))

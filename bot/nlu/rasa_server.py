@@ -46,7 +46,7 @@ def rasa_venv(venv: Path | str | None = None) -> Path:
 
 
 def rasa_bin(venv: Path | str | None = None) -> Path:
-    exe = rasa_venv(venv) / "bin" / "rasa"
+    exe = rasa_venv(venv).resolve() / "bin" / "rasa"
     if not exe.exists():
         raise FileNotFoundError(f"{exe} not found: run scripts/install-rasa.sh first")
     return exe
@@ -62,7 +62,8 @@ def data_hash(nlu_dir: Path = NLU_DATA) -> str:
 
 def ensure_model(data_dir: Path, nlu_dir: Path = NLU_DATA, venv: Path | str | None = None) -> Path:
     """Return the model for the current nlu_data/, training it first if needed."""
-    model_dir = Path(data_dir) / "nlu"
+    model_dir = Path(data_dir).resolve() / "nlu"
+    nlu_dir = Path(nlu_dir).resolve()
     model_dir.mkdir(parents=True, exist_ok=True)
     name = f"nlu-{data_hash(nlu_dir)}"
     model = model_dir / f"{name}.tar.gz"
@@ -122,8 +123,9 @@ class RasaServer:
         self.settings = settings
         if self.proc and self.proc.poll() is None:
             return self.url
-        data_dir = Path(settings.lapor_data_dir)
-        self.model = model or ensure_model(data_dir, venv=settings.rasa_venv)
+        data_dir = Path(settings.lapor_data_dir).resolve()
+        self.model = Path(model or ensure_model(data_dir, venv=settings.rasa_venv)).resolve()
+        (data_dir / "nlu").mkdir(parents=True, exist_ok=True)
         port = port if port is not None else settings.rasa_port
         if not port:
             port = free_port()
