@@ -121,29 +121,34 @@ class SlaWorker:
     def __init__(self, runtime, staff, interval_s: float = 60.0):
         self.runtime, self.staff, self.interval_s = runtime, staff, interval_s
         self._task: asyncio.Task | None = None
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = asyncio.Event()
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
-    async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            try:
-                await self._task
-            except (asyncio.CancelledError, Exception):
-                pass
-            self._task = None
+    async def stop(self, timeout_s: float = 10.0) -> None:
+        """Let the current round finish (cancelling inside a database call can leave a connection
+        half-open), then end the task; cancel only if it does not end in time."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping.set()
+        done, _ = await asyncio.wait({task}, timeout=timeout_s)
+        if not done:
+            task.cancel()
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.run_once()
-            except asyncio.CancelledError:
-                raise
             except Exception as exc:  # database outage: try again next round
                 log.warning("SLA round failed: %s", type(exc).__name__)
-            await asyncio.sleep(self.interval_s)
+            try:
+                await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+            except asyncio.TimeoutError:
+                pass
 
     async def run_once(self, now: datetime | None = None) -> dict:
         stores = self.runtime.stores
