@@ -75,6 +75,13 @@ def pick_numbered(text: str, choices: list[dict]) -> dict | None:
 # The numbered menu a person saw last is kept in MongoDB (collection ``channel_menus``) so a typed
 # number maps back to its payload in whichever process receives the answer.
 
+MENU_TTL_S = 30 * 86400
+
+
+async def ensure_menu_index(db) -> None:
+    await db["channel_menus"].create_index("at", expireAfterSeconds=MENU_TTL_S, name="menus_ttl")
+
+
 async def remember_menu(db, channel: str, user_id: str, choices: list[dict]) -> None:
     await db["channel_menus"].update_one(
         {"_id": f"{channel}:{user_id}"},

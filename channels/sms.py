@@ -28,8 +28,8 @@ from bot.messages import Identity, InboundMessage, Media, OutboundMessage
 from bot.outbox import SendResult
 from bot.phones import normalize_phone
 from channels.base import Channel
-from channels.formatting import (constant_time_equal, doc_choices, gsm_friendly, last_menu, numbered_menu,
-                                 pick_numbered, remember_menu, sms_split)
+from channels.formatting import (constant_time_equal, doc_choices, ensure_menu_index, gsm_friendly, last_menu,
+                                 numbered_menu, pick_numbered, remember_menu, sms_split)
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +116,9 @@ class SmsChannel(Channel):
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self._session
+
+    async def start(self) -> None:
+        await ensure_menu_index(self.db)
 
     async def stop(self) -> None:
         if self._session:

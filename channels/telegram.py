@@ -158,6 +158,7 @@ class TelegramChannel(Channel):
         return self.app.bot
 
     async def start(self) -> None:
+        await self.callbacks.col.create_index("at", expireAfterSeconds=30 * 86400, name="callbacks_ttl")
         await self.app.initialize()  # getMe
         await self.app.start()
         if self.mode == "polling":
@@ -252,6 +253,8 @@ class TelegramChannel(Channel):
                 if inbound.start_param is None:
                     inbound.text = "halo"  # a bare /start is a greeting
             return inbound
+        if msg.text and msg.text.startswith("/") and len(msg.text.split()) == 1:
+            inbound.text = msg.text[1:].split("@")[0].replace("_", " ")  # /bantuan, /status@bot -> plain words
         if msg.location:
             inbound.kind = "location"
             inbound.location = Location(msg.location.latitude, msg.location.longitude)

@@ -34,9 +34,9 @@ from bot.messages import (Identity, InboundMessage, Location, Media, OutboundMes
 from bot.outbox import SendResult, mask_user
 from bot.phones import normalize_phone
 from channels.base import Channel
-from channels.formatting import (constant_time_equal, doc_choices, extension_for, last_menu, numbered_menu,
-                                 pick_numbered, record_attribution, remember_menu, split_text, store_file,
-                                 truncate)
+from channels.formatting import (constant_time_equal, doc_choices, ensure_menu_index, extension_for, last_menu,
+                                 numbered_menu, pick_numbered, record_attribution, remember_menu, split_text,
+                                 store_file, truncate)
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,7 @@ RETRY_CODES = {130429: 2.0, 131056: 6.0}  # throughput, per-user pair rate
 REENGAGE_CODE = 131047
 TEMPLATE_FALLBACK = "template_fallback"
 PROCESS_CONCURRENCY = 8
+INBOX_TTL_S = 3 * 86400  # Meta stops retrying after a few days; bodies live on in ``messages``
 
 
 def sign(secret: str, raw: bytes) -> str:
@@ -224,6 +225,8 @@ class WhatsAppChannel(Channel):
 
     async def start(self) -> None:
         await self.inbox.create_index([("status", 1), ("received_at", 1)])
+        await self.inbox.create_index("received_at", expireAfterSeconds=INBOX_TTL_S, name="inbox_ttl")
+        await ensure_menu_index(self.db)
         await self.http()
         self._recover_task = asyncio.create_task(self._recover_forever())
 
@@ -291,7 +294,8 @@ class WhatsAppChannel(Channel):
                     jobs.append(self._message(m, names.get(m.get("from"))))
             if jobs:
                 await asyncio.gather(*jobs)
-            await self.inbox.update_one({"_id": doc["_id"]}, {"$set": {"status": "done", "done_at": utcnow()}})
+            await self.inbox.update_one({"_id": doc["_id"]}, {"$set": {"status": "done", "done_at": utcnow()},
+                                                               "$unset": {"payload": ""}})
         except Exception:
             log.exception("whatsapp webhook processing failed; kept in the inbox for another try")
             try:
