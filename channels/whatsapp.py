@@ -50,6 +50,7 @@ RETRY_CODES = {130429: 2.0, 131056: 6.0}  # throughput, per-user pair rate
 REENGAGE_CODE = 131047
 TEMPLATE_FALLBACK = "template_fallback"
 PROCESS_CONCURRENCY = 8
+STATUS_RETRY_S = (0.5, 2.0, 5.0)
 INBOX_TTL_S = 3 * 86400  # Meta stops retrying after a few days; bodies live on in ``messages``
 
 
@@ -333,7 +334,15 @@ class WhatsAppChannel(Channel):
         errors = st.get("errors") or []
         error = f"{errors[0].get('code')} {errors[0].get('title') or errors[0].get('message') or ''}".strip() \
             if errors else None
-        updated = await self.runtime.stores.messages.update_provider_status(wamid, status, error)
+        messages = self.runtime.stores.messages
+        updated = await messages.update_provider_status(wamid, status, error)
+        for delay in STATUS_RETRY_S:
+            # a receipt can beat our own bookkeeping (the send's id is stored after Graph answered): wait for it,
+            # unless the message is known and simply already further along (read before delivered)
+            if updated is not None or await messages.col.find_one({"provider_id": wamid}, {"_id": 1}):
+                break
+            await asyncio.sleep(delay)
+            updated = await messages.update_provider_status(wamid, status, error)
         if updated and status == "failed" and errors and errors[0].get("code") == REENGAGE_CODE \
                 and updated.get("kind") != TEMPLATE_FALLBACK:
             # the free-form message was refused later: the window had closed; send the template instead
