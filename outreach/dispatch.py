@@ -319,7 +319,7 @@ class Dispatcher:
                 inflight.update(d["_id"] for d in docs)
                 if holder:
                     for d in docs:
-                        worker.push(PRIORITY, d["_id"])
+                        worker.push(PRIORITY, d["_id"], d["user_id"])
             await asyncio.sleep(self.poll_s)
 
     async def materialize(self, batch: list[dict]) -> list[dict]:

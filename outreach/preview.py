@@ -96,6 +96,6 @@ async def send_test(runtime, campaign: Campaign, ref: str) -> dict:
     await runtime.stores.messages.col.insert_one(doc)
     w = runtime.outbox.workers.get(contact["channel"])
     if w:
-        w.push(0, doc["_id"])
+        w.push(0, doc["_id"], doc["user_id"])
     return {"message_id": str(doc["_id"]), "channel": contact["channel"], "text": text,
             "sender": bool(w)}
