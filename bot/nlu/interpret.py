@@ -159,10 +159,10 @@ def from_rasa(text: str, answer: dict, today: dt.date | None = None) -> Interpre
                 else str(e.get("value") or "")
             ents[name].append(surface or str(e.get("value") or ""))
     common = _common(text, today)
-    # Rasa's lokasi spans can name a place the region table resolves better ("Oebobo Kupang").
+    # A name that is also an ordinary word ("di batu") counts when the model tagged it as a place.
     if not common["region_candidates"]:
         for loc in ents["lokasi"]:
-            cands = regions.resolve(loc)
+            cands = regions.resolve(loc, allow_common=True)
             if cands:
                 common["region_candidates"] = cands
                 common["region"] = cands[0] if len(cands) == 1 else None

@@ -168,7 +168,7 @@ class _Mention:
     candidates: list[Region]
 
 
-def _mentions(text: str) -> list[_Mention]:
+def _mentions(text: str, allow_common: bool = False) -> list[_Mention]:
     idx = _index()
     raw_tokens = _TOKEN_RE.findall(text or "")
     tokens = [t.lower() for t in raw_tokens]
@@ -181,7 +181,8 @@ def _mentions(text: str) -> list[_Mention]:
             cands = idx.keys.get(key)
             if not cands:
                 continue
-            if key in idx.bare and key in _LOWERCASE_BLOCK and not raw_tokens[i][:1].isupper():
+            if (not allow_common and key in idx.bare and key in _LOWERCASE_BLOCK
+                    and not raw_tokens[i][:1].isupper()):
                 continue  # an ordinary word, not a place
             found = _Mention(i, key, list(cands))
             i += n
@@ -210,9 +211,12 @@ def find_all(text: str) -> list[list[Region]]:
     return [m.candidates for m in _mentions(text)]
 
 
-def resolve(text: str) -> list[Region]:
-    """[] when no region is named, [r] when one is, several when the text leaves it ambiguous."""
-    mentions = _mentions(text)
+def resolve(text: str, allow_common: bool = False) -> list[Region]:
+    """[] when no region is named, [r] when one is, several when the text leaves it ambiguous.
+
+    `allow_common=True` also accepts lower-case names that are ordinary words ("batu"), for text
+    already known to be a place (a `lokasi` entity)."""
+    mentions = _mentions(text, allow_common)
     if not mentions:
         return []
     provinces = {c.code for m in mentions for c in m.candidates if c.kind == "provinsi" and len(m.candidates) == 1}

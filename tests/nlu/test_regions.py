@@ -59,3 +59,7 @@ def test_common_words_are_not_places():
     assert regions.resolve("") == []
     assert regions.resolve("halo min") == []
     assert regions.resolve("🙂🙂🙂") == []
+
+
+def test_common_word_allowed_for_known_place():
+    assert [r.name for r in regions.resolve("batu", allow_common=True)] == ["Kota Batu"]
