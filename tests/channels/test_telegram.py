@@ -84,7 +84,7 @@ async def test_telegram_deep_link_location_contact_and_document(fake_telegram, m
     fake.location(CHAT, -10.17, 123.6)
     fake.contact(CHAT, "0812-3456-7890")
     fake.document(CHAT, b"%PDF-1.4 test", name="surat.pdf")
-    await wait_until(lambda: _count(rt, {"direction": "in"}, 4), timeout=10)
+    await wait_until(lambda: _count(rt, {"direction": "in"}, 4), timeout=30)
     loc = await rt.stores.db.messages.find_one({"direction": "in", "kind": "location"})
     assert loc["location"]["latitude"] == -10.17
     doc = await rt.stores.db.messages.find_one({"direction": "in", "kind": "media"})
@@ -124,11 +124,11 @@ async def test_telegram_honours_429_per_chat_gap_and_escapes_html(fake_telegram,
     from bot.messages import Identity, OutboundMessage
     await rt.outbox.enqueue([OutboundMessage(Identity("telegram", str(CHAT)), f"pesan {i}", contact_id=contact["_id"])
                              for i in range(3)])
-    await fake.wait_sent(CHAT, 3, timeout=20)
+    await fake.wait_sent(CHAT, 3, timeout=30)
     assert [m["text"] for m in fake.to_chat(CHAT)] == ["pesan 0", "pesan 1", "pesan 2"]
     fake.inject.append(("sendMessage", 429, "Too Many Requests: retry after 1", {"retry_after": 1}))
     await rt.engine.notify(contact, "errors/not_understood")
-    await fake.wait_sent(CHAT, 4, timeout=20)
+    await fake.wait_sent(CHAT, 4, timeout=30)
     await rt.outbox.drain()
     assert not fake.rate_violations  # 1 msg/s per chat kept by the outbox
     times = [m["at"] for m in fake.to_chat(CHAT)]

@@ -26,7 +26,7 @@ class Visitor:
         self.ws = ws
         self.bot: list[dict] = []
 
-    async def recv_bot(self, n=1, timeout=10):
+    async def recv_bot(self, n=1, timeout=30):
         got = []
         while len(got) < n:
             f = await self.ws.receive_json(timeout=timeout)
@@ -85,7 +85,7 @@ async def test_webchat_files_a_report_with_upload_history_and_notification(web):
         assert hist["type"] == "history" and any("LPR-" in m["text"] for m in hist["messages"])
         assert [m["dir"] for m in hist["messages"]][:2] == ["in", "out"]
         await notify_status(rt, report)
-        frame = await ws.receive_json(timeout=10)
+        frame = await ws.receive_json(timeout=30)
         assert frame["type"] == "bot" and report["tracking_id"] in frame["text"]
     await rt.outbox.drain()
     doc = await rt.stores.db.messages.find_one({"kind": "notification"})
@@ -118,8 +118,8 @@ async def test_webchat_refuses_forged_cookie_other_origin_and_bad_uploads(web):
     async with s.ws_connect(base + "/webchat/ws") as ws:
         await ws.receive_json()
         await ws.send_json({"type": "file", "id": "x", "upload": "000000000000000000000000"})
-        f = await ws.receive_json(timeout=10)
+        f = await ws.receive_json(timeout=30)
         assert f["type"] == "error"
         await ws.send_str("not json")
-        assert (await ws.receive_json(timeout=10))["type"] == "error"
+        assert (await ws.receive_json(timeout=30))["type"] == "error"
     assert await rt.stores.db["fs.files"].count_documents({}) == 0
