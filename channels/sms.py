@@ -69,7 +69,10 @@ class SmsSender:
         choices = doc_choices(doc)
         if choices:
             await remember_menu(self.chan.db, "sms", doc["user_id"], choices)
-        footer = self.chan.runtime.engine.renderer.render("channels/reply_with_number", "id")
+        lang = "id"
+        if choices and doc.get("contact_id") is not None:
+            lang = ((await self.chan.runtime.stores.contacts.get(doc["contact_id"])) or {}).get("language") or "id"
+        footer = self.chan.runtime.engine.renderer.render("channels/reply_with_number", lang)
         bodies = render_sms(doc.get("text") or "", choices, footer)
         url = f"{s.sms_api_base_url.rstrip('/')}/Accounts/{s.sms_account_sid}/Messages.json"
         auth = aiohttp.BasicAuth(s.sms_account_sid or "", s.sms_auth_token or "")
@@ -177,10 +180,13 @@ class SmsChannel(Channel):
     async def render_replies(self, phone: str, replies: list[OutboundMessage]) -> list[str]:
         bodies: list[str] = []
         menu = None
+        lang = "id"
+        if any(r.choices for r in replies):
+            contact = await self.runtime.stores.contacts.find_by_identity("sms", phone)
+            lang = (contact or {}).get("language") or "id"
+        footer = self.runtime.engine.renderer.render("channels/reply_with_number", lang)
         for r in replies:
             choices = [{"payload": c.payload, "label": c.label} for c in r.choices]
-            lang = "id"
-            footer = self.runtime.engine.renderer.render("channels/reply_with_number", lang)
             bodies += render_sms(r.text, choices, footer)
             if choices:
                 menu = choices
