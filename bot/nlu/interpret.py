@@ -184,6 +184,9 @@ _KEYWORDS: list[tuple[str, re.Pattern]] = [
     ("cek_status", re.compile(r"\b(status|lacak|cek laporan|track)\b", re.I)),
     ("sapa", re.compile(r"^\s*(halo|hai|hi|hello|selamat (pagi|siang|sore|malam)|assalamu.?alaikum|permisi|p)\s*[.!]*\s*$", re.I)),
     ("lapor", re.compile(r"\b(lapor|melapor|laporan|aduan|mengadu|pengaduan|keluhan|komplain|complain|report)\b", re.I)),
+    # words that describe a problem: the message is probably a complaint
+    ("lapor", re.compile(r"\b(rusak|berlubang|mati|padam|banjir|sampah|limbah|pungli|bocor|macet|longsor|"
+                         r"belum cair|tidak cair|ditolak|dipersulit|belum dibayar)\b", re.I)),
 ]
 
 

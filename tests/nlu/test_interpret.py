@@ -71,3 +71,10 @@ def test_clean_text():
     assert interpret.clean_text(None) == ""
     assert interpret.clean_text("  a\x00b\x1b  ") == "a b"
     assert len(interpret.clean_text("x" * 10_000)) == interpret.MAX_TEXT_CHARS
+
+
+def test_degraded_problem_words_mean_lapor():
+    it = interpret.degraded("listrik mati di kab kupang sejak kemarin, PLN diam saja", today=TODAY)
+    assert it.intent == "lapor" and it.category is None
+    assert it.region.name == "Kabupaten Kupang" and it.incident_date == dt.date(2026, 11, 22)
+    assert it.agencies == ["PLN"]
