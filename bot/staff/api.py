@@ -270,13 +270,16 @@ async def _list_reports(request, rt, staff, who: Principal):
 
 async def _transition(request, rt, staff, who: Principal):
     report = await _scoped_report(rt, who, request.match_info["tracking_id"])
-    body = await _json_body(request, {"to", "note", "agency"})
+    body = await _json_body(request, {"to", "note", "agency", "from"})
     target = body.get("to")
     if not isinstance(target, str) or target not in STAFF_TARGETS:
         raise ApiError(400, "invalid_field", f"to must be one of {', '.join(STAFF_TARGETS)}")
     note = _opt_str(body, "note", MAX_NOTE_CHARS)
     note = note.strip() if note and note.strip() else None
     agency_code = _opt_str(body, "agency", 64)
+    expected = body.get("from")
+    if expected is not None and expected not in domain.STATUSES:
+        raise ApiError(400, "invalid_field", f"from must be one of {', '.join(domain.STATUSES)}")
     if not who.is_admin and target not in AGENCY_TARGETS:
         raise ApiError(403, "forbidden", "an agency may only answer (ditanggapi) its reports")
     agency = None
@@ -291,7 +294,7 @@ async def _transition(request, rt, staff, who: Principal):
         raise ApiError(400, "missing_field", "note (the agency's answer) is required for ditanggapi")
     try:
         updated, _ = await staff.transition(report["tracking_id"], target, actor=who.actor, note=note,
-                                            agency=agency["code"] if agency else None)
+                                            agency=agency["code"] if agency else None, expected=expected)
     except KeyError:
         raise ApiError(404, "not_found", "no such report") from None
     except domain.TransitionError as err:
@@ -371,7 +374,9 @@ def openapi_document() -> dict:
                 "Transition": {"type": "object", "additionalProperties": False, "required": ["to"],
                                "properties": {"to": {"type": "string", "enum": list(STAFF_TARGETS)},
                                               "note": {"type": "string", "maxLength": MAX_NOTE_CHARS},
-                                              "agency": {"type": "string", "description": "agency code, for diteruskan"}}},
+                                              "agency": {"type": "string", "description": "agency code, for diteruskan"},
+                                              "from": {"type": "string", "enum": list(domain.STATUSES),
+                                                       "description": "the status the caller saw; 409 if it changed"}}},
                 "Report": {"type": "object", "properties": {
                     k: {"type": t} for k, t in (
                         ("tracking_id", "string"), ("type", "string"), ("category", "string"),

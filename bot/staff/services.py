@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from bot import reports as domain
 from bot.messages import utcnow
 from bot.staff.auth import AuditLog, TokenStore
 from bot.staff.notify import Notifier
@@ -37,7 +38,7 @@ class StaffServices:
             self._indexes_done = True
 
     async def transition(self, tracking_id: str, target: str, *, actor: str, note: str | None = None,
-                         agency: str | None = None) -> tuple[dict, list[dict]]:
+                         agency: str | None = None, expected: str | None = None) -> tuple[dict, list[dict]]:
         """One staff transition: compare-and-set, audit, then notifications (which never block it).
 
         Raises TransitionError (illegal or lost race) or KeyError (unknown report).
@@ -47,7 +48,7 @@ class StaffServices:
         if agency:
             extra["agency"] = agency
         report = await self.runtime.stores.reports.transition(tracking_id, target, actor=actor, note=note,
-                                                              extra=extra)
+                                                              extra=extra, expected=expected)
         try:
             await self.audit.record(actor, "transition", tracking_id,
                                     {"from": report["history"][-1]["from"], "to": target, "agency": agency,
@@ -62,11 +63,27 @@ class StaffServices:
         return report, records
 
 
+    async def on_transition(self, report: dict, actor: str | None = None, **kw) -> list[dict]:
+        """Hook for transitions made outside the API (the citizen's objection reopens a report):
+        restart the agency's follow-up clock, audit, notify. Never raises."""
+        try:
+            last = (report.get("history") or [{}])[-1]
+            if actor == "warga" and last.get("to") == domain.DITERUSKAN:
+                fields = self.sla.on_forward(utcnow())
+                await self.runtime.stores.reports.col.update_one({"_id": report["_id"]}, {"$set": fields})
+                report = {**report, **fields}
+                await self.audit.record("warga", "objection", report["tracking_id"],
+                                        {"from": last.get("from"), "to": last.get("to")})
+        except Exception:
+            log.exception("citizen transition bookkeeping for %s failed", report.get("tracking_id"))
+        return await self.notifier.on_transition(report, actor=actor, **kw)
+
+
 def register(runtime) -> StaffServices:
     staff = StaffServices(runtime)
     eng = runtime.engine
     eng.services["sla"] = staff.sla
-    eng.services["on_transition"] = staff.notifier.on_transition
+    eng.services["on_transition"] = staff.on_transition
     eng.services["staff_notify"] = staff.notifier.on_transition
     eng.services["staff"] = staff
     runtime.staff = staff

@@ -156,7 +156,9 @@ async def test_racing_transitions_exactly_one_wins(rt, client):
     for target_pair in (("terverifikasi", "terverifikasi"), ("terverifikasi", "diarsipkan")):
         rep = await make_report(rt)
         url = f"/api/v1/reports/{rep['tracking_id']}/transitions"
-        rs = await asyncio.gather(*(client.post(url, headers=ADMIN, json={"to": t}) for t in target_pair))
+        # each staff member says which status they acted on ("from"): whoever comes second gets 409
+        rs = await asyncio.gather(*(client.post(url, headers=ADMIN, json={"to": t, "from": "diterima"})
+                                    for t in target_pair))
         assert sorted(r.status for r in rs) == [200, 409]
         report = await rt.stores.reports.get(rep["tracking_id"])
         assert len(report["history"]) == 2
@@ -165,6 +167,10 @@ async def test_racing_transitions_exactly_one_wins(rt, client):
     url = f"/api/v1/reports/{rep['tracking_id']}/transitions"
     rs = await asyncio.gather(*(client.post(url, headers=ADMIN, json={"to": "terverifikasi"}) for _ in range(8)))
     assert sorted(r.status for r in rs) == [200] + [409] * 7
+    # a stale "from" is a conflict even when the move would be legal now
+    r = await client.post(url, headers=ADMIN, json={"to": "diarsipkan", "from": "diterima"})
+    assert r.status == 409 and (await r.json())["current"] == "terverifikasi"
+    assert (await client.post(url, headers=ADMIN, json={"to": "diarsipkan", "from": "kemarin"})).status == 400
 
 
 async def test_list_filters_and_pagination(rt, client):

@@ -144,3 +144,7 @@ async def test_citizen_objection_notifies_the_others_not_the_citizen(rt):
     await rt.engine.services["on_transition"](report, actor="warga")
     assert len(await outbox_for(rt, reporter["_id"])) == before
     assert (await outbox_for(rt, supporter["_id"]))[-1]["template"] == "notify/dibuka_kembali"
+    # the agency's clock restarts and the objection is in the audit trail
+    reopened = await rt.stores.reports.get(rep["tracking_id"])
+    assert reopened["forwarded_at"] > report["forwarded_at"] and reopened["followup_due_at"]
+    assert (await rt.staff.audit.for_target(rep["tracking_id"]))[-1]["action"] == "objection"
