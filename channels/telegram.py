@@ -97,7 +97,11 @@ class TelegramSender:
                 rows.append(row)
             return InlineKeyboardMarkup(rows)
         if doc.get("request_location"):
-            label = self.chan.runtime.engine.renderer.render("channels/send_location", doc.get("language") or "id")
+            contact = None
+            if doc.get("contact_id") is not None:
+                contact = await self.chan.runtime.stores.contacts.get(doc["contact_id"])
+            label = self.chan.runtime.engine.renderer.render("channels/send_location",
+                                                             (contact or {}).get("language") or "id")
             return ReplyKeyboardMarkup([[KeyboardButton(label, request_location=True)]], resize_keyboard=True,
                                        one_time_keyboard=True)
         return None

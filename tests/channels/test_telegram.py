@@ -193,3 +193,16 @@ async def test_telegram_webhook_mode_checks_secret(fake_telegram, make_runtime):
     sent = await fake.wait_sent(CHAT, 1)
     assert "LAPOR" in sent[0]["text"]
     assert not any(m == "getUpdates" for m, _ in fake.calls)
+
+
+async def test_telegram_location_request_uses_a_reply_keyboard(fake_telegram, make_runtime):
+    from bot.messages import Identity, OutboundMessage
+
+    fake = fake_telegram
+    rt = await tg_runtime(make_runtime, fake)
+    contact = await rt.stores.contacts.get_or_create(Identity("telegram", str(CHAT)), "en")
+    await rt.outbox.enqueue([OutboundMessage(Identity("telegram", str(CHAT)), "Where?", request_location=True,
+                                             contact_id=contact["_id"])])
+    await fake.wait_sent(CHAT, 1)
+    markup = fake.to_chat(CHAT)[0]["reply_markup"]
+    assert markup["keyboard"][0][0] == {"text": "Send location", "request_location": True}
