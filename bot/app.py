@@ -31,6 +31,7 @@ class Runtime:
         self.channels: list = []
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
+        self.stop_hooks: list = []  # async callables run first on stop (background tasks of subsystems)
 
     async def start(self, *, http: bool = True, nlu: bool = True, console: bool = False,
                     db_attempts: int = 6, sweep_interval_s: float = 2.0) -> "Runtime":
@@ -98,6 +99,15 @@ class Runtime:
                  self.http_port)
 
     async def stop(self) -> None:
+        if getattr(self, "_stopped", False):
+            return
+        self._stopped = True
+        for hook in reversed(self.stop_hooks):
+            try:
+                await hook()
+            except Exception:
+                log.exception("stop hook failed")
+        self.stop_hooks = []
         for ch in reversed(self.channels):
             try:
                 await ch.stop()

@@ -93,14 +93,7 @@ def register(runtime) -> StaffServices:
         return staff
     loop.create_task(_ensure_indexes(staff))
     staff.worker.start()
-    # Runtime.stop does not know about us: stop the SLA task before the database closes.
-    original_stop = runtime.stop
-
-    async def stop_with_staff() -> None:
-        await staff.worker.stop()
-        await original_stop()
-
-    runtime.stop = stop_with_staff
+    runtime.stop_hooks.append(staff.worker.stop)  # stop the SLA task before the database closes
     return staff
 
 

@@ -91,6 +91,7 @@ async def test_only_the_lease_holder_runs(rt):
 async def test_the_task_runs_in_the_background_and_stops_with_the_runtime(rt):
     worker = rt.staff.worker
     assert worker._task is not None and not worker._task.done()
-    assert rt.stop.__name__ == "stop_with_staff"  # the runtime's stop ends the task before the database closes
-    await worker.stop()
-    assert worker._task is None
+    assert worker.stop in rt.stop_hooks  # the runtime's stop ends the task before the database closes
+    task = worker._task
+    await rt.stop()
+    assert worker._task is None and task.done()
