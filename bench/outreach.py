@@ -200,7 +200,7 @@ async def phase_kill(uri, n, data_dir) -> int:
         return _report(f"SIGKILL at {at_kill}/{n} sends ({t_kill:.1f}s), then resume ({total:.1f}s in all)", tg, wa,
                        sorted(s["at"] for s in tg_s), [],
                        f"delivered once: {len(tg_s) + len(wa_s)}/{n}; lost in flight at the kill "
-                       f"(never resent): {interrupted + stuck}")
+                       f"(never resent): {interrupted + stuck}", wa_elapsed=total)
     finally:
         await tg.stop()
         await wa.stop()

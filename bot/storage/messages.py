@@ -77,11 +77,15 @@ class MessageStore:
     async def claim(self, message_id, lease_s: float = 60) -> dict | None:
         """queued -> sending, only if still queued. The one place that decides who sends."""
         now = utcnow()
-        return await self.col.find_one_and_update(
+        # a conditional update_one is as atomic as findAndModify (only one claimer matches 'queued') and much
+        # cheaper on the embedded database, whose findAndModify scans the collection
+        res = await self.col.update_one(
             {"_id": message_id, "status": "queued"},
             {"$set": {"status": "sending", "claimed_at": now, "lease_until": now + timedelta(seconds=lease_s)},
-             "$inc": {"attempts": 1}},
-            return_document=ReturnDocument.AFTER)
+             "$inc": {"attempts": 1}})
+        if res.modified_count != 1:
+            return None
+        return await self.col.find_one({"_id": message_id})
 
     async def due(self, channel: str, limit: int = 200, max_priority: int | None = None) -> list[dict]:
         q: dict = {"status": "queued", "channel": channel, "next_attempt_at": {"$lte": utcnow()}}
