@@ -163,7 +163,8 @@ def step_context(dlg, turn: Turn, step) -> dict:
         region = slots.get("region")
         from bot.nlu import regions as R
 
-        sug = agencies.suggest(slots.get("category"), R.by_code(region["code"]) if region else None)
+        sug = agencies.suggest(slots.get("category"), R.by_code(region["code"]) if region else None,
+                               text=slots.get("description"))
         slots["agency_suggestion"] = sug
         ctx["suggestion"] = sug
     if step.slot == "confirmed":
