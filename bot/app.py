@@ -55,6 +55,7 @@ class Runtime:
             snd = ch.sender()
             if snd is not None:
                 self.outbox.register(snd)
+        self._start_outreach()
         await self.outbox.start()
         for ch in self.channels:
             await ch.start()
@@ -85,6 +86,17 @@ class Runtime:
         except ImportError:
             return
         register(self)
+
+    def _start_outreach(self) -> None:
+        """Campaign codes for the dialogue, send-time guards (opt-outs) and the campaign scheduler."""
+        import outreach
+
+        outreach.start(self)
+
+        async def _stop_outreach():
+            await outreach.stop(self)
+
+        self.stop_hooks.append(_stop_outreach)
 
     async def _start_http(self) -> None:
         from bot.http import build_app

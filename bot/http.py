@@ -46,4 +46,7 @@ def build_app(runtime) -> web.Application:
     from bot.staff.api import add_routes as add_staff_routes
 
     add_staff_routes(app, runtime)
+    from outreach.api import add_routes as add_outreach_routes
+
+    add_outreach_routes(app, runtime)
     return app
