@@ -99,8 +99,13 @@ class WhatsAppSender:
         params = [template_text(p, 200) for p in (doc.get("template_params") or [])] or [
             template_text(doc.get("text") or "", 1000)]
         lang = self._lang(contact)
+        name = self.chan.settings.whatsapp_notify_template
+        wa = doc.get("wa_template") or {}
+        if wa.get("name"):  # a campaign's own approved template (also after a 131047 on free text)
+            name, lang = wa["name"], wa.get("language") or lang
+            params = [template_text(p, 200) for p in (wa.get("params") or [])] or params
         return {"type": "template", "template": {
-            "name": self.chan.settings.whatsapp_notify_template, "language": {"code": lang},
+            "name": name, "language": {"code": lang},
             "components": [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]}}
 
     async def free_form_bodies(self, doc: dict, contact: dict | None) -> list[dict]:

@@ -41,6 +41,7 @@ async def test_whatsapp_campaign_uses_template_outside_window(make_runtime):
         for wa in ("62811200", "62811300"):
             assert sent[wa]["type"] == "template", sent[wa]
             assert FakeGraph.text_of(sent[wa]) == f"Warga {wa} Sosialisasi LAPOR!"
+            assert sent[wa]["template"]["name"] == "lapor_sosialisasi"  # the campaign's approved template
         assert max(Counter(m["to"] for m in fake.sent).values()) == 1
     finally:
         await fake.stop()
