@@ -78,6 +78,18 @@ async def answer_until_filed(chat, answers: dict, limit: int = 15) -> str:
     raise AssertionError("not filed after %d answers" % limit)
 
 
+async def steps_asked_until_filed(chat, answers: dict | None = None) -> set[str]:
+    """Answer with DEFAULTS until the flow ends; the set of steps the bot asked."""
+    asked = set()
+    for _ in range(12):
+        st = await chat.state()
+        if not st.get("flow"):
+            break
+        asked.add(st["step"])
+        await chat.send((answers or DEFAULTS)[st["step"]])
+    return asked
+
+
 DEFAULTS = {
     "type": "pengaduan", "description": "Jalan di depan pasar berlubang besar dan sering bikin motor jatuh",
     "location": "Jl. Ahmad Yani, Kota Kendari", "region": "1", "incident_date": "kemarin", "category": "1",

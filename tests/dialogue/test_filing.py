@@ -3,7 +3,7 @@ information is present or absent in replies, never on exact wording."""
 from datetime import date, timedelta
 
 from bot.messages import Media, utcnow
-from tests.dialogue.conftest import DEFAULTS, answer_until_filed, start, tracking_id
+from tests.dialogue.conftest import DEFAULTS, answer_until_filed, start, steps_asked_until_filed, tracking_id
 
 KUPANG = "jalan di depan SDN 3 Oebobo Kupang berlubang besar sejak 2 minggu lalu, sudah ada motor jatuh"
 
@@ -40,13 +40,7 @@ async def test_ambiguous_place_is_asked_back(rt):
 
 async def test_nothing_the_first_message_said_is_asked_again(rt):
     chat = await start(rt, "noask", first="Puskesmas di Kota Kendari tutup terus sejak kemarin padahal jam buka")
-    asked = set()
-    for _ in range(10):
-        st = await chat.state()
-        if not st.get("flow"):
-            break
-        asked.add(st["step"])
-        await chat.send(DEFAULTS[st["step"]])
+    asked = await steps_asked_until_filed(chat)
     assert not asked & {"description", "incident_date", "region", "type"}
     assert tracking_id(chat)
 
@@ -150,13 +144,7 @@ async def test_information_request_skips_the_incident_date(rt):
     chat = await start(rt, "info", first="Bagaimana cara mengurus akta kelahiran anak di Kota Kendari?")
     st = await chat.state()
     assert st["slots"].get("type") == "permintaan_informasi"
-    asked = set()
-    for _ in range(10):
-        st = await chat.state()
-        if not st.get("flow"):
-            break
-        asked.add(st["step"])
-        await chat.send(DEFAULTS[st["step"]])
+    asked = await steps_asked_until_filed(chat)
     assert "incident_date" not in asked and tracking_id(chat)
 
 
