@@ -4,7 +4,9 @@ One dispatcher per channel in this process:
 - a priority queue in memory (replies 0 < notifications 5 < campaigns 9), fed right after a turn
   (fast path) and by a sweeper that picks up due messages from MongoDB (retries, other processes,
   restarts) while this process holds the channel's lease;
-- rate limits in one place: a token bucket per channel account and a minimum gap per chat;
+- rate limits in one place: a sliding one-second window per channel account (never more than the provider's
+  per-second cap, replies first) and a minimum gap per chat;
+- campaign traffic (priority 9) is claimed just in time in small batches and its results written in batches;
 - retries with back-off for transient errors (timeouts, 5xx, 429); ``blocked`` marks the contact
   unreachable; a message is claimed before the provider call and never claimed twice.
 """
@@ -13,11 +15,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
 from bot.messages import OutboundMessage
-from bot.ratelimit import PerChatGap, TokenBucket
+from bot.messages import utcnow
+from bot.ratelimit import PerChatGap, WindowLimiter
 
 log = logging.getLogger(__name__)
 
@@ -49,42 +53,187 @@ def mask_user(user_id: str | None) -> str:
     return "*" * max(0, len(user_id) - 3) + user_id[-3:]
 
 
+BULK_PRIORITY = 9  # campaign traffic and slower: claimed just in time in batches, results recorded in batches
+
+
 class _ChannelWorker:
-    def __init__(self, outbox: "Outbox", sender: Sender, concurrency: int = 64):
+    """One channel's sender loop.
+
+    Replies and notifications (priority < BULK_PRIORITY) take the individual path: claim, per-chat gap, rate
+    slot, send, record — a few round-trips, lowest latency. Bulk messages (campaigns) are claimed just in time
+    in small batches of about ``claim_ahead_s`` of the channel's rate (one ``update_many`` + one ``find``), and
+    the next batch is claimed only when fewer than one batch is still waiting for its rate slot, so a killed
+    process loses at most about two batches; sent results are written with one ``bulk_write`` every
+    ``flush_s`` (or ``flush_n`` results), and the ``after_send`` hooks run once the result is stored.
+    """
+
+    def __init__(self, outbox: "Outbox", sender: Sender, concurrency: int = 64, claim_ahead_s: float = 0.25,
+                 flush_s: float = 0.15, flush_n: int = 64):
         self.outbox, self.sender = outbox, sender
-        self.bucket = TokenBucket(sender.rate_per_s, burst=max(1.0, sender.rate_per_s / 10))
+        self.limiter = WindowLimiter(sender.rate_per_s)
         self.gap = PerChatGap(sender.per_chat_gap_s)
         self.queue: asyncio.PriorityQueue = asyncio.PriorityQueue()
         self.pending: set = set()  # ids in memory or in flight, so the sweeper does not add them twice
         self.sem = asyncio.Semaphore(concurrency)
         self.tasks: set[asyncio.Task] = set()
         self.loop_task: asyncio.Task | None = None
+        self.bulk_task: asyncio.Task | None = None
         self.idle = asyncio.Event()
         self.idle.set()
         self.stats = {"sent": 0, "retry": 0, "failed": 0, "blocked": 0, "rate_limited": 0}
         self.last_by_chat: dict[str, asyncio.Task] = {}  # keeps messages to one chat in queue order
+        self.bulk: deque = deque()  # (priority, id, chat) of bulk messages, in queue order
+        self.bulk_ready = asyncio.Event()
+        self.batch_n = max(1, min(100, round(sender.rate_per_s * claim_ahead_s)))
+        self.unslotted = 0  # claimed bulk messages still waiting for their rate slot
+        self.slotted = asyncio.Event()
+        self.flush_s, self.flush_n = flush_s, flush_n
+        self.sent_buf: list[tuple] = []  # (doc, result, sent_at) not yet written
+        self.flush_now = asyncio.Event()
+        self.flush_task: asyncio.Task | None = None
 
     def push(self, priority: int, message_id, chat: str | None = None) -> None:
         if message_id in self.pending:
             return
         self.pending.add(message_id)
         self.idle.clear()
-        self.queue.put_nowait((priority, next(self.outbox._seq), message_id, chat))
+        if priority >= BULK_PRIORITY:
+            self.bulk.append((priority, message_id, chat))
+            self.bulk_ready.set()
+        else:
+            self.queue.put_nowait((priority, next(self.outbox._seq), message_id, chat))
+
+    def _done(self, mid) -> None:
+        self.pending.discard(mid)
+        if not self.pending:
+            self.idle.set()
+
+    def _spawn(self, coro, chat: str | None) -> asyncio.Task:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+        if chat:
+            self.last_by_chat[chat] = task
+            task.add_done_callback(
+                lambda t, c=chat: self.last_by_chat.pop(c, None) if self.last_by_chat.get(c) is t else None)
+        return task
 
     async def run(self) -> None:
         while True:
-            _prio, _seq, mid, chat = await self.queue.get()
+            prio, _seq, mid, chat = await self.queue.get()
             await self.sem.acquire()
             prev = self.last_by_chat.get(chat) if chat else None
-            task = asyncio.create_task(self._deliver(mid, prev))
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
-            if chat:
-                self.last_by_chat[chat] = task
-                task.add_done_callback(
-                    lambda t, c=chat: self.last_by_chat.pop(c, None) if self.last_by_chat.get(c) is t else None)
+            self._spawn(self._deliver(mid, prio, prev), chat)
 
-    async def _deliver(self, mid, prev: asyncio.Task | None = None) -> None:
+    async def run_bulk(self) -> None:
+        store = self.outbox.stores.messages
+        while True:
+            if not self.bulk:
+                self.bulk_ready.clear()
+                await self.bulk_ready.wait()
+                continue
+            while self.unslotted >= self.batch_n:  # just in time: the previous batch is nearly through
+                self.slotted.clear()
+                await self.slotted.wait()
+            items = [self.bulk.popleft() for _ in range(min(self.batch_n, len(self.bulk)))]
+            ids = [mid for _p, mid, _c in items]
+            try:
+                docs = await store.claim_many(ids)
+                prepare = getattr(self.sender, "prepare", None)
+                if docs and prepare is not None:
+                    await prepare(docs)
+            except Exception as exc:  # database outage: the sweeper offers them again later
+                log.warning("outbox bulk claim failed on %s: %s", self.sender.channel, type(exc).__name__)
+                for mid in ids:
+                    self._done(mid)
+                await asyncio.sleep(1.0)
+                continue
+            claimed = {d["_id"] for d in docs}
+            for mid in ids:
+                if mid not in claimed:  # claimed elsewhere, cancelled, or no longer queued
+                    self._done(mid)
+            for doc in docs:
+                chat = doc.get("user_id")
+                prev = self.last_by_chat.get(chat) if chat else None
+                self.unslotted += 1
+                self._spawn(self._deliver_bulk(doc, prev), chat)
+
+    async def _send(self, doc: dict) -> SendResult:
+        try:
+            return await self.sender.send(doc)
+        except Exception as exc:  # a sender bug or network error must not kill the dispatcher
+            log.warning("send error on %s to %s: %s", self.sender.channel, mask_user(doc.get("user_id")),
+                        type(exc).__name__)
+            return SendResult("retry", error=type(exc).__name__)
+
+    async def _deliver_bulk(self, doc: dict, prev: asyncio.Task | None) -> None:
+        slotted = False
+        buffered = False
+        try:
+            if prev is not None and not prev.done():
+                await asyncio.wait([prev])
+            wait = self.gap.reserve(doc.get("user_id") or "")
+            if wait > 0:
+                await asyncio.sleep(wait)
+            await self.limiter.acquire(doc.get("priority", BULK_PRIORITY))
+            slotted = True
+            self.unslotted -= 1
+            self.slotted.set()
+            result = await self._send(doc)
+            if result.status == "sent":
+                self._buffer_sent(doc, result)
+                buffered = True
+            else:
+                await self._record(doc, result)
+        except Exception:
+            log.exception("outbox delivery crashed for message %s", doc.get("_id"))
+        finally:
+            if not slotted:
+                self.unslotted -= 1
+                self.slotted.set()
+            if not buffered:
+                self._done(doc["_id"])
+
+    def _buffer_sent(self, doc: dict, result: SendResult) -> None:
+        self.sent_buf.append((doc, result, utcnow()))
+        self.stats["sent"] += 1
+        if len(self.sent_buf) >= self.flush_n:
+            self.flush_now.set()
+        if self.flush_task is None:
+            self.flush_task = asyncio.create_task(self._flusher())
+
+    async def _flusher(self) -> None:
+        try:
+            while self.sent_buf:
+                try:
+                    await asyncio.wait_for(self.flush_now.wait(), self.flush_s)
+                except asyncio.TimeoutError:
+                    pass
+                self.flush_now.clear()
+                await self.flush()
+        finally:
+            self.flush_task = None
+
+    async def flush(self) -> None:
+        """Write buffered 'sent' results (one bulk write), then run the after_send hooks for them."""
+        buf, self.sent_buf = self.sent_buf, []
+        if not buf:
+            return
+        try:
+            await self.outbox.stores.messages.mark_sent_many([(d["_id"], r.provider_id, at) for d, r, at in buf])
+        except Exception as exc:  # they stay 'sending' and end as 'interrupted': never sent twice
+            log.warning("outbox could not record %d sends on %s: %s", len(buf), self.sender.channel,
+                        type(exc).__name__)
+        for doc, result, _at in buf:
+            try:
+                for hook in self.outbox.after_send:
+                    await hook(doc, result)
+            except Exception:
+                log.exception("after_send hook failed for message %s", doc.get("_id"))
+            finally:
+                self._done(doc["_id"])
+
+    async def _deliver(self, mid, priority: int = 0, prev: asyncio.Task | None = None) -> None:
         store = self.outbox.stores.messages
         try:
             if prev is not None and not prev.done():  # claims run concurrently; sends to one chat do not
@@ -95,21 +244,14 @@ class _ChannelWorker:
             wait = self.gap.reserve(doc.get("user_id") or "")
             if wait > 0:
                 await asyncio.sleep(wait)
-            await self.bucket.acquire()
-            try:
-                result = await self.sender.send(doc)
-            except Exception as exc:  # a sender bug or network error must not kill the dispatcher
-                log.warning("send error on %s to %s: %s", self.sender.channel, mask_user(doc.get("user_id")),
-                            type(exc).__name__)
-                result = SendResult("retry", error=type(exc).__name__)
+            await self.limiter.acquire(priority)
+            result = await self._send(doc)
             await self._record(doc, result)
         except Exception:
             log.exception("outbox delivery crashed for message %s", mid)
         finally:
-            self.pending.discard(mid)
             self.sem.release()
-            if not self.pending:
-                self.idle.set()
+            self._done(mid)
 
     async def _record(self, doc: dict, result: SendResult) -> None:
         store = self.outbox.stores.messages
@@ -119,7 +261,7 @@ class _ChannelWorker:
         elif result.status == "retry" and doc.get("attempts", 1) < MAX_ATTEMPTS:
             if result.retry_after:
                 self.stats["rate_limited"] += 1
-                self.bucket.pause(result.retry_after)
+                self.limiter.pause(result.retry_after)
             delay = result.retry_after or min(60.0, 0.5 * 2 ** doc.get("attempts", 1))
             await store.requeue(doc["_id"], delay, result.error or "retry")
             asyncio.get_running_loop().call_later(delay, self.push, doc.get("priority", 0), doc["_id"],
@@ -153,6 +295,8 @@ class Outbox:
         for w in self.workers.values():
             if w.loop_task is None:
                 w.loop_task = asyncio.create_task(w.run())
+            if w.bulk_task is None:
+                w.bulk_task = asyncio.create_task(w.run_bulk())
         if self._sweeper is None and self.sweep_interval_s > 0:
             self._sweeper = asyncio.create_task(self._sweep_forever())
 
@@ -160,8 +304,16 @@ class Outbox:
         for w in self.workers.values():
             if w.loop_task:
                 w.loop_task.cancel()
+            if w.bulk_task:
+                w.bulk_task.cancel()
             for t in list(w.tasks):
                 t.cancel()
+            if w.flush_task:
+                w.flush_task.cancel()
+            try:  # sends already made are recorded, so they are not later counted as interrupted
+                await w.flush()
+            except Exception:
+                pass
         if self._sweeper:
             self._sweeper.cancel()
         self._sweeper = None

@@ -55,3 +55,72 @@ class PerChatGap:
         if len(self.next_ok) > 50_000:  # forget chats whose slot has passed
             self.next_ok = {k: v for k, v in self.next_ok.items() if v > now}
         return slot - now
+
+
+class WindowLimiter:
+    """At most ``rate`` sends in any window of ``1 s + margin_s``, granted highest priority first.
+
+    Providers count sends per second strictly (more than N within one second is a 429), so a token bucket with
+    a burst can overshoot. Here every grant is recorded: grant k+N never comes sooner than ``window_s`` after
+    grant k. The margin absorbs jitter between our grant and the provider's clock (a grant that reaches the
+    provider late). Grants are also spaced by ``min_gap_s`` (a little under the average spacing), so sends are
+    spread over the second, and a stall is caught up without exceeding the window. Waiters are served by
+    priority (a citizen reply, priority 0, takes the next slot before queued campaign messages, priority 9),
+    then in arrival order."""
+
+    def __init__(self, rate: float, margin_s: float = 0.03, spread: float = 0.85):
+        import collections
+        import itertools
+
+        self.rate = rate
+        self.limit = max(1, int(rate))
+        self.window_s = 1.0 + margin_s if rate >= 1 else 1.0 / rate + margin_s
+        self.min_gap_s = spread * self.window_s / self.limit
+        self.grants: collections.deque = collections.deque()
+        self.waiters: list = []
+        self._seq = itertools.count()
+        self._timer: asyncio.TimerHandle | None = None
+        self.paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        """Provider said 'too many requests, retry after N': everyone waits."""
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+        self._kick()
+
+    def _next_slot(self, now: float) -> float:
+        while self.grants and now - self.grants[0] >= self.window_s:
+            self.grants.popleft()
+        t = max(now, self.paused_until)
+        if self.grants:
+            t = max(t, self.grants[-1] + self.min_gap_s)
+            if len(self.grants) >= self.limit:
+                t = max(t, self.grants[-self.limit] + self.window_s)
+        return t
+
+    def _kick(self) -> None:
+        import heapq
+
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self.waiters:
+            if self.waiters[0][2].done():  # cancelled waiter: it never consumes a slot
+                heapq.heappop(self.waiters)
+                continue
+            now = time.monotonic()
+            slot = self._next_slot(now)
+            if slot > now:
+                self._timer = asyncio.get_running_loop().call_at(
+                    asyncio.get_running_loop().time() + (slot - now), self._kick)
+                return
+            _p, _s, fut = heapq.heappop(self.waiters)
+            self.grants.append(now)
+            fut.set_result(None)
+
+    async def acquire(self, priority: int = 0) -> None:
+        import heapq
+
+        fut = asyncio.get_running_loop().create_future()
+        heapq.heappush(self.waiters, (priority, next(self._seq), fut))
+        self._kick()
+        await fut

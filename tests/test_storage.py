@@ -76,3 +76,43 @@ async def test_leases_allow_one_holder(stores):
     assert await stores.leases.acquire("dispatch:x", owner="p1")  # renew
     await stores.leases.release("dispatch:x", owner="p1")
     assert await stores.leases.acquire("dispatch:x", owner="p2")
+
+
+async def test_batch_claims_never_overlap_and_results_are_written_in_one_bulk(stores):
+    msgs = [OutboundMessage(Identity("telegram", f"b{i}"), "hai", priority=9) for i in range(30)]
+    docs = await stores.messages.queue(msgs)
+    ids = [d["_id"] for d in docs]
+    claims = await asyncio.gather(*(stores.messages.claim_many(ids[k:k + 20]) for k in (0, 5, 10)),
+                                  stores.messages.claim(ids[3]))
+    got = [d["_id"] for c in claims[:3] for d in c] + ([ids[3]] if claims[3] else [])
+    assert sorted(got) == sorted(ids)  # every message claimed exactly once across the racing batches
+    assert all(d["status"] == "sending" and d["attempts"] == 1 for c in claims[:3] for d in c)
+    assert await stores.messages.claim_many(ids) == []  # nothing left in 'queued'
+    from bot.messages import utcnow
+
+    await stores.messages.mark_sent_many([(i, f"p{k}", utcnow()) for k, i in enumerate(ids[:10])])
+    assert await stores.messages.col.count_documents({"_id": {"$in": ids}, "status": "sent"}) == 10
+    assert (await stores.messages.get(ids[4]))["provider_id"] == "p4"
+
+
+async def test_window_limiter_never_exceeds_the_cap_in_any_second_and_serves_replies_first():
+    import time
+
+    from bot.ratelimit import WindowLimiter
+
+    lim = WindowLimiter(20, margin_s=0.02)
+    grants: list[tuple[float, int]] = []
+
+    async def one(prio):
+        await lim.acquire(prio)
+        grants.append((time.monotonic(), prio))
+
+    tasks = [asyncio.create_task(one(9)) for _ in range(45)]
+    await asyncio.sleep(0.3)
+    tasks.append(asyncio.create_task(one(0)))
+    await asyncio.gather(*tasks)
+    times = [t for t, _ in grants]
+    assert all(sum(1 for u in times if t <= u < t + 1.0) <= 20 for t in times)
+    assert (times[-1] - times[0]) < 45 / 20 * 1.1  # about the cap, not far below
+    reply_at = next(i for i, (_, p) in enumerate(grants) if p == 0)
+    assert reply_at <= 8  # the reply took the next free slot, not the 46th

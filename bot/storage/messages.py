@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bson import ObjectId
-from pymongo import ASCENDING, DESCENDING, ReturnDocument
+from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from bot.messages import InboundMessage, OutboundMessage, utcnow
@@ -86,6 +86,33 @@ class MessageStore:
         if res.modified_count != 1:
             return None
         return await self.col.find_one({"_id": message_id})
+
+    async def claim_many(self, message_ids: list, lease_s: float = 60) -> list[dict]:
+        """Batch ``claim``: queued -> sending for those of ``message_ids`` still queued, in two round-trips.
+
+        One ``update_many`` stamps a fresh claim token on the documents it moves (only one claimer can move a
+        document out of 'queued', so still at most once), then one ``find`` by that token returns exactly the
+        documents this call claimed, in the order of ``message_ids``."""
+        if not message_ids:
+            return []
+        now = utcnow()
+        token = ObjectId()
+        res = await self.col.update_many(
+            {"_id": {"$in": list(message_ids)}, "status": "queued"},
+            {"$set": {"status": "sending", "claimed_at": now, "claim_id": token,
+                      "lease_until": now + timedelta(seconds=lease_s)},
+             "$inc": {"attempts": 1}})
+        if not res.modified_count:
+            return []
+        docs = {d["_id"]: d for d in await self.col.find(
+            {"_id": {"$in": list(message_ids)}, "claim_id": token}).to_list(None)}
+        return [docs[i] for i in message_ids if i in docs]
+
+    async def mark_sent_many(self, results: list[tuple]) -> None:
+        """Batch ``mark_sent``: ``[(message_id, provider_id, sent_at), ...]`` in one bulk write."""
+        if results:
+            await self.col.bulk_write([UpdateOne({"_id": mid}, {"$set": {
+                "status": "sent", "provider_id": pid, "sent_at": at}}) for mid, pid, at in results], ordered=False)
 
     async def due(self, channel: str, limit: int = 200, max_priority: int | None = None) -> list[dict]:
         q: dict = {"status": "queued", "channel": channel, "next_attempt_at": {"$lte": utcnow()}}
