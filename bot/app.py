@@ -34,7 +34,7 @@ class Runtime:
         self.stop_hooks: list = []  # async callables run first on stop (background tasks of subsystems)
 
     async def start(self, *, http: bool = True, nlu: bool = True, console: bool = False,
-                    db_attempts: int = 6, sweep_interval_s: float = 2.0) -> "Runtime":
+                    db_attempts: int | None = None, sweep_interval_s: float = 2.0) -> "Runtime":
         s = self.settings
         uri = s.mongodb_uri
         if not uri:
@@ -43,7 +43,7 @@ class Runtime:
             uri = await self.embedded_db.astart()
             log.info("embedded database ready at %s (data in %s)", uri.split("/?")[0], s.db_dir)
         self.stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days,
-                                    attempts=db_attempts)
+                                    attempts=db_attempts or s.lapor_db_connect_attempts)
         await self._start_nlu(nlu)
         self.outbox = Outbox(self.stores, sweep_interval_s=sweep_interval_s)
         self.engine = Engine(self.stores, self.outbox, self.nlu, s)

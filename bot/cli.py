@@ -32,7 +32,7 @@ async def _serve(args) -> int:
     try:
         await rt.start(http=True, nlu=not args.no_nlu, console=console)
     except Exception as exc:
-        print(f"laporbot: could not start: {exc}", file=sys.stderr)
+        print(f"laporbot: could not start: {_start_error(exc)}", file=sys.stderr)
         await rt.stop()
         return 1
     print(f"LAPOR! Bot is running: http://{settings.lapor_http_host}:{rt.http_port}/healthz "
@@ -61,7 +61,7 @@ async def _chat(args) -> int:
     try:
         await rt.start(http=False, nlu=not args.no_nlu, console=False, sweep_interval_s=0)
     except Exception as exc:
-        print(f"laporbot: could not start: {exc}", file=sys.stderr)
+        print(f"laporbot: could not start: {_start_error(exc)}", file=sys.stderr)
         await rt.stop()
         return 1
     from channels.console import ConsoleChannel
@@ -76,6 +76,15 @@ async def _chat(args) -> int:
     finally:
         await rt.stop()
     return 0
+
+
+def _start_error(exc: Exception) -> str:
+    """One readable line; never the URI (it may hold credentials) nor a topology dump."""
+    from pymongo.errors import PyMongoError
+
+    if isinstance(exc, PyMongoError):
+        return "the database is not reachable (retried with back-off); check MONGODB_URI or that it is running"
+    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
 
 
 def build_parser() -> argparse.ArgumentParser:

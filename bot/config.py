@@ -19,6 +19,7 @@ class Settings(BaseSettings):
     lapor_db: str = "lapor"
     lapor_data_dir: Path = Path("./var")
     lapor_message_retention_days: int = Field(365, ge=1)
+    lapor_db_connect_attempts: int = Field(6, ge=1, le=100)  # at start, with back-off 0.5 s doubling to 10 s
     # http
     lapor_http_host: str = "127.0.0.1"
     lapor_http_port: int = Field(8080, ge=0, le=65535)

@@ -109,3 +109,14 @@ def test_laporbot_run_serves_healthz_and_stops_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_database_down_at_start_gives_one_clear_line_and_no_traceback(tmp_path):
+    env = {**os.environ, "MONGODB_URI": "mongodb://127.0.0.1:9/?directConnection=true",
+           "LAPOR_DB_CONNECT_ATTEMPTS": "2",
+           "LAPOR_DATA_DIR": str(tmp_path)}
+    proc = subprocess.run([LAPORBOT, "chat", "--no-nlu"], input="halo\n", capture_output=True, text=True, env=env,
+                          timeout=120)
+    assert proc.returncode == 1
+    assert "could not start: the database is not reachable" in proc.stderr
+    assert "retry 1/" in proc.stderr and "Traceback" not in proc.stderr
