@@ -99,7 +99,7 @@ def _report(title, tg, wa, t_tg, t_wa, extra="", wa_elapsed=None):
     dup_tg = sum(k - 1 for k in Counter(s["chat_id"] for s in tg_s).values() if k > 1)
     dup_wa = sum(k - 1 for k in Counter(m["to"] for m in wa_s).values() if k > 1)
 
-    def rate(times):
+    def rate(times):  # from the provider's own timestamps of the first and last send, like a provider counts
         return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
     r_tg, r_wa = rate(t_tg), rate(t_wa)
     if not t_wa and wa_elapsed:
@@ -152,8 +152,8 @@ async def phase_inprocess(uri, n, data_dir) -> int:
         t_tg = sorted(s["at"] for s in tg_s)
         t_wa_count = len(wa_s)
         dups = _report(f"in-process broadcast of {n} contacts ({seeded:.1f}s to seed; {elapsed:.1f}s to send)",
-                       tg, wa, t_tg, [], f"citizen reply latency during the broadcast: {latency * 1000:.0f} ms",
-                       wa_elapsed=elapsed)
+                       tg, wa, t_tg, sorted(m["at"] for m in wa_s),
+                       f"citizen reply latency during the broadcast: {latency * 1000:.0f} ms", wa_elapsed=elapsed)
         print(f"  whatsapp overall: {t_wa_count / elapsed:5.1f}/s over the whole run "
               f"(telegram {len(tg_s) / elapsed:5.1f}/s)")
         return dups

@@ -179,7 +179,10 @@ class _ChannelWorker:
             slotted = True
             self.unslotted -= 1
             self.slotted.set()
-            result = await self._send(doc)
+            try:
+                result = await self._send(doc)
+            finally:
+                self.limiter.release()
             if result.status == "sent":
                 self._buffer_sent(doc, result)
                 buffered = True
@@ -245,7 +248,10 @@ class _ChannelWorker:
             if wait > 0:
                 await asyncio.sleep(wait)
             await self.limiter.acquire(priority)
-            result = await self._send(doc)
+            try:
+                result = await self._send(doc)
+            finally:
+                self.limiter.release()
             await self._record(doc, result)
         except Exception:
             log.exception("outbox delivery crashed for message %s", mid)

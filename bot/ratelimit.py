@@ -58,25 +58,29 @@ class PerChatGap:
 
 
 class WindowLimiter:
-    """At most ``rate`` sends in any window of ``1 s + margin_s``, granted highest priority first.
+    """At most ``rate`` sends in any one second as the provider counts them, granted highest priority first.
 
     Providers count sends per second strictly (more than N within one second is a 429), so a token bucket with
-    a burst can overshoot. Here every grant is recorded: grant k+N never comes sooner than ``window_s`` after
-    grant k. The margin absorbs jitter between our grant and the provider's clock (a grant that reaches the
-    provider late). Grants are also spaced by ``min_gap_s`` (a little under the average spacing), so sends are
-    spread over the second, and a stall is caught up without exceeding the window. Waiters are served by
+    a burst can overshoot, and even exact pacing on our side overshoots when requests reach the provider with
+    uneven delays (a busy event loop). The provider sees a request at some moment between our grant and the
+    response, so this limiter has ``rate`` permits and a permit comes back ``window_s`` after the send it was
+    used for *completed* (``release``): grant k+N is always more than a second after the provider saw send k,
+    whatever the jitter. Grants are also spaced by ``min_gap_s`` (a little under the average spacing) so sends
+    are spread over the second; a stall is caught up without exceeding the window. Waiters are served by
     priority (a citizen reply, priority 0, takes the next slot before queued campaign messages, priority 9),
-    then in arrival order."""
+    then in arrival order. Every ``acquire`` must be followed by one ``release`` once the send is over."""
 
-    def __init__(self, rate: float, margin_s: float = 0.03, spread: float = 0.85):
+    def __init__(self, rate: float, margin_s: float = 0.005, spread: float = 0.85):
         import collections
         import itertools
 
         self.rate = rate
         self.limit = max(1, int(rate))
-        self.window_s = 1.0 + margin_s if rate >= 1 else 1.0 / rate + margin_s
+        self.window_s = (1.0 if rate >= 1 else 1.0 / rate) + margin_s
         self.min_gap_s = spread * self.window_s / self.limit
-        self.grants: collections.deque = collections.deque()
+        self.inflight = 0
+        self.released: collections.deque = collections.deque()  # completion times, oldest first
+        self.last_grant = float("-inf")
         self.waiters: list = []
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
@@ -87,14 +91,22 @@ class WindowLimiter:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
         self._kick()
 
-    def _next_slot(self, now: float) -> float:
-        while self.grants and now - self.grants[0] >= self.window_s:
-            self.grants.popleft()
-        t = max(now, self.paused_until)
-        if self.grants:
-            t = max(t, self.grants[-1] + self.min_gap_s)
-            if len(self.grants) >= self.limit:
-                t = max(t, self.grants[-self.limit] + self.window_s)
+    def release(self) -> None:
+        self.inflight = max(0, self.inflight - 1)
+        self.released.append(time.monotonic())
+        self._kick()
+
+    def _next_slot(self, now: float) -> float | None:
+        """When the next grant may happen; None: only when an in-flight send completes."""
+        while self.released and now - self.released[0] >= self.window_s:
+            self.released.popleft()
+        t = max(now, self.paused_until, self.last_grant + self.min_gap_s)
+        busy = self.inflight + len(self.released)
+        if busy >= self.limit:
+            free_from = busy - self.limit  # this many more completions must age out first
+            if free_from >= len(self.released):
+                return None
+            t = max(t, self.released[free_from] + self.window_s)
         return t
 
     def _kick(self) -> None:
@@ -104,17 +116,20 @@ class WindowLimiter:
             self._timer.cancel()
             self._timer = None
         while self.waiters:
-            if self.waiters[0][2].done():  # cancelled waiter: it never consumes a slot
+            if self.waiters[0][2].done():  # cancelled waiter: it never takes a permit
                 heapq.heappop(self.waiters)
                 continue
             now = time.monotonic()
             slot = self._next_slot(now)
+            if slot is None:
+                return  # a release will kick again
             if slot > now:
-                self._timer = asyncio.get_running_loop().call_at(
-                    asyncio.get_running_loop().time() + (slot - now), self._kick)
+                loop = asyncio.get_running_loop()
+                self._timer = loop.call_at(loop.time() + (slot - now), self._kick)
                 return
             _p, _s, fut = heapq.heappop(self.waiters)
-            self.grants.append(now)
+            self.inflight += 1
+            self.last_grant = now
             fut.set_result(None)
 
     async def acquire(self, priority: int = 0) -> None:

@@ -328,7 +328,9 @@ class Dispatcher:
                 next_reconcile = now + self.reconcile_s
             if not pending and not inflight:
                 return
-            credit = min(burst, credit + (now - last) * cap)
+            # unused credit is capped at one poll interval (no bursts above the cap), but credit earned during
+            # this iteration is kept whole: a slow iteration (database round-trips) must not slow the campaign
+            credit = min(burst, credit) + (now - last) * cap
             last = now
             room = min(window - len(inflight), int(credit), len(pending))
             if room > 0:

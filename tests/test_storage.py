@@ -100,12 +100,14 @@ async def test_window_limiter_never_exceeds_the_cap_in_any_second_and_serves_rep
 
     from bot.ratelimit import WindowLimiter
 
-    lim = WindowLimiter(20, margin_s=0.02)
+    lim = WindowLimiter(20)
     grants: list[tuple[float, int]] = []
 
     async def one(prio):
         await lim.acquire(prio)
         grants.append((time.monotonic(), prio))
+        await asyncio.sleep(0.01)  # the provider call
+        lim.release()
 
     tasks = [asyncio.create_task(one(9)) for _ in range(45)]
     await asyncio.sleep(0.3)
@@ -113,6 +115,6 @@ async def test_window_limiter_never_exceeds_the_cap_in_any_second_and_serves_rep
     await asyncio.gather(*tasks)
     times = [t for t, _ in grants]
     assert all(sum(1 for u in times if t <= u < t + 1.0) <= 20 for t in times)
-    assert (times[-1] - times[0]) < 45 / 20 * 1.1  # about the cap, not far below
+    assert (times[-1] - times[0]) < 45 / 20 * 1.15  # about the cap, not far below
     reply_at = next(i for i, (_, p) in enumerate(grants) if p == 0)
     assert reply_at <= 8  # the reply took the next free slot, not the 46th
