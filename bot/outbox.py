@@ -67,7 +67,7 @@ class _ChannelWorker:
     ``flush_s`` (or ``flush_n`` results), and the ``after_send`` hooks run once the result is stored.
     """
 
-    def __init__(self, outbox: "Outbox", sender: Sender, concurrency: int = 64, claim_ahead_s: float = 0.25,
+    def __init__(self, outbox: "Outbox", sender: Sender, concurrency: int = 64, claim_ahead_s: float = 0.2,
                  flush_s: float = 0.15, flush_n: int = 64):
         self.outbox, self.sender = outbox, sender
         self.limiter = WindowLimiter(sender.rate_per_s)

@@ -70,7 +70,7 @@ class WindowLimiter:
     priority (a citizen reply, priority 0, takes the next slot before queued campaign messages, priority 9),
     then in arrival order. Every ``acquire`` must be followed by one ``release`` once the send is over."""
 
-    def __init__(self, rate: float, margin_s: float = 0.005, spread: float = 0.85):
+    def __init__(self, rate: float, margin_s: float = 0.001, spread: float = 0.85):
         import collections
         import itertools
 
@@ -129,7 +129,9 @@ class WindowLimiter:
                 return
             _p, _s, fut = heapq.heappop(self.waiters)
             self.inflight += 1
-            self.last_grant = now
+            # spacing counts from the slot this grant was due, so the event loop's timer lateness does not add
+            # up grant after grant (at most one gap is caught up; the permits keep the window safe anyway)
+            self.last_grant = max(slot, now - self.min_gap_s)
             fut.set_result(None)
 
     async def acquire(self, priority: int = 0) -> None:
