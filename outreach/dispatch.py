@@ -6,8 +6,9 @@
    the delivery's ``message_id`` (a crash between the two steps re-inserts the same id: a duplicate key,
    never a second message), at the campaign's rate cap and with a bounded window so citizen replies
    (priority 0) never wait behind thousands of queued campaign messages (priority 9).
-3. The shared outbox claims each message before the provider call (queued -> sending, never twice), keeps
-   the channel account's token bucket and per-chat gap, retries transient errors and records blocked users.
+3. The shared outbox claims messages before the provider call (queued -> sending, never twice; campaign
+   messages just in time in small batches, results written in batches), keeps the channel account's rate
+   limiter (replies first) and per-chat gap, retries transient errors and records blocked users.
    A message left in 'sending' by a killed process is marked 'interrupted' and never resent.
 4. ``CampaignGuard`` wraps each channel sender: at send time a campaign message to a contact who opted out
    (or became unreachable) is dropped, and a WhatsApp message outside the 24-hour window is switched to the
