@@ -135,7 +135,8 @@ class Engine:
         text = self.renderer.render(template, lang, contact=contact, **ctx)
         msg = OutboundMessage(
             identity=Identity(contact["channel"], contact["user_id"]), text=text,
-            choices=[Choice(p, self.renderer.label(lbl, lang)) for p, lbl in (choices or [])],
+            choices=[Choice(p, self.renderer.label(lbl, lang) if self.renderer.is_label_key(lbl) else lbl)
+                     for p, lbl in (choices or [])],
             kind=kind, template=template, template_params=template_params or [],
             contact_id=contact["_id"], priority=priority)
         await self.outbox.enqueue([msg])

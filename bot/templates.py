@@ -45,6 +45,11 @@ class Renderer:
                 return node
         return key.rsplit(".", 1)[-1].replace("_", " ")
 
+    def is_label_key(self, key: str) -> bool:
+        """``choice.setuju`` names a label; "Kota Kupang" or "LPR-7K3M9QX" is already text."""
+        head, _, rest = key.partition(".")
+        return bool(rest) and " " not in key and isinstance(self._labels.get("id", {}).get(head), dict)
+
     def _format_date(self, value, lang: str = "id") -> str:
         if value is None:
             return "-"

@@ -65,7 +65,7 @@ class Turn:
         for rep in self.replies:
             ctx = {"contact": self.contact, **rep.ctx}
             text = r.render(rep.template, self.lang, **ctx)
-            choices = [Choice(payload=p, label=r.label(lbl, self.lang) if "." in lbl and " " not in lbl else lbl)
+            choices = [Choice(payload=p, label=r.label(lbl, self.lang) if r.is_label_key(lbl) else lbl)
                        for p, lbl in rep.choices]
             out.append(OutboundMessage(identity=self.msg.identity, text=text, choices=choices,
                                        request_location=rep.request_location, template=rep.template,
