@@ -1,40 +1,9 @@
-"""Rate limiting per channel account (token bucket) and per chat (minimum gap). One place, used by the
-outbox for replies, notifications and campaigns alike."""
+"""Rate limiting per channel account (a one-second window limiter) and per chat (minimum gap). One place,
+used by the outbox for replies, notifications and campaigns alike."""
 from __future__ import annotations
 
 import asyncio
 import time
-
-
-class TokenBucket:
-    """``rate`` sends per second on average with bursts up to ``burst``. ``acquire`` waits its turn."""
-
-    def __init__(self, rate: float, burst: float | None = None):
-        self.rate = rate
-        self.capacity = burst if burst is not None else max(1.0, rate / 10)
-        self.tokens = self.capacity
-        self.updated = time.monotonic()
-        self._lock = asyncio.Lock()
-        self.paused_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        """Provider said 'too many requests, retry after N': everyone waits."""
-        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
-        self.tokens = 0
-
-    async def acquire(self) -> None:
-        async with self._lock:
-            while True:
-                now = time.monotonic()
-                if now < self.paused_until:
-                    await asyncio.sleep(self.paused_until - now)
-                    continue
-                self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
-                self.updated = now
-                if self.tokens >= 1:
-                    self.tokens -= 1
-                    return
-                await asyncio.sleep((1 - self.tokens) / self.rate)
 
 
 class PerChatGap:
