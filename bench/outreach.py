@@ -214,7 +214,7 @@ async def main() -> int:
     data_dir = REPO / "var" / "bench-outreach"
     data_dir.mkdir(parents=True, exist_ok=True)
     server = EmbeddedMongo(":memory:")
-    uri = await server.astart()
+    uri = server.start()
     try:
         dups = await phase_inprocess(uri, args.contacts, data_dir)
         if not args.skip_kill:

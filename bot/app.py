@@ -40,7 +40,8 @@ class Runtime:
         if not uri:
             s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
             self.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
-            uri = await self.embedded_db.astart()
+            # started from the loop's own thread: PR_SET_PDEATHSIG ties the server's life to this thread
+            uri = self.embedded_db.start()
             log.info("embedded database ready at %s (data in %s)", uri.split("/?")[0], s.db_dir)
         self.stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days,
                                     attempts=db_attempts or s.lapor_db_connect_attempts)

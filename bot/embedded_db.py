@@ -28,6 +28,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def die_with_parent() -> None:
+    """preexec_fn: on Linux, the child gets SIGTERM when its parent dies (even by SIGKILL), so no server
+    outlives a killed bot or test run."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 def _server_command() -> list[str]:
     exe = Path(sys.executable).with_name("secantusd-py")
     if exe.exists():
@@ -59,6 +70,7 @@ class EmbeddedMongo:
             _server_command() + ["--port", str(self.port), "--storage-path", self.storage],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
+            preexec_fn=die_with_parent,
         )
         deadline = time.monotonic() + timeout_s
         client = MongoClient(self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
@@ -86,9 +98,6 @@ class EmbeddedMongo:
         except subprocess.TimeoutExpired:
             self.proc.kill()
             self.proc.wait()
-
-    async def astart(self) -> str:
-        return await asyncio.to_thread(self.start)
 
     async def astop(self) -> None:
         await asyncio.to_thread(self.stop)

@@ -29,7 +29,7 @@ async def _runtime(*, senders: bool):
 
             s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
             rt.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
-            uri = await rt.embedded_db.astart()
+            uri = rt.embedded_db.start()
         else:
             uri = s.mongodb_uri
         rt.stores = await connect(uri, s.lapor_db)

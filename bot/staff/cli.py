@@ -37,7 +37,7 @@ async def _open_stores():
 
         s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
         embedded = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
-        uri = await embedded.astart()
+        uri = embedded.start()
     stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days)
     try:
         yield stores
