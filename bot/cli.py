@@ -19,11 +19,25 @@ def _setup_logging(verbose: bool = False) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def _log_to_file(path) -> None:
+    """With the console in the terminal, the log goes to a file; only warnings stay on screen."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    for h in root.handlers:
+        h.setLevel(logging.WARNING)
+    root.addHandler(handler)
+    print(f"log: {path}", file=sys.stderr)
+
+
 async def _serve(args) -> int:
     from bot.app import Runtime
 
     settings = load_settings()
     console = sys.stdin.isatty() and not args.no_console
+    if console:
+        _log_to_file(settings.lapor_data_dir / "laporbot.log")
     rt = Runtime(settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

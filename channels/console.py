@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
 import uuid
 from pathlib import Path
 
@@ -85,14 +86,29 @@ class ConsoleChannel(Channel):
                 self.last_choices = r.choices
         self.out.flush()
 
+    def _start_reader(self) -> asyncio.Queue:
+        """Read stdin in a daemon thread, so Ctrl-C stops the bot without waiting for one more line."""
+        loop = asyncio.get_running_loop()
+        lines: asyncio.Queue = asyncio.Queue()
+
+        def pump():
+            while True:
+                line = self.stdin.readline()
+                loop.call_soon_threadsafe(lines.put_nowait, line)
+                if not line:
+                    return
+
+        threading.Thread(target=pump, name="console-stdin", daemon=True).start()
+        return lines
+
     async def chat(self) -> None:
         """Read lines until EOF; each line is one inbound message."""
-        loop = asyncio.get_running_loop()
+        lines = self._start_reader()
         while True:
             if self.prompt:
                 self.out.write("anda> ")
                 self.out.flush()
-            line = await loop.run_in_executor(None, self.stdin.readline)
+            line = await lines.get()
             if not line:
                 break
             if not self.prompt:
