@@ -75,7 +75,9 @@ async def test_rate_cap_respected_and_replies_go_first(make_runtime):
     assert snd.max_per_second() <= 30
     assert snd.limited == 0
     assert 150 / elapsed <= 21, elapsed
-    assert latency < 1.5, latency
+    # the reply overtook the queue: it went out within the next few sends (those already claimed or in flight)
+    reply_at = next(i for i, d in enumerate(snd.sent) if d["user_id"] == "citizen-1")
+    assert reply_at - sent_before <= 12, (reply_at, sent_before, latency)
     assert sent_before < 150
 
 
