@@ -28,27 +28,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from bench import machine as bench_machine  # noqa: E402
+
 SECRET = "bench-app-secret"
 
 
 def machine() -> str:
-    cpu = platform.processor() or "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        kb = int(next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")).split()[1])
-        mem = f"{kb / 1024 / 1024:.1f} GiB"
-    except (OSError, StopIteration, ValueError):
-        pass
-    return (f"{platform.system()} {platform.release()} {platform.machine()} | CPU {cpu} x{os.cpu_count()} "
-            f"(affinity {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else '?'}) | RAM {mem} | "
-            f"Python {platform.python_version()}")
+    return bench_machine.summary()
 
 
 def pct(values: list[float], p: float) -> float:

@@ -473,14 +473,9 @@ def db_probe(uri: str, n: int = 200) -> dict:
 
 # --------------------------------------------------------------------------------------------- main
 def machine() -> dict:
-    cpu = "?"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    from bench.machine import cpu_model
+
+    cpu = cpu_model()
     try:
         rasa_v = subprocess.run([str(rasa_exe()), "--version"], capture_output=True, text=True, env=rasa_env(),
                                 timeout=120).stdout.split("\n")[0].split(":")[-1].strip()
