@@ -30,7 +30,7 @@ test: install install-rasa browser
 	@$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 bench: install install-rasa
-	@$(VENV)/bin/python bench/engine.py
+	@$(VENV)/bin/python bench/turns.py
 
 clean:
 	rm -rf var .pytest_cache
