@@ -35,7 +35,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -343,18 +342,9 @@ class RasaProcess:
                                      cwd=BASELINE_DIR, start_new_session=True)
 
     def wait_ready(self, timeout_s: float = 300) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"rasa run exited with {self.proc.returncode} (log {self.log.name})")
-            try:
-                with urllib.request.urlopen(f"{self.url}/status", timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        raise TimeoutError("rasa run not ready")
+        from bot.nlu.rasa_server import wait_until_ready
+
+        wait_until_ready(self.proc, self.url, timeout_s, Path(self.log.name))
 
     def stop(self) -> None:
         if self.proc.poll() is None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import shutil
 import signal
 import socket
@@ -109,6 +108,3 @@ class EmbeddedMongo:
     def __exit__(self, *exc):
         self.stop()
 
-
-def storage_is_memory(path: str) -> bool:
-    return path == ":memory:" or os.fspath(path) == ":memory:"

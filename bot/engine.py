@@ -20,7 +20,7 @@ from pymongo.errors import PyMongoError
 
 from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import Turn
-from bot.messages import InboundMessage, OutboundMessage, utcnow
+from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
 from bot.storage.conversations import VersionConflict
 from bot.templates import Renderer
@@ -129,8 +129,6 @@ class Engine:
                      choices: list[tuple[str, str]] | None = None, template_params: list[str] | None = None,
                      **ctx) -> OutboundMessage:
         """Queue a message the person did not just ask for (status change, reminder)."""
-        from bot.messages import Choice, Identity
-
         lang = contact.get("language") or "id"
         text = self.renderer.render(template, lang, contact=contact, **ctx)
         msg = OutboundMessage(

@@ -13,9 +13,6 @@ class PerChatGap:
         self.gap_s = gap_s
         self.next_ok: dict[str, float] = {}
 
-    def wait_for(self, chat: str) -> float:
-        return max(0.0, self.next_ok.get(chat, 0.0) - time.monotonic())
-
     def reserve(self, chat: str) -> float:
         """Reserve the next slot for this chat; returns how long the caller must wait first."""
         now = time.monotonic()

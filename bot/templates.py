@@ -75,9 +75,6 @@ class Renderer:
             return tpl.render(lang=lg, **ctx).strip()
         raise TemplateNotFound(name)
 
-    def exists(self, name: str, lang: str = "id") -> bool:
-        return (self.root / lang / f"{name}.j2").exists()
-
     def render_string(self, source: str, **ctx) -> str:
         """Campaign texts arrive as strings (YAML/API); same environment, same strictness."""
         return self.env.from_string(source).render(**ctx).strip()

@@ -43,20 +43,13 @@ class Audience(BaseModel):
     _as_list = field_validator("segment", "institution", "region", "language", "channel", "tags",
                                mode="before")(classmethod(lambda cls, v: [str(x) for x in _list(v)]))
 
-    @field_validator("segment")
+    @field_validator("segment", "channel")
     @classmethod
-    def _segments(cls, v):
-        bad = [s for s in v if s not in SEGMENTS]
+    def _known_values(cls, v, info):
+        allowed = SEGMENTS if info.field_name == "segment" else CHANNELS
+        bad = [x for x in v if x not in allowed]
         if bad:
-            raise ValueError(f"unknown segment {bad}; use {', '.join(SEGMENTS)}")
-        return v
-
-    @field_validator("channel")
-    @classmethod
-    def _channels(cls, v):
-        bad = [c for c in v if c not in CHANNELS]
-        if bad:
-            raise ValueError(f"unknown channel {bad}; use {', '.join(CHANNELS)}")
+            raise ValueError(f"unknown {info.field_name} {bad}; use {', '.join(allowed)}")
         return v
 
     @field_validator("subscribed_since")

@@ -98,6 +98,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_until_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Path) -> None:
+    """Poll ``GET {url}/status`` until 200. RuntimeError (with the log's tail) if the process exits first,
+    TimeoutError after ``timeout_s``. Shared by the server lifecycle and the benchmarks."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = Path(log_path).read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"rasa run exited with {proc.returncode}:\n{tail}")
+        try:
+            with urllib.request.urlopen(f"{url}/status", timeout=2) as resp:
+                if resp.status == 200:
+                    return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise TimeoutError(f"rasa run not ready after {timeout_s:.0f} s (log: {log_path})")
+
+
 class RasaServer:
     """`rasa run --enable-api` from the Rasa virtualenv, on 127.0.0.1, for the life of the bot."""
 
@@ -141,21 +159,11 @@ class RasaServer:
         return self.url
 
     def _wait_ready(self, log_path: Path) -> None:
-        deadline = time.monotonic() + READY_TIMEOUT_S
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                tail = log_path.read_text(errors="replace")[-2000:]
-                self.stop_blocking()
-                raise RuntimeError(f"rasa run exited with {self.proc.returncode}:\n{tail}")
-            try:
-                with urllib.request.urlopen(f"{self.url}/status", timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except OSError:
-                pass
-            time.sleep(0.5)
-        self.stop_blocking()
-        raise TimeoutError(f"rasa run not ready after {READY_TIMEOUT_S} s (log: {log_path})")
+        try:
+            wait_until_ready(self.proc, self.url, READY_TIMEOUT_S, log_path)
+        except (RuntimeError, TimeoutError):
+            self.stop_blocking()
+            raise
 
     def stop_blocking(self) -> None:
         proc, self.proc = self.proc, None

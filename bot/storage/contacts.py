@@ -51,9 +51,6 @@ class ContactStore:
         if fields:
             await self.col.update_one({"_id": contact_id}, {"$set": fields})
 
-    async def touch_inbound(self, contact_id) -> None:
-        await self.col.update_one({"_id": contact_id}, {"$set": {"last_inbound_at": utcnow()}})
-
     async def mark_unreachable(self, contact_id, reason: str) -> None:
         """Provider says the person blocked us: stop all bulk sends until they write again."""
         await self.col.update_one({"_id": contact_id}, {"$set": {
