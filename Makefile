@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install install-rasa nlu-model browser bench clean
+.PHONY: run test install install-rasa test-model browser bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "[setup] application virtualenv $(VENV)"
@@ -26,8 +26,14 @@ browser:
 run: install install-rasa
 	@$(VENV)/bin/laporbot run
 
-test: install install-rasa browser
-	@$(VENV)/bin/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+# The suite's NLU model is trained before pytest starts (cached by content hash), so no test waits for a training.
+test-model: install install-rasa
+	@LAPOR_DATA_DIR=var/test-nlu $(VENV)/bin/laporbot nlu train >/dev/null
+
+# Every test has a time limit (pyproject.toml); the slowest ones are listed at the end.
+# PYTEST_ARGS="--random-order" runs the suite shuffled (the seed is printed, --random-order-seed=N repeats it).
+test: install install-rasa browser test-model
+	@$(VENV)/bin/python -m pytest -q -p no:cacheprovider --durations=15 $(PYTEST_ARGS)
 
 bench: install install-rasa
 	@$(VENV)/bin/python bench/turns.py

@@ -1,22 +1,28 @@
 """Runtime: starts and stops everything ``laporbot run`` needs, in order, and nothing it does not.
 
-database (embedded SecantusDB unless MONGODB_URI) -> NLU (local Rasa unless RASA_URL) -> outbox ->
-engine -> channels -> HTTP server. ``stop`` undoes it in reverse, also on Ctrl-C and SIGTERM.
+NLU model (trained if needed, before any database connection exists) -> database (embedded SecantusDB
+unless MONGODB_URI, supervised) -> NLU server (local Rasa unless RASA_URL) -> outbox -> engine -> channels ->
+HTTP server. ``stop`` undoes it in reverse, also on Ctrl-C and SIGTERM.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from pathlib import Path
+
 from aiohttp import web
+from pymongo.errors import PyMongoError
 
 from bot.config import Settings
 from bot.embedded_db import EmbeddedMongo
 from bot.engine import Engine
 from bot.outbox import Outbox
+from bot.progress import Progress, Silent
 from bot.storage import connect
 
 log = logging.getLogger(__name__)
+HOOK_STOP_TIMEOUT_S = 15.0  # each subsystem's background task gets this long to end
 
 
 class Runtime:
@@ -32,23 +38,91 @@ class Runtime:
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
         self.stop_hooks: list = []  # async callables run first on stop (background tasks of subsystems)
+        self._supervisor: asyncio.Task | None = None
+        self._stopped = False
 
     async def start(self, *, http: bool = True, nlu: bool = True, console: bool = False,
-                    db_attempts: int | None = None, sweep_interval_s: float = 2.0) -> "Runtime":
+                    db_attempts: int | None = None, sweep_interval_s: float = 2.0,
+                    progress: Progress | None = None) -> "Runtime":
+        """Start in this order: NLU model (trained before the database connection exists, so a long first
+        training cannot leave idle connections behind), database, NLU server, channels, HTTP."""
+        s = self.settings
+        p = progress or Silent()
+        model = None
+        if nlu and not s.rasa_url:
+            from bot.nlu.rasa_server import cached_model
+
+            cached = cached_model(s.lapor_data_dir)
+            model = await p.step("NLU model", self._prepare_model(),
+                                 note="cached" if cached else "training (first run, about 2-5 min; "
+                                 f"log: {s.lapor_data_dir / 'nlu' / 'train.log'})",
+                                 result=lambda m: "ready" if m else "not available: buttons and menus only")
+        else:
+            p.skip("NLU model", f"using {s.rasa_url}" if nlu and s.rasa_url else "off")
+        await p.step("database", self._start_database(db_attempts),
+                     result=lambda where: f"ready ({where})")
+        await p.step("NLU server", self._start_nlu(nlu, model),
+                     result=lambda _: "ready" if self.nlu and self.nlu.url else "off: buttons and menus only")
+        self.outbox = Outbox(self.stores, sweep_interval_s=sweep_interval_s)
+        self.engine = Engine(self.stores, self.outbox, self.nlu, s)
+        self._register_services()
+        await p.step("channels", self._start_channels(console),
+                     result=lambda names: ", ".join(names) or "none")
+        if http:
+            await p.step("HTTP server", self._start_http(),
+                         result=lambda _: f"http://{s.lapor_http_host}:{self.http_port}")
+        return self
+
+    async def _prepare_model(self):
+        """Train the NLU model if nlu_data/ changed (in a worker thread). None: run without understanding."""
+        from bot.nlu.rasa_server import ensure_model
+
+        s = self.settings
+        try:
+            return await asyncio.to_thread(ensure_model, Path(s.lapor_data_dir).resolve(), venv=s.rasa_venv)
+        except Exception as exc:  # NLU is optional at run time: buttons and numbered menus still work
+            log.warning("NLU model not available (%s); running in degraded mode", str(exc).splitlines()[0][:200])
+            return None
+
+    async def _start_database(self, db_attempts: int | None) -> str:
         s = self.settings
         uri = s.mongodb_uri
+        where = "MONGODB_URI"
         if not uri:
             s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
             self.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
             # started from the loop's own thread: PR_SET_PDEATHSIG ties the server's life to this thread
             uri = self.embedded_db.start()
+            where = f"embedded, data in {s.db_dir}, log {self.embedded_db.log_path}"
             log.info("embedded database ready at %s (data in %s)", uri.split("/?")[0], s.db_dir)
-        self.stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days,
-                                    attempts=db_attempts or s.lapor_db_connect_attempts)
-        await self._start_nlu(nlu)
-        self.outbox = Outbox(self.stores, sweep_interval_s=sweep_interval_s)
-        self.engine = Engine(self.stores, self.outbox, self.nlu, s)
-        self._register_services()
+        try:
+            self.stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days,
+                                        attempts=db_attempts or s.lapor_db_connect_attempts)
+        except PyMongoError as exc:
+            if self.embedded_db is not None:
+                raise RuntimeError(self.embedded_db.describe_failure()) from exc
+            raise
+        if self.embedded_db is not None:
+            self._supervisor = asyncio.create_task(self.embedded_db.supervise())
+        return where
+
+    async def _start_nlu(self, enabled: bool, model=None) -> None:
+        from bot.nlu import NluClient
+
+        s = self.settings
+        url = s.rasa_url
+        if enabled and not url and model is not None:
+            from bot.nlu.rasa_server import RasaServer
+
+            self.rasa_server = RasaServer(s)
+            try:
+                url = await self.rasa_server.start(model=model)
+            except Exception as exc:  # NLU is optional at run time: buttons and numbered menus still work
+                log.warning("NLU server not started (%s); running in degraded mode", str(exc).splitlines()[0][:200])
+                self.rasa_server, url = None, None
+        self.nlu = NluClient(url if enabled else None, timeout_s=s.rasa_timeout_s)
+
+    async def _start_channels(self, console: bool) -> list[str]:
         from channels import enabled_channels
 
         self.channels = enabled_channels(self, console=console)
@@ -60,25 +134,7 @@ class Runtime:
         await self.outbox.start()
         for ch in self.channels:
             await ch.start()
-        if http:
-            await self._start_http()
-        return self
-
-    async def _start_nlu(self, enabled: bool) -> None:
-        from bot.nlu import NluClient
-
-        s = self.settings
-        url = s.rasa_url
-        if enabled and not url:
-            from bot.nlu.rasa_server import RasaServer
-
-            self.rasa_server = RasaServer(s)
-            try:
-                url = await self.rasa_server.start()
-            except Exception as exc:  # NLU is optional at run time: buttons and numbered menus still work
-                log.warning("NLU server not started (%s); running in degraded mode", exc)
-                self.rasa_server, url = None, None
-        self.nlu = NluClient(url if enabled else None, timeout_s=s.rasa_timeout_s)
+        return [ch.name for ch in self.channels]
 
     def _register_services(self) -> None:
         """Optional collaborators the dialogue calls by name (staff side, outreach)."""
@@ -112,29 +168,37 @@ class Runtime:
                  self.http_port)
 
     async def stop(self) -> None:
-        if getattr(self, "_stopped", False):
+        """Undo start in reverse order. Every step has a time limit: a stuck step is logged and left behind,
+        so stopping never waits forever."""
+        if self._stopped:
             return
         self._stopped = True
         for hook in reversed(self.stop_hooks):
-            try:
-                await hook()
-            except Exception:
-                log.exception("stop hook failed")
+            await _bounded(f"stop hook {getattr(hook, '__qualname__', hook)}", hook(), HOOK_STOP_TIMEOUT_S)
         self.stop_hooks = []
         for ch in reversed(self.channels):
-            try:
-                await ch.stop()
-            except Exception:
-                log.exception("stopping channel %s", ch.name)
+            await _bounded(f"channel {ch.name}", ch.stop(), 10)
         if self.http_runner:
-            await self.http_runner.cleanup()
+            await _bounded("HTTP server", self.http_runner.cleanup(), 10)
         if self.outbox:
-            await self.outbox.stop()
+            await _bounded("outbox", self.outbox.stop(), 10)
         if self.nlu:
-            await self.nlu.close()
+            await _bounded("NLU client", self.nlu.close(), 5)
         if self.rasa_server:
-            await self.rasa_server.stop()
+            await _bounded("NLU server", self.rasa_server.stop(), 25)
+        if self._supervisor:
+            self._supervisor.cancel()
+            await _bounded("database supervisor", asyncio.gather(self._supervisor, return_exceptions=True), 5)
         if self.stores:
-            await self.stores.close()
+            await _bounded("database client", self.stores.close(), 10)
         if self.embedded_db:
-            await self.embedded_db.astop()
+            await _bounded("embedded database", self.embedded_db.astop(), 20)
+
+
+async def _bounded(what: str, work, timeout_s: float) -> None:
+    try:
+        await asyncio.wait_for(work, timeout_s)
+    except asyncio.TimeoutError:
+        log.warning("stop: %s still running after %.0f s; not waiting any longer", what, timeout_s)
+    except Exception:
+        log.exception("stop: %s failed", what)

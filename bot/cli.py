@@ -43,14 +43,20 @@ async def _serve(args) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    from bot.progress import Progress
+
     try:
-        await rt.start(http=True, nlu=not args.no_nlu, console=console)
+        await rt.start(http=True, nlu=not args.no_nlu, console=console, progress=Progress(total=5))
     except Exception as exc:
         print(f"laporbot: could not start: {_start_error(exc)}", file=sys.stderr)
         await rt.stop()
         return 1
-    print(f"LAPOR! Bot is running: http://{settings.lapor_http_host}:{rt.http_port}/healthz "
-          f"and /webchat. Ctrl-C stops.", file=sys.stderr)
+    base = f"http://{settings.lapor_http_host}:{rt.http_port}"
+    print("\nLAPOR! Bot is running. Open:", file=sys.stderr)
+    for what, path in _URLS:
+        print(f"  {what:<12} {base}{path}", file=sys.stderr)
+    print("Type below to chat (numbers answer the menus). Ctrl-C stops." if console else "Ctrl-C stops.",
+          file=sys.stderr, flush=True)
     try:
         if console:
             chat = next(c for c in rt.channels if c.name == "console")
@@ -92,13 +98,19 @@ async def _chat(args) -> int:
     return 0
 
 
+_URLS = (("web chat", "/webchat"), ("health", "/healthz"), ("staff API", "/api/v1/openapi.json"))
+
+
 def _start_error(exc: Exception) -> str:
     """One readable line; never the URI (it may hold credentials) nor a topology dump."""
     from pymongo.errors import PyMongoError
 
     if isinstance(exc, PyMongoError):
         return "the database is not reachable (retried with back-off); check MONGODB_URI or that it is running"
-    return str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+    if not str(exc):
+        return type(exc).__name__
+    lines = str(exc).splitlines()
+    return "\n".join([lines[0][:300]] + [f"  | {ln[:200]}" for ln in lines[1:13]])
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import shutil
 import signal
 import socket
@@ -18,24 +19,16 @@ from pathlib import Path
 from pymongo import MongoClient
 from pymongo.errors import PyMongoError
 
+from bot.processes import die_with_parent, log_tail
+
 log = logging.getLogger(__name__)
+MIN_FREE_BYTES = 50 * 1024 * 1024
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def die_with_parent() -> None:
-    """preexec_fn: on Linux, the child gets SIGTERM when its parent dies (even by SIGKILL), so no server
-    outlives a killed bot or test run."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 def _server_command() -> list[str]:
@@ -56,14 +49,15 @@ class EmbeddedMongo:
         self.port = port or free_port()
         self.log_path = log_path
         self.proc: subprocess.Popen | None = None
+        self.state = "stopped"  # up | restarting | down | stopped
+        self.restarts = 0
 
     @property
     def uri(self) -> str:
         return f"mongodb://127.0.0.1:{self.port}/?directConnection=true"
 
     def start(self, timeout_s: float = 30.0) -> str:
-        if self.storage != ":memory:":
-            Path(self.storage).mkdir(parents=True, exist_ok=True)
+        self._preflight()
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
             _server_command() + ["--port", str(self.port), "--storage-path", self.storage],
@@ -71,24 +65,77 @@ class EmbeddedMongo:
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
             preexec_fn=die_with_parent,
         )
+        if out is not subprocess.DEVNULL:
+            out.close()  # the child has its own copy
         deadline = time.monotonic() + timeout_s
         client = MongoClient(self.uri, serverSelectionTimeoutMS=500, connectTimeoutMS=500)
         try:
             while True:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"embedded database exited with code {self.proc.returncode}")
+                    raise RuntimeError(self.describe_failure())
                 try:
                     client.admin.command("ping")
+                    self.state = "up"
                     return self.uri
                 except PyMongoError:
                     if time.monotonic() > deadline:
                         self.stop()
-                        raise RuntimeError("embedded database did not answer ping in time") from None
+                        raise RuntimeError(f"the embedded database did not answer within {timeout_s:.0f} s; "
+                                           f"log: {self.log_path}") from None
                     time.sleep(0.2)
         finally:
             client.close()
 
+    def _preflight(self) -> None:
+        """Say plainly what is wrong with the data directory instead of a bare exit code."""
+        if self.storage == ":memory:":
+            return
+        path = Path(self.storage)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RuntimeError(f"cannot create the database directory {path}: {exc.strerror}") from None
+        if not os.access(path, os.W_OK):
+            raise RuntimeError(f"the database directory {path} is not writable (read-only disk or permissions)")
+        if shutil.disk_usage(path).free < MIN_FREE_BYTES:
+            raise RuntimeError(f"the disk holding {path} is full (less than {MIN_FREE_BYTES >> 20} MB free)")
+
+    def describe_failure(self) -> str:
+        """Which process died, how, and where its log is (with the log's last lines)."""
+        if self.proc is None:
+            return "the embedded database was not started"
+        rc = self.proc.poll()
+        head = (f"the embedded database (pid {self.proc.pid}) exited with code {rc}" if rc is not None
+                else f"the embedded database (pid {self.proc.pid}) is running but does not answer")
+        where = f"; log: {self.log_path}" if self.log_path else ""
+        tail = log_tail(self.log_path, 8)
+        return head + where + (f"\n{tail}" if tail else "")
+
+    async def supervise(self, check_s: float = 1.0, max_backoff_s: float = 30.0) -> None:
+        """Restart the server on the same port and data directory when it dies, with back-off. The driver
+        reconnects by itself; ``state`` tells /healthz what is going on."""
+        backoff = 1.0
+        while True:
+            await asyncio.sleep(check_s)
+            if self.proc is None or self.proc.poll() is None:
+                continue
+            self.restarts += 1
+            self.state = "restarting"
+            log.error("%s; restarting it (restart %d, next try in %.0f s if it fails)",
+                      self.describe_failure().splitlines()[0], self.restarts, backoff)
+            try:
+                self.start()
+            except (RuntimeError, OSError) as exc:
+                self.state = "down"
+                log.error("embedded database restart failed: %s", str(exc).splitlines()[0])
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, max_backoff_s)
+                continue
+            backoff = 1.0
+            log.warning("embedded database restarted (pid %d)", self.proc.pid)
+
     def stop(self, timeout_s: float = 10.0) -> None:
+        self.state = "stopped"
         if not self.proc or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)

@@ -15,10 +15,11 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
+
+from bot.processes import die_with_parent, port_in_use
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,12 @@ def data_hash(nlu_dir: Path = NLU_DATA) -> str:
     return h.hexdigest()[:16]
 
 
+def cached_model(data_dir: Path, nlu_dir: Path = NLU_DATA) -> Path | None:
+    """The trained model for the current nlu_data/, if it is already in the cache."""
+    model = Path(data_dir).resolve() / "nlu" / f"nlu-{data_hash(Path(nlu_dir).resolve())}.tar.gz"
+    return model if model.exists() else None
+
+
 def ensure_model(data_dir: Path, nlu_dir: Path = NLU_DATA, venv: Path | str | None = None) -> Path:
     """Return the model for the current nlu_data/, training it first if needed."""
     model_dir = Path(data_dir).resolve() / "nlu"
@@ -76,7 +83,7 @@ def ensure_model(data_dir: Path, nlu_dir: Path = NLU_DATA, venv: Path | str | No
         cmd = [str(rasa_bin(venv)), "train", "nlu", "--nlu", str(nlu_dir), "--config", str(nlu_dir / "config.yml"),
                "--out", str(model_dir), "--fixed-model-name", name]
         log_path = model_dir / "train.log"
-        print(f"[nlu] training {name} (nlu_data changed); log: {log_path}", file=sys.stderr)
+        log.info("training NLU model %s (nlu_data changed); log: %s", name, log_path)
         t0 = time.monotonic()
         with open(log_path, "w") as out:
             proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=_env(), cwd=model_dir,
@@ -85,7 +92,7 @@ def ensure_model(data_dir: Path, nlu_dir: Path = NLU_DATA, venv: Path | str | No
             tail = log_path.read_text(errors="replace")[-2000:]
             raise RuntimeError(f"rasa train failed (exit {proc.returncode}):\n{tail}")
         (model_dir / f"{name}.seconds").write_text(f"{time.monotonic() - t0:.1f}\n")
-        print(f"[nlu] trained {name} in {time.monotonic() - t0:.0f} s", file=sys.stderr)
+        log.info("trained NLU model %s in %.0f s", name, time.monotonic() - t0)
         for old in model_dir.glob("nlu-*.tar.gz"):
             if old != model:
                 old.unlink(missing_ok=True)
@@ -127,25 +134,43 @@ class RasaServer:
         self._log = None
 
     async def start(self, settings=None, model: Path | None = None, port: int | None = None) -> str:
-        """Train if needed, start, wait until ready; returns the base URL. Runs in a worker thread."""
-        return await asyncio.to_thread(self.start_blocking, settings, model, port)
+        """Train if needed (worker thread), start the server from the loop's own thread (so it dies with the bot),
+        wait until ready (worker thread); returns the base URL."""
+        settings = self._settings(settings)
+        if model is None:
+            model = await asyncio.to_thread(ensure_model, Path(settings.lapor_data_dir).resolve(),
+                                            venv=settings.rasa_venv)
+        log_path = self._spawn(settings, model, port)
+        await asyncio.to_thread(self._wait_ready, log_path)
+        return self.url
 
     async def stop(self) -> None:
         await asyncio.to_thread(self.stop_blocking)
 
-    def start_blocking(self, settings=None, model: Path | None = None, port: int | None = None) -> str:
+    def _settings(self, settings=None):
         settings = settings or self.settings
         if settings is None:
             from bot.config import load_settings
             settings = load_settings()
         self.settings = settings
+        return settings
+
+    def start_blocking(self, settings=None, model: Path | None = None, port: int | None = None) -> str:
+        settings = self._settings(settings)
         if self.proc and self.proc.poll() is None:
             return self.url
+        model = model or ensure_model(Path(settings.lapor_data_dir).resolve(), venv=settings.rasa_venv)
+        self._wait_ready(self._spawn(settings, model, port))
+        return self.url
+
+    def _spawn(self, settings, model: Path, port: int | None) -> Path:
         data_dir = Path(settings.lapor_data_dir).resolve()
-        self.model = Path(model or ensure_model(data_dir, venv=settings.rasa_venv)).resolve()
+        self.model = Path(model).resolve()
         (data_dir / "nlu").mkdir(parents=True, exist_ok=True)
         port = port if port is not None else settings.rasa_port
-        if not port:
+        if not port or port_in_use(port):
+            if port:
+                log.warning("NLU port %s is taken by another process; using a free port instead", port)
             port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         log_path = data_dir / "nlu" / "rasa-run.log"
@@ -153,10 +178,9 @@ class RasaServer:
         cmd = [str(rasa_bin(settings.rasa_venv)), "run", "--enable-api", "-m", str(self.model), "-i", "127.0.0.1",
                "-p", str(port)]
         self.proc = subprocess.Popen(cmd, stdout=self._log, stderr=subprocess.STDOUT, env=_env(),
-                                     cwd=data_dir / "nlu", start_new_session=True)
+                                     cwd=data_dir / "nlu", start_new_session=True, preexec_fn=die_with_parent)
         atexit.register(self.stop_blocking)
-        self._wait_ready(log_path)
-        return self.url
+        return log_path
 
     def _wait_ready(self, log_path: Path) -> None:
         try:

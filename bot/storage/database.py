@@ -19,6 +19,13 @@ from bot.storage.volunteers import VolunteerStore
 
 log = logging.getLogger(__name__)
 
+# Servers drop connections that sat idle too long (the embedded server after 300 s, real deployments behind
+# load balancers and firewalls often sooner). The pool retires its own idle connections first, so an
+# operation never picks up one the server already closed (that was the AutoReconnect after a long start-up).
+MAX_IDLE_MS = 60_000
+# No single operation may hang forever on a server that accepted it and then went silent.
+SOCKET_TIMEOUT_MS = 120_000
+
 
 @dataclass
 class Stores:
@@ -52,7 +59,8 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
                   timeout_ms: int = 5000) -> Stores:
     """Open the client, wait for the server (retrying with back-off), create indexes."""
     client: AsyncMongoClient = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=timeout_ms, tz_aware=True, connectTimeoutMS=timeout_ms)
+        uri, serverSelectionTimeoutMS=timeout_ms, tz_aware=True, connectTimeoutMS=timeout_ms,
+        maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS)
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:

@@ -13,6 +13,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
+from bot.storage.durability import durable
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 
 PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep readable in logs
@@ -21,6 +22,7 @@ PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep r
 class MessageStore:
     def __init__(self, db, retention_days: int = 365):
         self.col = db["messages"]
+        self.durable = durable(self.col)  # acknowledged to someone outside: journaled first
         self.retention_days = retention_days
 
     async def ensure_indexes(self) -> None:
@@ -46,7 +48,7 @@ class MessageStore:
             "created_at": msg.received_at,
         }
         try:
-            await self.col.insert_one(doc)
+            await self.durable.insert_one(doc)
         except DuplicateKeyError:
             return None
         return doc["_id"]

@@ -9,12 +9,14 @@ from pymongo.errors import DuplicateKeyError
 
 from bot import reports as domain
 from bot.messages import utcnow
+from bot.storage.durability import durable
 from bot.tracking import new_tracking_id
 
 
 class ReportStore:
     def __init__(self, db):
         self.col = db["reports"]
+        self.durable = durable(self.col)  # acknowledged to someone outside: journaled first
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index("tracking_id", unique=True)
@@ -39,7 +41,7 @@ class ReportStore:
                    "supporters": [], "additions": [], "attachments": [], "rating": None,
                    "created_at": now, "updated_at": now, **fields}
             try:
-                await self.col.insert_one(doc)
+                await self.durable.insert_one(doc)
                 return doc
             except DuplicateKeyError as exc:
                 if "draft_id" in str(exc):
