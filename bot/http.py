@@ -29,6 +29,8 @@ async def healthz(request: web.Request) -> web.Response:
     rt = request.app[RUNTIME_KEY]
     db_up = await rt.stores.ping() if rt.stores else False
     deps = {"database": {"state": "up" if db_up else "down", "embedded": rt.embedded_db is not None}}
+    if rt.embedded_db is not None:  # supervised: "restarting" while it comes back after a crash
+        deps["database"].update(process=rt.embedded_db.state, restarts=rt.embedded_db.restarts)
     if rt.nlu is not None:
         deps["nlu"] = await rt.nlu.health()
     deps["channels"] = {"state": "up", "enabled": sorted(c.name for c in rt.channels)}

@@ -5,6 +5,7 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
+import pymongo
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
@@ -58,13 +59,16 @@ class Stores:
 async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts: int = 1,
                   timeout_ms: int = 5000) -> Stores:
     """Open the client, wait for the server (retrying with back-off), create indexes."""
+    # The driver's own patience (30 s to find the server, 20 s to connect or to answer a monitoring check)
+    # applies once running: a server that is slow under load (a model training beside it) is not declared
+    # gone. Only the first contact is bounded by ``timeout_ms`` per attempt, so a wrong URI fails fast.
     client: AsyncMongoClient = AsyncMongoClient(
-        uri, serverSelectionTimeoutMS=timeout_ms, tz_aware=True, connectTimeoutMS=timeout_ms,
-        maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS)
+        uri, tz_aware=True, maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS)
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
-            await client.admin.command("ping")
+            with pymongo.timeout(timeout_ms / 1000):
+                await client.admin.command("ping")
             break
         except PyMongoError as exc:
             if attempt == attempts:
