@@ -15,7 +15,7 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from bot.config import Settings
-from bot.embedded_db import EmbeddedMongo
+from bot.embedded_db import EmbeddedMongo, running_uri
 from bot.engine import Engine
 from bot.outbox import Outbox
 from bot.progress import Progress, Silent
@@ -88,7 +88,9 @@ class Runtime:
         s = self.settings
         uri = s.mongodb_uri
         where = "MONGODB_URI"
-        if not uri:
+        if not uri and (uri := running_uri(s.db_dir)):
+            where = f"shared embedded database of another process, data in {s.db_dir}"
+        elif not uri:
             s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
             self.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
             # started from the loop's own thread: PR_SET_PDEATHSIG ties the server's life to this thread

@@ -101,6 +101,41 @@ async def _chat(args) -> int:
 _URLS = (("web chat", "/webchat"), ("health", "/healthz"), ("staff API", "/api/v1/openapi.json"))
 
 
+async def _db(args) -> int:
+    """Run the embedded database on its own, so several bot processes and every CLI command can share it."""
+    from bot.embedded_db import EmbeddedMongo, running_uri
+
+    settings = load_settings()
+    if settings.mongodb_uri:
+        print("laporbot db: MONGODB_URI is set; the embedded database is only for when it is not", file=sys.stderr)
+        return 2
+    if uri := running_uri(settings.db_dir):
+        print(f"laporbot db: already running for {settings.db_dir}\nMONGODB_URI={uri}")
+        return 0
+    settings.lapor_data_dir.mkdir(parents=True, exist_ok=True)
+    server = EmbeddedMongo(settings.db_dir, port=args.port, log_path=settings.lapor_data_dir / "db.log")
+    try:
+        uri = server.start()
+    except RuntimeError as exc:
+        print(f"laporbot db: could not start: {_start_error(exc)}", file=sys.stderr)
+        return 1
+    print(f"MONGODB_URI={uri}", flush=True)
+    print(f"data: {settings.db_dir}  log: {server.log_path}\n"
+          "Bot processes and CLI commands with the same LAPOR_DATA_DIR find it by themselves; elsewhere set "
+          "MONGODB_URI as above. Ctrl-C stops.", file=sys.stderr, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    supervisor = asyncio.create_task(server.supervise())
+    try:
+        await stop.wait()
+    finally:
+        supervisor.cancel()
+        await server.astop()
+    return 0
+
+
 def _start_error(exc: Exception) -> str:
     """One readable line; never the URI (it may hold credentials) nor a topology dump."""
     from pymongo.errors import PyMongoError
@@ -125,6 +160,9 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--user", default=os.environ.get("LAPOR_CONSOLE_USER", "warga"))
     chat.add_argument("--no-nlu", action="store_true")
     chat.set_defaults(func=lambda a: asyncio.run(_chat(a)))
+    db = sub.add_parser("db", help="run the embedded database on its own (prints its MONGODB_URI)")
+    db.add_argument("--port", type=int, default=None, help="port to listen on (default: a free one)")
+    db.set_defaults(func=lambda a: asyncio.run(_db(a)))
     for module in ("bot.nlu.cli", "bot.staff.cli", "outreach.cli"):
         try:
             mod = __import__(module, fromlist=["add_subcommands"])

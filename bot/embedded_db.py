@@ -6,6 +6,7 @@ Used when MONGODB_URI is unset (``laporbot run``) and by the test suite. Data li
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import shutil
@@ -23,6 +24,7 @@ from bot.processes import die_with_parent, log_tail
 
 log = logging.getLogger(__name__)
 MIN_FREE_BYTES = 50 * 1024 * 1024
+ADDRESS_FILE = "server.json"  # in the data directory while the server runs
 
 
 def free_port() -> int:
@@ -39,6 +41,23 @@ def _server_command() -> list[str]:
     if not found:
         raise RuntimeError("secantusd-py not found: install the project (make run / make test)")
     return [found]
+
+
+def running_uri(storage: Path | str) -> str | None:
+    """The URI of an embedded server already serving ``storage`` (started by ``laporbot run`` or ``laporbot db``
+    on this machine), found through the address file it keeps in its data directory; None if there is none
+    or it no longer answers."""
+    path = Path(storage) / ADDRESS_FILE
+    try:
+        info = json.loads(path.read_text())
+        os.kill(int(info["pid"]), 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    with socket.socket() as s:
+        s.settimeout(1.0)
+        if s.connect_ex(("127.0.0.1", int(info["port"]))) != 0:
+            return None
+    return str(info["uri"])
 
 
 class EmbeddedMongo:
@@ -76,6 +95,7 @@ class EmbeddedMongo:
                 try:
                     client.admin.command("ping")
                     self.state = "up"
+                    self._publish()
                     return self.uri
                 except PyMongoError:
                     if time.monotonic() > deadline:
@@ -134,7 +154,22 @@ class EmbeddedMongo:
             backoff = 1.0
             log.warning("embedded database restarted (pid %d)", self.proc.pid)
 
+    # -- finding a running server ------------------------------------------------------------------
+    @property
+    def address_file(self) -> Path | None:
+        return None if self.storage == ":memory:" else Path(self.storage) / ADDRESS_FILE
+
+    def _publish(self) -> None:
+        """Tell other processes on this machine (CLI commands, more bot processes) where the server is."""
+        if self.address_file:
+            self.address_file.write_text(json.dumps({"uri": self.uri, "pid": self.proc.pid, "port": self.port}))
+
+    def _unpublish(self) -> None:
+        if self.address_file:
+            self.address_file.unlink(missing_ok=True)
+
     def stop(self, timeout_s: float = 10.0) -> None:
+        self._unpublish()
         self.state = "stopped"
         if not self.proc or self.proc.poll() is not None:
             return

@@ -21,17 +21,17 @@ async def _runtime(*, senders: bool):
     else:
         from bot.engine import Engine
         from bot.outbox import Outbox
+        from bot.embedded_db import running_uri
         from bot.storage import connect
 
         s = rt.settings
-        if not s.mongodb_uri:
+        uri = s.mongodb_uri or running_uri(s.db_dir)  # a running bot's embedded database is shared
+        if not uri:
             from bot.embedded_db import EmbeddedMongo
 
             s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
             rt.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
             uri = rt.embedded_db.start()
-        else:
-            uri = s.mongodb_uri
         rt.stores = await connect(uri, s.lapor_db)
         rt.outbox = Outbox(rt.stores, sweep_interval_s=0)
         rt.engine = Engine(rt.stores, rt.outbox, None, s)

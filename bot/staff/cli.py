@@ -31,7 +31,9 @@ async def _open_stores():
 
     s = load_settings()
     embedded = None
-    uri = s.mongodb_uri
+    from bot.embedded_db import running_uri
+
+    uri = s.mongodb_uri or running_uri(s.db_dir)  # a running bot's embedded database is shared, not restarted
     if not uri:
         from bot.embedded_db import EmbeddedMongo
 

@@ -1,0 +1,102 @@
+"""One embedded database shared by processes: ``laporbot db`` on its own, and CLI commands next to a running bot."""
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.embedded_db import free_port
+
+LAPORBOT = str(Path(sys.executable).with_name("laporbot"))
+
+
+def _env(data_dir: Path, **extra) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "LAPOR_", "RASA_", "TELEGRAM_",
+                                                                      "WHATSAPP_", "SMS_"))}
+    env.update(LAPOR_DATA_DIR=str(data_dir), **extra)
+    return env
+
+
+async def _run(*args, env: dict, timeout_s: float = 90) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(LAPORBOT, *args, env=env, stdout=asyncio.subprocess.PIPE,
+                                                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
+    return proc.returncode, out.decode(errors="replace")
+
+
+async def _healthy(port: int, timeout_s: float = 90) -> dict:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            try:
+                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
+                    if r.status == 200:
+                        return await r.json()
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.3)
+    raise AssertionError("bot never became healthy")
+
+
+async def _stop(proc) -> None:
+    if proc.returncode is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            await asyncio.wait_for(proc.wait(), 40)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+
+@pytest.mark.timeout(240)
+async def test_cli_commands_use_the_running_bots_embedded_database(tmp_path):
+    port = free_port()
+    env = _env(tmp_path / "var", LAPOR_HTTP_PORT=str(port))
+    bot = await asyncio.create_subprocess_exec(LAPORBOT, "run", "--no-console", "--no-nlu", env=env,
+                                               stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+                                               stdin=asyncio.subprocess.DEVNULL)
+    try:
+        health = await _healthy(port)
+        assert health["dependencies"]["database"]["embedded"] is True
+        rc, out = await _run("staff", "token", "--agency", "DPU-53.71", env=env)
+        assert rc == 0, out
+        rc, out = await _run("stats", env=env)
+        assert rc == 0, out
+        # the bot kept its database: still healthy, and the token the CLI issued is stored in it
+        assert (await _healthy(port))["dependencies"]["database"]["state"] == "up"
+    finally:
+        await _stop(bot)
+    assert bot.returncode == 0
+
+
+@pytest.mark.timeout(240)
+async def test_laporbot_db_serves_bot_processes_that_find_it_by_the_data_dir(tmp_path):
+    env = _env(tmp_path / "var")
+    db = await asyncio.create_subprocess_exec(LAPORBOT, "db", env=env, stdout=asyncio.subprocess.PIPE,
+                                              stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+    bots = []
+    try:
+        line = (await asyncio.wait_for(db.stdout.readline(), 60)).decode().strip()
+        assert line.startswith("MONGODB_URI=mongodb://127.0.0.1:")
+        rc, out = await _run("db", env=env)  # a second one finds the first instead of fighting over the files
+        assert rc == 0 and line in out
+        ports = [free_port(), free_port()]
+        for p, extra in zip(ports, ({}, {"MONGODB_URI": line.split("=", 1)[1]})):
+            bots.append(await asyncio.create_subprocess_exec(
+                LAPORBOT, "run", "--no-console", "--no-nlu", env={**env, "LAPOR_HTTP_PORT": str(p), **extra},
+                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL))
+        for p in ports:
+            health = await _healthy(p)
+            # neither bot started a database of its own
+            assert health["dependencies"]["database"] == {"state": "up", "embedded": False}
+    finally:
+        for b in bots:
+            await _stop(b)
+        await _stop(db)
+    assert db.returncode == 0 and all(b.returncode == 0 for b in bots)
