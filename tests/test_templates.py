@@ -197,6 +197,22 @@ def test_every_text_renders_with_a_representative_context(renderer, lang):
                 assert ctx["tracking_id"] in text, key
 
 
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_numbered_lists_and_conditional_lines_start_a_new_line(renderer, lang):
+    """A newline right after a block tag is dropped (trim_blocks): list texts keep theirs with ``+%}``."""
+    lists = [k for k in sorted(renderer.catalogue.keys(lang)) if "loop.index" in renderer.catalogue.source(lang, k)]
+    assert {"filing/ask_agency_pick", "tracking/my_reports", "filing/similar_found"} <= set(lists)
+    for key in lists:
+        lines = renderer.render(key, lang, **CONTEXTS[0]).split("\n")
+        assert [ln[:3] for ln in lines if re.match(r"\d+\. ", ln)] == ["1. ", "2. "], (key, lines)
+        assert not re.search(r"\d+\. .*\d+\. ", "\n".join(lines)), key
+    similar = renderer.render("filing/similar_found", lang, **CONTEXTS[0]).split("\n")
+    assert len(similar) == 4  # heading, two reports, the question
+    receipt = renderer.render("filing/receipt", lang, **dict(CONTEXTS[0], volunteer=True)).split("\n")
+    assert len(receipt) == 3 and "Kawan LAPOR!" in receipt[-1]
+    assert len(renderer.render("filing/receipt", lang, **dict(CONTEXTS[0], volunteer=False)).split("\n")) == 2
+
+
 def test_english_is_rendered_from_the_english_catalogue(renderer):
     ctx = CONTEXTS[0]
     same = [k for k in sorted(renderer.catalogue.keys("en"))
