@@ -1,9 +1,9 @@
 """The message catalogues: both languages define the same texts with the same variables, every text the
 code asks for exists, every text renders, and the SMS-bound texts keep the size they have.
 
-Key names come from the code itself: string literals shaped ``group/name`` in bot/, channels/, outreach/,
-the ``ask:`` prompts of dialogues/*.yml, and the notification events (``notify/{event}``) enumerated from
-the report transitions they are built from.
+Key names come from the code itself: string literals shaped ``group/name`` in bot/ (not bot/backoffice/),
+channels/ and outreach/, the ``ask:`` prompts of dialogues/*.yml, and the notification events
+(``notify/{event}``) enumerated from the report transitions they are built from.
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from channels.formatting import gsm_friendly, is_gsm7, sms_units
 ROOT = Path(__file__).resolve().parent.parent
 CODE_DIRS = ("bot", "channels", "outreach")
 KEY_SHAPE = re.compile(r"[a-z_]+/[a-z_]+")
+BACKOFFICE = ROOT / "bot" / "backoffice"  # its own wording (templates/backoffice/i18n), not this renderer's
 MIME_TYPES = {"application", "audio", "image", "text", "video"}  # "image/png" is a media type, not a text
 # f-strings that build a key: the prefix, and whether the Renderer renders it (outreach/<campaign> only
 # labels the outbox record of a campaign message; campaign texts live in templates/outreach/*.yml).
@@ -43,7 +44,7 @@ def variables(r: Renderer, lang: str, key: str) -> set[str]:
 # ------------------------------------------------------------------ the keys the code uses
 def _python_files():
     for d in CODE_DIRS:
-        yield from sorted((ROOT / d).rglob("*.py"))
+        yield from (p for p in sorted((ROOT / d).rglob("*.py")) if not p.is_relative_to(BACKOFFICE))
 
 
 def literal_keys() -> set[str]:
