@@ -8,7 +8,7 @@ For the integrator after merging a branch that still adds ``.j2`` files. Each fi
 entry of its group (``filing/…``) so the hand-written comments stay. The jinja2 source is kept exactly
 (only the file's final newline goes, which the renderer drops anyway); after writing, the catalogue is
 read back and every folded entry must equal its file before the file is deleted. An entry that already
-exists with different text stops the script without writing anything.
+exists with different text stops the script before that language's catalogue is written.
 """
 from __future__ import annotations
 
@@ -74,8 +74,8 @@ def insert(text: str, key: str, entry: str) -> str:
     return "".join(lines[:end]) + entry + "".join(lines[end:])
 
 
-def fold(lang: str, dry_run: bool) -> list[str]:
-    base = ROOT / lang
+def fold(lang: str, dry_run: bool, root: Path = ROOT) -> list[str]:
+    base = root / lang
     path = base / "messages.yml"
     text = path.read_text(encoding="utf-8") if path.exists() else HEADER.format(name=NAMES[lang])
     existing = yaml.safe_load(text) or {}
@@ -109,9 +109,10 @@ def fold(lang: str, dry_run: bool) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--dry-run", action="store_true")
+    ap.add_argument("--root", type=Path, default=ROOT, help="templates directory (default: this checkout's)")
     args = ap.parse_args()
     for lang in LANGUAGES:
-        keys = fold(lang, args.dry_run)
+        keys = fold(lang, args.dry_run, args.root)
         print(f"{lang}: {'would fold' if args.dry_run else 'folded'} {len(keys)} texts")
         for k in keys:
             print(f"  {k}")
