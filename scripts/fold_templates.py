@@ -6,8 +6,8 @@
 For the integrator after merging a branch that still adds ``.j2`` files. Each file of at most
 ``MAX_LINES`` lines (and not listed in ``KEEP_AS_FILES``) becomes one entry, written after the last
 entry of its group (``filing/…``) so the hand-written comments stay. The jinja2 source is kept exactly
-(only the file's final newline goes, which the renderer drops anyway); after writing, the catalogue is
-read back and every folded entry must equal its file before the file is deleted. An entry that already
+(only the file's final newline goes, which the renderer drops anyway); the new catalogue is parsed back
+and every folded entry must equal its file before the catalogue is written and the files deleted. An entry that already
 exists with different text stops the script before that language's catalogue is written.
 """
 from __future__ import annotations
