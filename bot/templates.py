@@ -59,25 +59,20 @@ class Catalogue(BaseLoader):
 
     def source(self, lang: str, key: str) -> str:
         """The jinja2 source of one key in one language (no fallback); ``TemplateNotFound`` if absent."""
-        if key in self.entries.get(lang, {}):
-            return self.entries[lang][key]
-        path = self.root / lang / f"{key}.j2"
-        if lang in LANGUAGES and path.is_file():
-            return path.read_text(encoding="utf-8")
-        raise TemplateNotFound(f"{lang}/{key}")
+        return self._find(lang, key)[0]
 
     def get_source(self, environment, template):
         lang, _, key = template.partition("/")
-        key = key.removesuffix(".j2")
-        if not key or ".." in key.split("/"):
-            raise TemplateNotFound(template)
+        return self._find(lang, key.removesuffix(".j2"))
+
+    def _find(self, lang: str, key: str):
         if key in self.entries.get(lang, {}):
             return self.entries[lang][key], None, lambda: True
         path = self.root / lang / f"{key}.j2"
-        if lang not in LANGUAGES or not path.is_file():
-            raise TemplateNotFound(template)
+        if lang not in LANGUAGES or not key or key.startswith("/") or ".." in key.split("/") or not path.is_file():
+            raise TemplateNotFound(f"{lang}/{key}")
         mtime = path.stat().st_mtime
-        return path.read_text(encoding="utf-8"), str(path), lambda: path.stat().st_mtime == mtime
+        return path.read_text(encoding="utf-8"), str(path), lambda: path.is_file() and path.stat().st_mtime == mtime
 
 
 class Renderer:
