@@ -64,7 +64,7 @@ def _transcript(view: handoff.View, user) -> list[dict]:
 
 async def list_page(request: web.Request) -> web.Response:
     user, status, views = await _listed(request)
-    return render(request, "handoffs.html", status=status, items=[v.for_json(user) for v in views])
+    return render(request, "handoffs.html", tab=status, items=[v.for_json(user) for v in views])
 
 
 async def list_json(request: web.Request) -> web.Response:

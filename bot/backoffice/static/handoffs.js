@@ -1,4 +1,4 @@
-// Live parts of /staff/handoffs: poll the JSON endpoints and redraw with textContent only (never innerHTML),
+// Live parts of /staff/handoffs: poll the JSON endpoints and redraw with textContent only (never as markup),
 // so nothing a citizen wrote can run here. Without JavaScript the pages work by reloading.
 (function () {
   "use strict";
