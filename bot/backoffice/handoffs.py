@@ -17,7 +17,7 @@ from bot.storage.handoffs import CLOSED, REQUESTED, TAKEN
 
 ROLES = ("officer",)  # admins too (StaffUser.can)
 SCRIPT = Path(__file__).resolve().parent / "static" / "handoffs.js"
-LIST_LIMIT = 100
+LIST_LIMIT = 300  # active handoffs read before the scope filter
 
 
 def _user(request: web.Request):

@@ -262,7 +262,8 @@ async def scope(runtime, user, docs: list[dict]) -> list[View]:
     for d in docs:
         linked = [r for r in reports if r.get("contact_id") == d["contact_id"]
                   or (d.get("tracking_id") and r.get("tracking_id") == d["tracking_id"])]
-        named = next((r for r in linked if r.get("tracking_id") == d.get("tracking_id") and r.get("agency")), None)
+        named = next((r for r in linked if d.get("tracking_id") and r.get("tracking_id") == d["tracking_id"]
+                      and r.get("agency")), None)
         agencies = {named["agency"]} if named else {r["agency"] for r in linked if r.get("agency")}
         general = not agencies
         if not who.is_admin and not general and user.agency not in agencies:
