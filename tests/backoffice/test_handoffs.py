@@ -195,6 +195,30 @@ async def test_officer_scope_and_privacy(make_runtime, signed_in):
     assert (await campaign.get("/staff/handoffs.json")).status == 403
 
 
+async def test_handoff_about_one_report_belongs_to_that_reports_agency(make_runtime, signed_in):
+    rt = await make_runtime()
+    c = await _citizen(rt, "6281100000005", "Eka")
+    ours = await _report(rt, c, AGENCY)
+    await _report(rt, c, "DINKES-53.71")
+    h = await rt.stores.handoffs.open(c["_id"], "soal laporan ini", tracking_id=ours["tracking_id"])
+    dinkes = await signed_in(rt, "officer", "DINKES-53.71")
+    assert await list_items(dinkes) == []
+    assert (await dinkes.get(f"/staff/handoffs/{h['_id']}")).status == 404
+    officer = await signed_in(rt, "officer", AGENCY)
+    assert [i["tracking_ids"] for i in await list_items(officer)] == [[ours["tracking_id"]]]
+
+
+async def test_handoffs_stored_before_the_lifecycle_read_as_requested(make_runtime, signed_in):
+    rt = await make_runtime()
+    c = await _citizen(rt, "6281100000006", "Fajar")
+    h = await rt.stores.handoffs.open(c["_id"], "halo")
+    await rt.stores.handoffs.col.update_one({"_id": h["_id"]}, {"$set": {"status": "open"}})
+    officer = await signed_in(rt, "officer", AGENCY)
+    assert [i["status"] for i in await list_items(officer)] == ["requested"]
+    assert (await post(officer, f"/staff/handoffs/{h['_id']}/take")).status == 303
+    assert (await rt.stores.handoffs.get(h["_id"]))["status"] == "taken"
+
+
 async def test_pages_render_in_english(make_runtime, signed_in):
     rt = await make_runtime()
     c = await _citizen(rt, "6281100000009", "Rina")
