@@ -68,6 +68,10 @@ async def intercept(engine, contact: dict, inbound) -> bool:
         if await store.close(h["_id"], "timeout", idle_before=cutoff):
             await _tell(engine, contact, "handoff/timed_out")
         return False
+    # the citizen wrote: channels that limit free-form replies to a window after the last inbound (WhatsApp's
+    # 24 h) read it from the conversation, which no turn updates while the bot is quiet
+    await engine.stores.conversations.col.update_one({"_id": contact["_id"]},
+                                                     {"$set": {"last_inbound_at": inbound.received_at}})
     if inbound.kind == "text" and norm(inbound.text) in end_words():
         if await store.close(h["_id"], "citizen"):
             await _tell(engine, contact, "handoff/back_to_bot")

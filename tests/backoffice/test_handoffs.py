@@ -266,9 +266,14 @@ async def test_hook_keeps_the_bot_quiet_while_taken(make_runtime):
     assert [(e["who"], e["text"], e["kind"]) for e in doc["transcript"] if e["who"] == "citizen"] == [
         ("citizen", "ada kabar?", "text"), ("citizen", "", "media")]
     assert await _outbound(rt, c) == []
-    # through the engine: stored inbound, no reply
-    assert await rt.engine.handle(_inbound("bantuan")) == []
+    # through the engine: stored inbound, no reply; the WhatsApp window still counts from this message
+    await rt.stores.conversations.col.insert_one({"_id": c["_id"], "version": 1,
+                                                  "last_inbound_at": utcnow() - timedelta(hours=30)})
+    msg = _inbound("bantuan")
+    assert await rt.engine.handle(msg) == []
     assert await _outbound(rt, c) == []
+    conv = await rt.stores.conversations.col.find_one({"_id": c["_id"]})
+    assert abs((conv["last_inbound_at"] - msg.received_at).total_seconds()) < 0.01
     assert await rt.stores.messages.col.count_documents({"contact_id": c["_id"], "direction": "in"}) == 1
 
 
@@ -292,6 +297,9 @@ async def test_hook_idle_handoff_gives_the_message_to_the_bot(make_runtime):
     assert await handoff.intercept(rt.engine, c, _inbound("halo?")) is False
     doc = await rt.stores.handoffs.get(h["_id"])
     assert doc["status"] == "closed" and doc["closed_reason"] == "timeout"
+    # the runtime's sweeper may have closed it first and be telling the citizen right now: told exactly once
+    await wait_until(lambda: _outbound(rt, c))
+    await rt.staff.handoffs.sweep()
     assert [m["template"] for m in await _outbound(rt, c)] == ["handoff/timed_out"]
 
 
