@@ -317,3 +317,16 @@ def test_end_words_are_whole_messages():
     words = handoff.end_words()
     assert "kembali ke bot" in words and "back to bot" in words
     assert not any(re.fullmatch(r"\s*", w) for w in words)
+
+
+def test_wording_exists_in_both_languages():
+    import yaml
+
+    from bot.templates import ROOT
+
+    for lang in ("id", "en"):
+        assert sorted(p.name for p in (ROOT / lang / "handoff").glob("*.j2")) == [
+            "back_to_bot.j2", "handed_back.j2", "officer_reply.j2", "taken.j2", "timed_out.j2"]
+    keys = [set(yaml.safe_load((ROOT / "backoffice" / "i18n" / lang / "handoffs.yml").read_text()))
+            for lang in ("id", "en")]
+    assert keys[0] == keys[1]
