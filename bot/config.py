@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     lapor_max_messages_per_minute: int = Field(20, ge=1)
     lapor_max_text_chars: int = Field(2000, ge=100)
     lapor_draft_ttl_days: int = Field(30, ge=1)
+    lapor_handoff_idle_minutes: float = Field(30.0, gt=0)  # a live conversation quiet this long goes back to the bot
     # understanding
     rasa_url: str | None = None
     rasa_timeout_s: float = Field(3.0, gt=0)

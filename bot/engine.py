@@ -22,6 +22,7 @@ from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
+from bot.staff import handoff as handoffs
 from bot.storage.conversations import VersionConflict
 from bot.templates import Renderer
 
@@ -79,6 +80,8 @@ class Engine:
                          mask_user(inbound.identity.user_id))
                 return []
             async with self._lock(contact["_id"]):
+                if await handoffs.intercept(self, contact, inbound):  # a staff member holds the conversation
+                    return []
                 turn = await self._run_turn(contact, inbound)
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)

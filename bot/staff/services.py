@@ -94,6 +94,9 @@ def register(runtime) -> StaffServices:
     loop.create_task(_ensure_indexes(staff))
     staff.worker.start()
     runtime.stop_hooks.append(staff.worker.stop)  # stop the SLA task before the database closes
+    from bot.staff import handoff
+
+    staff.handoffs = handoff.start(runtime)  # idle live conversations go back to the bot
     return staff
 
 

@@ -195,7 +195,7 @@ async def test_talk_to_a_person_records_a_request(rt):
     await chat.send("Saya butuh bantuan mengisi laporan untuk ibu saya")
     contact = await chat.contact()
     h = await rt.stores.db.handoffs.find_one({"contact_id": contact["_id"]})
-    assert h["status"] == "open" and h["notes"][0]["text"].startswith("Saya butuh")
+    assert h["status"] == "requested" and h["notes"][0]["text"].startswith("Saya butuh")
 
 
 async def test_reports_per_day_limit(make_runtime, rasa_url):
