@@ -85,3 +85,10 @@ async def signed_in(rt, base_url):
     yield _make
     for s in sessions:
         await s.close()
+
+
+@pytest.fixture
+async def client_api(base_url):
+    """A plain HTTP client for /api/v1."""
+    async with aiohttp.ClientSession(base_url=base_url) as s:
+        yield s
