@@ -1,8 +1,10 @@
 """Rendering back-office pages: one autoescaping jinja2 environment over ``templates/backoffice/``."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from functools import lru_cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
@@ -10,13 +12,29 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from bot.backoffice.i18n import LANGUAGES, translate
 
 ROOT = Path(__file__).resolve().parents[2] / "templates" / "backoffice"
+WIB = ZoneInfo("Asia/Jakarta")
 
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
     env = Environment(loader=FileSystemLoader(str(ROOT)), autoescape=select_autoescape(["html"]),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["wib"] = wib
     return env
+
+
+def wib(value) -> str:
+    """A datetime (or ISO string) as local Indonesian Western time: ``2026-12-04 23:59 WIB``; '' for none."""
+    if not value:
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
 
 
 def language(request: web.Request) -> str:

@@ -144,9 +144,16 @@ async def report_view(request: web.Request, *, status: int = 200, error: str | N
     suggested = agencies.get(report.get("agency_suggested")) if who.is_admin else None
     agency = agencies.get(report.get("agency"))
     returned = report.get("returned") if who.is_admin else None
+    actors = {}
+    for h in report.get("history") or []:
+        actor = h.get("actor") or ""
+        if actor.startswith("staff:") and actor not in actors:
+            person = await con.users.get(actor[6:])
+            actors[actor] = person["email"] if person else actor
     return render(request, "reports/report.html", status=status, r=r, moves=moves(report, who),
                   internal=await con.notes.for_report(tid), canned=canned, note_text=note_text or "",
-                  suggested=suggested, agency=agency, error=error, is_admin=who.is_admin, returned=returned,
+                  suggested=suggested, agency=agency, error=error, actors=actors, is_admin=who.is_admin,
+                  returned=returned,
                   can_reroute=who.is_admin and report.get("status") == domain.DITERUSKAN,
                   can_return=not who.is_admin and report.get("status") == domain.DITERUSKAN,
                   done=request.query.get("done") if request.query.get("done") in domain.STATUSES + (

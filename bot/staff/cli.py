@@ -1,4 +1,5 @@
-"""``laporbot staff token --agency CODE``, ``laporbot staff user ...`` (back-office accounts) and ``laporbot stats`` (same figures as GET /api/v1/stats)."""
+"""``laporbot staff token --agency CODE``, ``laporbot staff user ...`` (back-office accounts) and
+``laporbot stats`` (same figures as GET /api/v1/stats)."""
 from __future__ import annotations
 
 import asyncio
