@@ -90,6 +90,8 @@ async def html_errors(request: web.Request, handler):
     """Errors become a short HTML page in the reader's language; no traceback reaches a browser."""
     from bot.backoffice.pages import render
 
+    if request.path == PREFIX:
+        raise web.HTTPFound(PREFIX + "/")
     try:
         return await handler(request)
     except web.HTTPException as exc:

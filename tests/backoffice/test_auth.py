@@ -151,6 +151,9 @@ async def test_anonymous_pages_redirect_to_login_and_posts_are_refused(anon):
     r = await anon.post("/staff/reports/LPR-XXXXXXX/notes", allow_redirects=False,
                         data={"csrf_token": csrf_of(await page.text()), "note": "x"})
     assert r.status == 401
+    r = await anon.get("/staff", allow_redirects=False)
+    assert r.status == 302 and r.headers["Location"] == "/staff/"
+    assert (await anon.get("/staff/static/backoffice.css")).status == 200  # public, no login needed
     r = await anon.get("/staff/login?next=https://evil.example/")
     assert 'value="/staff/"' in await r.text()
 
