@@ -17,6 +17,7 @@ from bot import agencies
 from bot import reports as domain
 from bot.backoffice import inbox
 from bot.backoffice.app import console
+from bot.backoffice.images import strip_metadata
 from bot.backoffice.pages import render
 from bot.backoffice.principal import ADMIN, OFFICER, api_principal
 from bot.messages import utcnow
@@ -268,9 +269,13 @@ async def attachment(request: web.Request) -> web.StreamResponse:
         data = await stream.read()
     except NoFile:
         raise web.HTTPNotFound(text="errors.not_found") from None
-    await con.record(user, "attachment_view", report["tracking_id"], {"index": int(n)})
     mime = (att.get("mime_type") or "application/octet-stream").split(";")[0].strip().lower()
     inline = mime in INLINE_IMAGES
+    if inline and not who.is_admin:  # agencies never get the GPS position or camera of a citizen's photo
+        data = strip_metadata(data, mime)
+        if data is None:
+            raise web.HTTPNotFound(text="errors.not_found")
+    await con.record(user, "attachment_view", report["tracking_id"], {"index": int(n)})
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", att.get("filename") or f"lampiran-{n}")[:100]
     return web.Response(body=data, content_type=mime if inline else "application/octet-stream", headers={
         "Content-Disposition": f'{"inline" if inline else "attachment"}; filename="{name}"',
