@@ -20,8 +20,10 @@ def base_url(settings) -> str:
     return f"http://{host}:{settings.lapor_http_port}"
 
 
-def setup_url(settings, token: str) -> str:
-    return f"{base_url(settings)}/staff/setup/{token}"
+def setup_url(settings, token: str, *, origin: str | None = None) -> str:
+    """The one-time link; ``origin`` (the console's own address) is used when LAPOR_PUBLIC_URL is unset."""
+    base = base_url(settings) if getattr(settings, "lapor_public_url", None) or not origin else origin.rstrip("/")
+    return f"{base}/staff/setup/{token}"
 
 
 async def add_user(db, email: str, role: str, agency: str | None = None, *, created_by: str = "cli",

@@ -238,3 +238,26 @@ async def test_cli_user_add_prints_a_setup_link(rt, settings, monkeypatch, capsy
     assert "cli@lapor.test\tofficer\tPLN\tactive, setup pending" in out.out
     audit = await rt.stores.db.audit.find_one({"action": "staff_user_add"})
     assert audit["details"]["agency"] == "PLN"
+
+
+async def test_admin_manages_accounts_in_the_console(rt, signed_in, anon):
+    import re
+
+    admin = await signed_in("admin")
+    r = await admin.form("/staff/users", email="baru@lapor.test", role="officer", agency="")
+    assert r.status == 400 and "Akun tidak dibuat" in await r.text()
+    r = await admin.form("/staff/users", email="baru@lapor.test", role="officer", agency="pln")
+    link = re.search(r'id="setup-link">([^<]+)<', await r.text()).group(1)
+    assert link.startswith(f"http://127.0.0.1:{rt.http_port}/staff/setup/")
+    path = "/staff/setup/" + link.rsplit("/", 1)[1]
+    assert (await anon.get(path)).status == 200
+    doc = await rt.stores.db.staff_users.find_one({"email": "baru@lapor.test"})
+    assert doc["agency"] == "PLN" and doc["created_by"] == f"staff:{admin.user['_id']}"
+    assert (await admin.form(f"/staff/users/{doc['_id']}/disable")).status == 303
+    assert (await anon.get(path)).status == 410  # a disabled account's link stops working
+    assert (await admin.form(f"/staff/users/{admin.user['_id']}/disable")).status == 400
+    officer = await signed_in("officer", agency="PLN")
+    assert (await officer.get("/staff/users")).status == 403
+    assert (await officer.form("/staff/users", email="x@lapor.test", role="admin")).status == 403
+    actions = [a["action"] for a in await rt.stores.db.audit.find({}).to_list(100)]
+    assert "staff_user_add" in actions and "staff_user_disable" in actions
