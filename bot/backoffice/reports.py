@@ -90,7 +90,8 @@ async def inbox_page(request: web.Request) -> web.Response:
         item["returned"] = bool(raw.get("returned")) and who.is_admin
         items.append(item)
     return render(request, "reports/inbox.html", items=items, counts=counts, total=len(ids), page=page, pages=pages,
-                  f=f, statuses=domain.STATUSES, privacies=domain.PRIVACY, is_admin=who.is_admin, now=now)
+                  f=f, statuses=domain.STATUSES, privacies=domain.PRIVACY, is_admin=who.is_admin, now=now,
+                  returned_notice=request.query.get("returned") == "1")
 
 
 CSV_COLUMNS = ("tracking_id", "status", "type", "category", "privacy", "agency", "region", "province",

@@ -10,7 +10,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 
 def add_subcommands(subparsers) -> None:
-    staff = subparsers.add_parser("staff", help="staff side: agency API tokens")
+    staff = subparsers.add_parser("staff", help="staff side: agency API tokens, back-office accounts")
     sub = staff.add_subparsers(dest="staff_command", required=True)
     p = sub.add_parser("token", help="issue an API token for an agency (printed once, stored hashed)")
     p.add_argument("--agency", required=True, help="agency code, e.g. DUKCAPIL-53.71 or PLN")

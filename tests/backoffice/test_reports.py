@@ -91,6 +91,7 @@ async def test_return_to_admin_then_reroute_both_audited(rt, signed_in):
     assert (await officer.form(f"/staff/reports/{tid}/return", note="")).status == 400
     r = await officer.form(f"/staff/reports/{tid}/return", note="Ini urusan PLN, bukan Dinas PU")
     assert r.status == 303
+    assert "dikembalikan ke admin" in await (await officer.get(r.headers["Location"])).text()
     assert (await officer.get(f"/staff/reports/{tid}")).status == 404
     inbox = await (await admin.get("/staff/reports")).text()
     assert tid in inbox and "Dikembalikan" in inbox
