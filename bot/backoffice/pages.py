@@ -37,6 +37,23 @@ def wib(value) -> str:
     return value.astimezone(WIB).strftime("%Y-%m-%d %H:%M WIB")
 
 
+@lru_cache(maxsize=1)
+def _bot_labels():
+    from bot.templates import Renderer
+
+    return Renderer()
+
+
+def label(key: str, lang: str = "id") -> str:
+    """The bot's own short label (``templates/<lang>/labels.yml``): ``label("category.kesehatan")``."""
+    return _bot_labels().label(key, lang)
+
+
+def label_keys(group: str) -> list[str]:
+    """The values a label group names, e.g. every report category."""
+    return [k for k in (_bot_labels()._load_labels("id").get(group) or {}) if k not in (None, "None")]
+
+
 def language(request: web.Request) -> str:
     """``?lang=`` wins, then the ``lang`` cookie, then the signed-in person's language, then Indonesian."""
     for lang in (request.query.get("lang"), request.cookies.get("lang")):
@@ -50,7 +67,7 @@ def render(request: web.Request, name: str, *, status: int = 200, **ctx) -> web.
     lang = language(request)
     html = environment().get_template(name).render(
         user=request.get("staff"), csrf_token=request.get("csrf_token", ""), lang=lang, path=request.path,
-        t=lambda key, **p: translate(key, lang, **p), **ctx)
+        t=lambda key, **p: translate(key, lang, **p), label=lambda key: label(key, lang), **ctx)
     resp = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
     if request.query.get("lang") in LANGUAGES:
         resp.set_cookie("lang", lang, httponly=True, samesite="Lax", max_age=365 * 86400)

@@ -18,7 +18,7 @@ from bot import reports as domain
 from bot.backoffice import inbox
 from bot.backoffice.app import console
 from bot.backoffice.images import strip_metadata
-from bot.backoffice.pages import render
+from bot.backoffice.pages import label_keys, render
 from bot.backoffice.principal import ADMIN, OFFICER, api_principal
 from bot.messages import utcnow
 from bot.staff.views import serialize_report
@@ -91,7 +91,7 @@ async def inbox_page(request: web.Request) -> web.Response:
         items.append(item)
     return render(request, "reports/inbox.html", items=items, counts=counts, total=len(ids), page=page, pages=pages,
                   f=f, statuses=domain.STATUSES, privacies=domain.PRIVACY, is_admin=who.is_admin, now=now,
-                  returned_notice=request.query.get("returned") == "1")
+                  returned_notice=request.query.get("returned") == "1", categories=label_keys("category"))
 
 
 CSV_COLUMNS = ("tracking_id", "status", "type", "category", "privacy", "agency", "region", "province",
