@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 
 from aiohttp import web
 
@@ -29,6 +30,22 @@ class Filters:
 
         vals = {**self.values, **override}
         return urlencode({k: v for k, v in vals.items() if v not in (None, "")})
+
+
+@lru_cache(maxsize=1)
+def region_groups() -> list[tuple[dict, list[dict]]]:
+    """(province, its regencies and cities) for the region filter, in code order."""
+    from bot.nlu.regions import all_regions
+
+    provinces: dict[str, tuple[dict, list[dict]]] = {}
+    regions = sorted(all_regions(), key=lambda r: r.code)
+    for r in regions:
+        if r.kind == "provinsi":
+            provinces[r.code] = ({"code": r.code, "name": r.name}, [])
+    for r in regions:
+        if r.kind != "provinsi" and r.province_code in provinces:
+            provinces[r.province_code][1].append({"code": r.code, "name": r.name})
+    return list(provinces.values())
 
 
 def parse(request: web.Request, *, admin: bool) -> Filters:

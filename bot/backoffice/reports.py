@@ -91,7 +91,8 @@ async def inbox_page(request: web.Request) -> web.Response:
         items.append(item)
     return render(request, "reports/inbox.html", items=items, counts=counts, total=len(ids), page=page, pages=pages,
                   f=f, statuses=domain.STATUSES, privacies=domain.PRIVACY, is_admin=who.is_admin, now=now,
-                  returned_notice=request.query.get("returned") == "1", categories=label_keys("category"))
+                  returned_notice=request.query.get("returned") == "1", categories=label_keys("category"),
+                  regions=inbox.region_groups())
 
 
 CSV_COLUMNS = ("tracking_id", "status", "type", "category", "privacy", "agency", "region", "province",
