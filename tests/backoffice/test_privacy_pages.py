@@ -87,3 +87,27 @@ async def test_officer_of_another_agency_gets_404_for_every_report_url(rt, signe
     # the officer's agency/channel filters cannot widen the scope
     listed = await (await other.get("/staff/reports?agency=DPU-53.71")).text()
     assert tid not in listed
+
+
+def test_each_role_maps_to_the_api_scope_or_none():
+    from bot.backoffice.principal import StaffUser, api_principal
+
+    admin = api_principal(StaffUser("1", "a@x", "admin"))
+    officer = api_principal(StaffUser("2", "o@x", "officer", agency="PLN"))
+    assert admin.is_admin and admin.actor == "staff:1"
+    assert not officer.is_admin and officer.agency == "PLN" and officer.actor == "staff:2"
+    assert api_principal(StaffUser("3", "c@x", "campaign")) is None
+    assert api_principal(StaffUser("4", "k@x", "coordinator")) is None
+    assert api_principal(StaffUser("5", "x@x", "officer", agency=None)) is None  # never "agency None" scope
+
+
+def test_officers_may_only_answer_admins_every_legal_step():
+    from bot.backoffice.reports import moves
+    from bot.staff.auth import Principal
+
+    admin, agency = Principal("admin"), Principal("agency", agency="PLN")
+    assert moves({"status": "diterima"}, admin) == ["terverifikasi", "diarsipkan"]
+    assert moves({"status": "terverifikasi"}, admin) == ["diteruskan", "diarsipkan"]
+    assert moves({"status": "diteruskan"}, agency) == ["ditanggapi"]
+    for status in ("diterima", "terverifikasi", "ditanggapi", "selesai", "diarsipkan"):
+        assert moves({"status": status}, agency) == []
