@@ -132,6 +132,8 @@ async def test_roles_sign_in_admin_forwards_officer_answers_citizen_on_whatsapp_
             await rt.stores.reports.col.update_one({"tracking_id": tid},
                                                    {"$set": {"followup_due_at": utcnow() - timedelta(days=1)}})
             ctx, officer = await person("officer")
+            await officer.keyboard.press("Tab")  # the first stop is "skip to content"
+            assert await officer.evaluate("document.activeElement.className") == "skip"
             await expect(officer.locator("table.inbox tr.overdue")).to_contain_text(tid)
             await expect(officer.locator("table.inbox")).not_to_contain_text(other["tracking_id"])
             await officer.click("details.filters summary")
