@@ -51,4 +51,7 @@ def build_app(runtime) -> web.Application:
     from outreach.api import add_routes as add_outreach_routes
 
     add_outreach_routes(app, runtime)
+    from bot.backoffice.app import build as build_backoffice
+
+    app.add_subapp("/staff", build_backoffice(runtime))
     return app

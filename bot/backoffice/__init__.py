@@ -12,5 +12,17 @@ Contract every page module follows:
   report outside an officer's agency is 404.
 - Wording lives in ``templates/backoffice/i18n/<lang>/<area>.yml`` (key ``<area>.<key>``, ``t("area.key")``
   in templates); HTML in ``templates/backoffice/*.html`` extending ``base.html`` (blocks ``title``,
-  ``content``). Autoescape is on: nothing a citizen wrote can run in a staff browser.
+  ``content``; ``head`` for a page's own ``/staff/static/*.js``, CSP allows scripts from 'self' only).
+  Autoescape is on: nothing a citizen wrote can run in a staff browser.
+- Page modules are listed in ``bot.backoffice.app.PAGES`` (absent ones are skipped). Audit a staff action
+  with ``await bot.backoffice.app.console(request).record(user, action, target, details)`` (actor
+  ``staff:<id>``). CSRF is checked by middleware on every non-GET request; bodies over 64 KB are 413.
+- Shared CSS (``templates/backoffice/static/backoffice.css``): ``card``, ``narrow``, ``stack`` (vertical
+  form), ``row``, ``grid`` (filter form), ``cols`` (two columns on wide screens), ``alert``, ``notice``,
+  ``hint``, ``meta``, ``empty``, ``badge`` (+ ``status-<status>``, ``warn``), ``table-wrap``, ``counts``,
+  ``pager``, ``facts`` (a ``dl``), ``citizen-text`` (pre-wrapped text a citizen wrote), ``late``,
+  ``tr.overdue``, buttons ``secondary`` / ``link``, ``form.inline``, ``sr`` (screen readers only).
+- Tests: ``tests/backoffice/conftest.py`` ``signed_in(role, agency=None, *, email=None)`` returns a
+  logged-in client (``.get``/``.post`` as aiohttp, ``.form(path, **fields)`` adds the CSRF token,
+  ``.user``, ``.csrf``); ``rt`` is the runtime serving HTTP, ``anon`` a client without an account.
 """

@@ -1,4 +1,5 @@
-"""``laporbot staff token --agency CODE`` and ``laporbot stats`` (same figures as GET /api/v1/stats)."""
+"""``laporbot staff token --agency CODE``, ``laporbot staff user ...`` (back-office accounts) and
+``laporbot stats`` (same figures as GET /api/v1/stats)."""
 from __future__ import annotations
 
 import asyncio
@@ -9,18 +10,82 @@ from datetime import date, datetime, time, timedelta, timezone
 
 
 def add_subcommands(subparsers) -> None:
-    staff = subparsers.add_parser("staff", help="staff side: agency API tokens")
+    staff = subparsers.add_parser("staff", help="staff side: agency API tokens, back-office accounts")
     sub = staff.add_subparsers(dest="staff_command", required=True)
     p = sub.add_parser("token", help="issue an API token for an agency (printed once, stored hashed)")
     p.add_argument("--agency", required=True, help="agency code, e.g. DUKCAPIL-53.71 or PLN")
     p.add_argument("--revoke", action="store_true", help="revoke every token of this agency instead")
     p.set_defaults(func=lambda a: asyncio.run(_token(a)))
+    _add_user_commands(sub)
     s = subparsers.add_parser("stats", help="monitoring figures per province, agency or category")
     s.add_argument("--by", choices=("province", "agency", "category"), default="province")
     s.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD (inclusive)")
     s.add_argument("--to", dest="end", type=date.fromisoformat, help="YYYY-MM-DD (inclusive)")
     s.add_argument("--json", action="store_true", help="print JSON instead of a table")
     s.set_defaults(func=lambda a: asyncio.run(_stats(a)))
+
+
+def _add_user_commands(sub) -> None:
+    """``laporbot staff user add|reset|disable|list``: back-office accounts (setup links printed once)."""
+    u = sub.add_parser("user", help="back-office accounts: add, reset, disable, list")
+    us = u.add_subparsers(dest="user_command", required=True)
+    add = us.add_parser("add", help="create an account and print its one-time setup link")
+    add.add_argument("email")
+    add.add_argument("--role", required=True, choices=("admin", "officer", "campaign", "coordinator"))
+    add.add_argument("--agency", help="agency code (officers only)")
+    add.add_argument("--lang", choices=("id", "en"), default="id")
+    for name, text in (("reset", "print a new setup link (the password is set again on that page)"),
+                       ("disable", "disable the account, end its sessions and revoke its API tokens"),
+                       ("enable", "enable a disabled account again")):
+        p = us.add_parser(name, help=text)
+        p.add_argument("email")
+    us.add_parser("list", help="list accounts")
+    u.set_defaults(func=lambda a: asyncio.run(_user(a)))
+
+
+async def _user(args) -> int:
+    from bot.backoffice.accounts import AccountError, add_user, setup_url
+    from bot.config import load_settings
+    from bot.staff.auth import AuditLog
+    from bot.storage.staff_sessions import StaffSessionStore
+    from bot.storage.staff_users import StaffUserStore
+
+    settings = load_settings()
+    async with _open_stores() as stores:
+        users = StaffUserStore(stores.db)
+        if args.user_command == "add":
+            try:
+                doc, token = await add_user(stores.db, args.email, args.role, args.agency, lang=args.lang)
+            except AccountError as err:
+                print(f"laporbot: {err}", file=sys.stderr)
+                return 2
+            print(f"# {doc['email']} ({doc['role']}{' ' + doc['agency'] if doc.get('agency') else ''}). "
+                  "One-time link, valid 72 hours:", file=sys.stderr)
+            print(setup_url(settings, token))
+            return 0
+        if args.user_command == "list":
+            for d in await users.list():
+                state = "active" if d.get("active") else "disabled"
+                state += "" if d.get("password_hash") else ", setup pending"
+                print(f"{d['email']}\t{d['role']}\t{d.get('agency') or '-'}\t{state}")
+            return 0
+        doc = await users.by_email(args.email)
+        if doc is None:
+            print(f"laporbot: no account {args.email!r}", file=sys.stderr)
+            return 2
+        if args.user_command == "reset":
+            token = await users.new_setup_link(args.email)
+            await AuditLog(stores.db).record("cli", "staff_user_reset", str(doc["_id"]), {})
+            print("# one-time link, valid 72 hours:", file=sys.stderr)
+            print(setup_url(settings, token))
+        else:
+            active = args.user_command == "enable"
+            await users.set_active(args.email, active)
+            if not active:
+                await StaffSessionStore(stores.db).end_all(doc["_id"])
+            await AuditLog(stores.db).record("cli", f"staff_user_{args.user_command}", str(doc["_id"]), {})
+            print(f"{doc['email']}: {'enabled' if active else 'disabled'}")
+    return 0
 
 
 @contextlib.asynccontextmanager

@@ -105,3 +105,18 @@ class ReportStore:
             q["location.region_code"] = region_code
         cur = self.col.find(q, {"tracking_id": 1, "description": 1, "status": 1, "created_at": 1})
         return await cur.sort("created_at", DESCENDING).limit(limit).to_list(limit)
+
+    async def reassign(self, tracking_id: str, agency: str | None, *, expected_agency: str | None, actor: str,
+                       note: str, event: str, extra: dict | None = None) -> dict | None:
+        """Change the agency of a forwarded report (re-route, or ``None`` = returned to the administrators).
+
+        Recorded in the history as diteruskan -> diteruskan with ``event``; None when the report is no longer
+        forwarded to ``expected_agency`` (someone else moved it first).
+        """
+        now = utcnow()
+        entry = {"from": domain.DITERUSKAN, "to": domain.DITERUSKAN, "actor": actor, "at": now, "note": note,
+                 "event": event}
+        return await self.col.find_one_and_update(
+            {"tracking_id": tracking_id, "status": domain.DITERUSKAN, "agency": expected_agency},
+            {"$set": {"agency": agency, "updated_at": now, **(extra or {})}, "$push": {"history": entry}},
+            return_document=ReturnDocument.AFTER)
