@@ -1,0 +1,6 @@
+"""placeholder"""
+from aiohttp import web
+
+
+def routes() -> list[web.RouteDef]:
+    return []
