@@ -44,6 +44,8 @@ def _query(request: web.Request) -> dict:
 async def report_figures(request: web.Request, user, q: dict) -> dict:
     f = stats_mod.parse_query(q)
     if user.role == OFFICER:
+        if not user.agency:
+            raise web.HTTPForbidden()  # an officer acts for one agency; without one there is nothing to show
         f["agency"] = user.agency  # an officer's figures are their agency's, whatever the URL says
     rt = request.config_dict[RUNTIME_KEY]
     return await stats_mod.compute(rt.stores, now=utcnow(), **f)

@@ -24,6 +24,7 @@ FIELDS = ("received", "verified", "forwarded", "answered", "settled", "archived"
           "pct_forwarded", "pct_archived", "pct_settled", "median_days_to_settle", "avg_rating")
 SLA_FIELDS = ("sla_verify_on_time", "sla_verify_late", "sla_followup_on_time", "sla_followup_late", "pct_sla_on_time")
 EVERY = ("day", "week", "month")
+MAX_BUCKETS = 400
 PARAMS = ("by", "from", "to", "province", "category", "agency", "every")
 
 
@@ -138,13 +139,20 @@ def _next_bucket(d: date, every: str) -> date:
 
 
 def _series(reports: list[dict], start: datetime | None, end: datetime | None, every: str | None) -> dict:
-    """Reports filed per period (UTC dates) by current status; empty periods between the first and last included."""
+    """Reports filed per period (UTC dates) by current status; empty periods between the first and last included.
+    A period too fine for the span (over ``MAX_BUCKETS`` of them) is made coarser (day -> week -> month)."""
     times = [_aware(r["created_at"]) for r in reports if r.get("created_at")]
     lo = start or (min(times) if times else None)
     hi = (end - timedelta(microseconds=1)) if end else (max(times) if times else None)
+    span = (hi - lo).days if lo and hi else 0
     if every is None:
-        span = (hi - lo).days if lo and hi else 0
         every = "day" if span <= 62 else "week" if span <= 366 else "month"
+    if every == "day" and span > MAX_BUCKETS:  # never more periods than a plot can show
+        every = "week"
+    if every == "week" and span > 7 * MAX_BUCKETS:
+        every = "month"
+    if span > 31 * MAX_BUCKETS and times:  # e.g. from=0001-01-01: start at the first report instead
+        lo = max(lo, min(times))
     counts: dict[date, dict[str, int]] = {}
     for r in reports:
         if r.get("created_at"):
@@ -155,7 +163,7 @@ def _series(reports: list[dict], start: datetime | None, end: datetime | None, e
     buckets = []
     if lo and hi and lo <= hi:
         d, last = _bucket(lo, every), _bucket(hi, every)
-        while d <= last and len(buckets) < 400:
+        while d <= last:
             buckets.append({"start": d.isoformat(), "counts": counts.get(d, dict.fromkeys(domain.STATUSES, 0))})
             d = _next_bucket(d, every)
     return {"every": every, "statuses": list(domain.STATUSES), "buckets": buckets}

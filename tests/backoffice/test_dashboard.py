@@ -218,3 +218,22 @@ async def test_roles(rt, signed_in):
     assert (await coordinator.get("/staff/dashboard/plot/sla.svg")).status == 403
     en = await (await (await signed_in("admin")).get("/staff/dashboard?lang=en")).text()
     assert "Reports per channel" in en
+
+
+def test_series_periods_stay_plottable():
+    from datetime import datetime, timezone
+
+    r = [{"created_at": datetime(2026, 11, 3, 5, tzinfo=timezone.utc), "status": "diterima"},
+         {"created_at": datetime(2026, 11, 9, 23, tzinfo=timezone.utc), "status": "selesai"}]
+    f = stats_mod.parse_query({"from": "2026-11-01", "to": "2026-11-30"})
+    s = stats_mod._series(r, f["start"], f["end"], f["every"])
+    assert s["every"] == "day" and len(s["buckets"]) == 30 and s["buckets"][-1]["start"] == "2026-11-30"
+    f = stats_mod.parse_query({"from": "2026-11-01", "to": "2026-11-30", "every": "week"})
+    s = stats_mod._series(r, f["start"], f["end"], f["every"])
+    assert [b["start"] for b in s["buckets"] if sum(b["counts"].values())] == ["2026-11-02", "2026-11-09"]
+    f = stats_mod.parse_query({"from": "0001-01-01", "to": "2026-12-01", "every": "day"})
+    s = stats_mod._series(r, f["start"], f["end"], f["every"])
+    assert s["every"] == "month" and len(s["buckets"]) <= stats_mod.MAX_BUCKETS
+    assert sum(sum(b["counts"].values()) for b in s["buckets"]) == 2
+    with pytest.raises(ValueError):
+        stats_mod.parse_query({"every": "hour"})
