@@ -21,6 +21,8 @@ from bot.messages import utcnow
 from bot.staff import stats as stats_mod
 
 PLOTS = ("over_time", "by_group", "channels", "sla", "campaigns")
+STATUS_COLORS = {"diterima": plots.BLUE, "terverifikasi": plots.PURPLE, "diteruskan": plots.AMBER,
+                 "ditanggapi": plots.TEAL, "selesai": plots.GREEN, "diarsipkan": plots.GREY}
 MAX_GROUPS_PLOTTED = 20
 DEFAULT_DAYS = 30
 
@@ -85,18 +87,21 @@ def build_plots(result: dict | None, campaigns: list[dict] | None, lang: str) ->
         out["over_time"] = plots.stacked_bars(
             t("dashboard.plot_over_time", every=t(f"dashboard.every_{series['every']}")),
             [b["start"] for b in series["buckets"]],
-            [(t(f"dashboard.status_{s}"), [b["counts"][s] for b in series["buckets"]]) for s in series["statuses"]])
+            [(t(f"dashboard.status_{s}"), [b["counts"][s] for b in series["buckets"]]) for s in series["statuses"]],
+            colors=tuple(STATUS_COLORS.get(s, plots.GREY) for s in series["statuses"]))
         groups = plotted_groups(result)
         out["by_group"] = plots.bars(
             t("dashboard.plot_by_group", by=t(f"dashboard.by_{result['by']}")), [g["name"] for g in groups],
             [(t(f"dashboard.field_{k}"), [g[k] for g in groups])
-             for k in ("received", "forwarded", "settled", "archived", "overdue")])
+             for k in ("received", "forwarded", "settled", "archived", "overdue")],
+            colors=(plots.BLUE, plots.TEAL, plots.GREEN, plots.GREY, plots.RED))
         out["channels"] = plots.pie(t("dashboard.plot_channels"),
                                     [(channel_label(ch, lang), n) for ch, n in result["channels"].items()])
         tot = result["total"]
         out["sla"] = plots.bars(t("dashboard.plot_sla"), [t("dashboard.sla_verify"), t("dashboard.sla_followup")],
                                 [(t("dashboard.sla_on_time"), [tot["sla_verify_on_time"], tot["sla_followup_on_time"]]),
-                                 (t("dashboard.sla_late"), [tot["sla_verify_late"], tot["sla_followup_late"]])])
+                                 (t("dashboard.sla_late"), [tot["sla_verify_late"], tot["sla_followup_late"]])],
+                                colors=(plots.GREEN, plots.RED))
     if campaigns is not None:
         out["campaigns"] = plots.bars(
             t("dashboard.plot_campaigns"), [c["campaign"] for c in campaigns],

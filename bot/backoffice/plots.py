@@ -6,22 +6,33 @@ already translated, and returns an ``<svg>`` string. Every plotted number is als
 """
 from __future__ import annotations
 
+import copy
+import math
 import re
 
 import pygal
 from pygal.style import Style
 
+# drawn at 560x400 and scaled to the page width: fonts large enough to read on a phone
 STYLE = Style(background="#ffffff", plot_background="#ffffff", foreground="#1f2933", foreground_strong="#111827",
-              foreground_subtle="#52606d", font_family="system-ui, sans-serif", label_font_size=12,
-              major_label_font_size=12, legend_font_size=13, title_font_size=15, value_font_size=12,
-              tooltip_font_size=12,
+              foreground_subtle="#52606d", font_family="system-ui, sans-serif", label_font_size=15,
+              major_label_font_size=15, legend_font_size=16, title_font_size=18, value_font_size=14,
+              tooltip_font_size=14,
               colors=("#1d4ed8", "#0f766e", "#b45309", "#7c3aed", "#15803d", "#6b7280", "#be123c", "#0369a1"))
 _SCRIPT = re.compile(r"<script\b[^>]*>.*?</script>", re.S)
 
 
-def _config(title: str, **kw) -> dict:
-    return dict(title=title, style=STYLE, js=[], disable_xml_declaration=True, width=720, height=360,
-                legend_at_bottom=True, legend_at_bottom_columns=3, truncate_legend=30, truncate_label=18,
+# colours with a meaning, for callers that plot statuses or on-time / late
+BLUE, TEAL, AMBER, PURPLE, GREEN, GREY, RED = "#1d4ed8", "#0f766e", "#b45309", "#7c3aed", "#15803d", "#6b7280", "#be123c"
+
+
+def _config(title: str, colors: tuple[str, ...] | None = None, **kw) -> dict:
+    style = STYLE
+    if colors:
+        style = copy.copy(STYLE)
+        style.colors = tuple(colors)
+    return dict(title=title, style=style, js=[], margin_bottom=30, disable_xml_declaration=True, width=560, height=400,
+                legend_at_bottom=True, legend_at_bottom_columns=3, truncate_legend=14, truncate_label=14,
                 x_label_rotation=kw.pop("x_label_rotation", 0), print_values=False, show_y_guides=True,
                 no_data_text=kw.pop("no_data_text", "—"), value_formatter=_fmt, **kw)
 
@@ -32,13 +43,25 @@ def _fmt(v) -> str:
     return str(int(v)) if float(v).is_integer() else f"{v:.2f}".rstrip("0").rstrip(".")
 
 
+def _count_axis(values: list) -> dict:
+    """Whole-number ticks (counts are never fractions): about five steps up to the largest value."""
+    top = max([v for v in values if v is not None] + [1])
+    step = max(1, math.ceil(top / 5))
+    return {"y_labels": list(range(0, top + step, step))}
+
+
 def _svg(chart) -> str:
     """pygal adds an inline configuration script for its tooltips; the console sends none (CSP)."""
     return _SCRIPT.sub("", chart.render(is_unicode=True))
 
 
 def stacked_bars(title: str, x_labels: list[str], series: list[tuple[str, list[int]]], **kw) -> str:
-    chart = pygal.StackedBar(**_config(title, x_label_rotation=30 if len(x_labels) > 8 else 0, **kw))
+    """Bars over time: at most about 6 period labels are written under the axis (every bar is still drawn)."""
+    every = max(1, len(x_labels) // 6)
+    totals = [sum(v[i] or 0 for _, v in series) for i in range(len(x_labels))]
+    chart = pygal.StackedBar(**_config(title, x_label_rotation=30 if len(x_labels) > 4 else 0,
+                                       show_minor_x_labels=False, x_labels_major_every=every,
+                                       **_count_axis(totals), **kw))
     chart.x_labels = x_labels
     for name, values in series:
         chart.add(name, values)
@@ -46,7 +69,8 @@ def stacked_bars(title: str, x_labels: list[str], series: list[tuple[str, list[i
 
 
 def bars(title: str, x_labels: list[str], series: list[tuple[str, list]], **kw) -> str:
-    chart = pygal.Bar(**_config(title, x_label_rotation=30 if len(x_labels) > 6 else 0, **kw))
+    chart = pygal.Bar(**_config(title, x_label_rotation=30 if len(x_labels) > 3 else 0,
+                                **_count_axis([x for _, v in series for x in v]), **kw))
     chart.x_labels = x_labels
     for name, values in series:
         chart.add(name, values)
