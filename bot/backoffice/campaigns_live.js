@@ -1,5 +1,6 @@
-// Live campaign progress: polls the JSON next to the page while a run goes on. Without JavaScript the
-// page shows the same numbers as of its loading (reload to refresh).
+// Live campaign progress: polls the JSON next to the page while a run goes on, and reloads the page once
+// the run stops (so its buttons match the new state). Without JavaScript the page shows the same numbers
+// as of its loading (reload to refresh).
 (function () {
   "use strict";
   var boxes = document.querySelectorAll("[data-progress-url]");
@@ -24,7 +25,11 @@
       if (req.status !== 200) { return; }
       var p = JSON.parse(req.responseText);
       paint(box, p);
-      if (p.status === "running") { window.setTimeout(function () { poll(box); }, 2000); }
+      if (p.status === "running") {
+        window.setTimeout(function () { poll(box); }, 2000);
+      } else {
+        window.location.reload();
+      }
     };
     req.send();
   }

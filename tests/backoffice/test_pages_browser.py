@@ -77,6 +77,8 @@ async def test_pages_in_chromium(rt, fake_telegram, signed_in):
             await page.click("button.resume")
             await expect(page.locator('#run [data-figure="status_label"]')).to_have_text("selesai")
             await expect(sent).to_have_text(str(AUDIENCE))
+            await expect(page.locator("button.pause")).to_have_count(0)  # the page reloaded when the run ended
+            await expect(page.locator('#runs tr[data-key="uji-browser"]')).to_contain_text("selesai")
             await page.screenshot(path=str(SHOTS / "backoffice-campaign-done.png"), full_page=True)
             await page.goto(f"{base}/campaigns")
             await expect(page.locator('tr[data-key="uji-browser"] [data-figure="sent"]')).to_have_text(str(AUDIENCE))
