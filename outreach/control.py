@@ -126,6 +126,9 @@ async def start(runtime, campaign: Campaign, run_id: str | None = None) -> str:
         raise RunError("template_errors", p["errors"])
     if not Dispatcher(runtime, campaign, run_id).channels():
         raise RunError("no_channel")
+    # running from now on (the dispatcher first creates the deliveries, which takes a moment): a page read
+    # right after the start already shows it, and a pause at once is possible
+    await install(runtime).campaigns.mark_run(run_id, status="running", started_at=utcnow())
     launch(runtime, campaign, run_id)
     return run_id
 

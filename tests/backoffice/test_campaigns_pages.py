@@ -22,7 +22,7 @@ async def fake(fake_telegram):
 
 
 @pytest.fixture
-async def rt(make_runtime, fake):
+async def rt(fake, make_runtime):  # the fake first: it stops after the runtime
     return await make_runtime(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
 
 

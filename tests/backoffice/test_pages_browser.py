@@ -25,7 +25,7 @@ pytestmark = [pytest.mark.browser,
 
 
 @pytest.fixture
-async def rt(make_runtime, fake_telegram):
+async def rt(fake_telegram, make_runtime):
     return await make_runtime(telegram_bot_token=fake_telegram.token, telegram_api_base_url=fake_telegram.base_url)
 
 
