@@ -192,8 +192,11 @@ async def test_officer_sees_only_their_agency(rt, signed_in):
     query = f"by=province&from={today - timedelta(days=10)}&to={today}"
     # asking for another agency in the URL changes nothing
     html = await (await officer.get(f"/staff/dashboard?{query}&agency=DINKES-32.73")).text()
-    api = await (await officer.get(f"/api/v1/stats?{query}", headers=await agency_headers(rt, "DUKCAPIL-35.78"))).json()
+    headers = await agency_headers(rt, "DUKCAPIL-35.78")
+    api = await (await officer.get(f"/api/v1/stats?{query}", headers=headers)).json()
     assert api["total"]["received"] == 1
+    forced = await (await officer.get(f"/api/v1/stats?{query}&agency=DINKES-32.73", headers=headers)).json()
+    assert forced["total"] == api["total"] and forced["filter"]["agency"] == "DUKCAPIL-35.78"
     check_page_equals_api(html, api)
     assert 'name="agency"' not in html
 
