@@ -151,8 +151,8 @@ def _series(reports: list[dict], start: datetime | None, end: datetime | None, e
         every = "week"
     if every == "week" and span > 7 * MAX_BUCKETS:
         every = "month"
-    if span > 31 * MAX_BUCKETS and times:  # e.g. from=0001-01-01: start at the first report instead
-        lo = max(lo, min(times))
+    if span > 31 * MAX_BUCKETS:  # e.g. from=0001-01-01: from the first to the last report instead
+        lo, hi = (max(lo, min(times)), min(hi, max(times))) if times else (None, None)
     counts: dict[date, dict[str, int]] = {}
     for r in reports:
         if r.get("created_at"):
@@ -188,7 +188,7 @@ def parse_query(query) -> dict:
                 return d + timedelta(days=1) if key == "to" else d  # a date "to" includes that whole day
             d = datetime.fromisoformat(v)
             return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
-        except ValueError:
+        except (ValueError, OverflowError):
             raise ValueError(f"{key} must be a date (YYYY-MM-DD) or ISO datetime") from None
 
     def code(key: str, n: int = 64) -> str | None:
