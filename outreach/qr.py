@@ -23,3 +23,12 @@ def write_qr(link: str, out_dir: Path, stem: str, scale: int = 10) -> list[Path]
     qr.save(str(paths[0]), scale=scale, border=4)
     qr.save(str(paths[1]), scale=scale, border=4, title=link)
     return paths
+
+
+def qr_image(link: str, kind: str = "svg", scale: int = 10) -> bytes:
+    """One QR code in memory (``svg`` or ``png``), for downloads from the back office."""
+    import io
+
+    buf = io.BytesIO()
+    segno.make(link, error="m").save(buf, kind=kind, scale=scale, border=4, **({"title": link} if kind == "svg" else {}))
+    return buf.getvalue()

@@ -1,7 +1,8 @@
 """The scheduler inside ``laporbot run``: every ``interval_s`` runs the campaigns whose schedule is due.
 
 One-off campaigns run once (run id = name); recurring ones once per occurrence (``name#YYYY-MM-DD``). A run
-left unfinished by a crash is resumed on the next tick (deliveries and messages are idempotent).
+left unfinished by a crash is resumed on the next tick (deliveries and messages are idempotent); a run paused
+or cancelled from the back office is left alone (``outreach/control.py``).
 """
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ import asyncio
 import logging
 
 from bot.messages import utcnow
-from outreach.dispatch import Dispatcher, install
+from outreach import control
+from outreach.dispatch import install
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +25,13 @@ async def tick(runtime, running: dict) -> list[str]:
     now = utcnow()
     for c in await out.campaigns.all():
         run_id = c.occurrence(now)
-        if run_id is None or run_id in running:
+        if run_id is None or run_id in running or control.is_running_here(runtime, run_id):
             continue
         runs = await out.campaigns.runs(c.name)
-        if (runs.get(run_id) or {}).get("status") == "done":
+        if (runs.get(run_id) or {}).get("status") in ("done", *control.STOPPED):
             continue
         log.info("outreach: starting campaign run %s", run_id)
-        task = asyncio.create_task(Dispatcher(runtime, c, run_id).run())
+        task = control.launch(runtime, c, run_id)
         running[run_id] = task
         task.add_done_callback(lambda t, r=run_id: running.pop(r, None))
         started.append(run_id)

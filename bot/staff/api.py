@@ -327,17 +327,14 @@ async def _attachment(request, rt, staff, who: Principal):
 
 
 async def _stats(request, rt, who: Principal):
-    _only_params(request, {"by", "from", "to"})
-    by = request.query.get("by", "province")
-    if by not in stats_mod.BY:
-        raise ApiError(400, "invalid_parameter", f"by must be one of {', '.join(stats_mod.BY)}")
-    start, end = _date_param(request, "from"), _date_param(request, "to")
-    if end is not None and len(request.query.get("to", "")) == 10:
-        from datetime import timedelta
-
-        end = end + timedelta(days=1)  # a date "to" includes that whole day
-    result = await stats_mod.compute(rt.stores, by=by, start=start, end=end,
-                                     agency=None if who.is_admin else who.agency, now=utcnow())
+    _only_params(request, set(stats_mod.PARAMS))
+    try:
+        f = stats_mod.parse_query(request.query)
+    except ValueError as err:
+        raise ApiError(400, "invalid_parameter", str(err)) from None
+    if not who.is_admin:
+        f["agency"] = who.agency  # an agency sees its own figures only, whatever it asks
+    result = await stats_mod.compute(rt.stores, now=utcnow(), **f)
     return web.json_response(result)
 
 
@@ -412,10 +409,13 @@ def openapi_document() -> dict:
                               "404": {"description": "unknown or out of scope"}}}},
             "/stats": {"get": {"summary": "Monitoring figures per group", "parameters": [
                 q("by", "province|agency|category"), q("from", "YYYY-MM-DD (inclusive)"),
-                q("to", "YYYY-MM-DD (inclusive)")],
+                q("to", "YYYY-MM-DD (inclusive)"), q("province", "province code"), q("category", "category"),
+                q("agency", "agency code (an agency token always gets its own)"),
+                q("every", "day|week|month: period of the series (default from the span)")],
                 "responses": resp("groups and total: received, verified, forwarded, answered, settled, archived, "
                                   "in_progress, overdue, pct_forwarded, pct_archived, pct_settled, "
-                                  "median_days_to_settle, avg_rating", None, 400)}},
+                                  "median_days_to_settle, avg_rating, SLA compliance; channels; series by status",
+                                  None, 400)}},
             "/volunteers/invites": {"post": {
                 "summary": "Create a Kawan LAPOR! invite code (admin)",
                 "requestBody": {"content": {"application/json": {"schema": {
