@@ -37,6 +37,12 @@ class StaffClient:
         return await self.session.post(path, data=data, allow_redirects=allow_redirects)
 
 
+def browser_cookies(client: "StaffClient", base_url: str) -> list[dict]:
+    """The signed-in client's cookies, for a Playwright context (``await context.add_cookies(...)``)."""
+    return [{"name": c.key, "value": c.value, "url": base_url.rstrip("/") + (c["path"] or "/")}
+            for c in client.session.cookie_jar]
+
+
 @pytest.fixture
 async def rt(make_runtime):
     return await make_runtime(http=True)

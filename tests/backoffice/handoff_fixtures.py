@@ -1,59 +1,34 @@
-"""Fixtures for the live-conversation tests (imported by them): a signed-in staff client, stand-in for the real
-login, and a runtime with the WhatsApp fake. Not a conftest, so the real login fixture can replace it."""
+"""Fixtures for the live-conversation tests (imported by them): a staff client signed in to a given runtime
+(the real login), and a runtime with the WhatsApp fake."""
 from __future__ import annotations
 
 import aiohttp
 import pytest
-from aiohttp import web
-
-from bot.backoffice import handoffs as pages
-from bot.backoffice.principal import StaffUser
-from bot.http import RUNTIME_KEY
-from tests.backoffice.handoff_helpers import CSRF, SECRET
+from tests.backoffice.conftest import StaffClient, csrf_of, sign_up
+from tests.backoffice.handoff_helpers import SECRET
 from tests.fixtures.fakes import WhatsAppDriver
 
 
-# ------------------------------------------------------------------------------------ sign-in glue
+# ------------------------------------------------------------------------------------ sign-in
 @pytest.fixture
 async def signed_in():
-    """``await signed_in(rt, role, agency=None, user_id=None)`` -> a client signed in as that person.
+    """``await signed_in(rt, role, agency=None, user_id=None)`` -> a StaffClient signed in to ``rt``'s console
+    through the real account store and setup link (``user_id`` only names the account's e-mail)."""
+    sessions: list[aiohttp.ClientSession] = []
 
-    Stand-in for the real login until the auth middleware is merged: ALL test-only glue is here (a small app
-    with the page routes under /staff and a middleware that sets ``request["staff"]`` and
-    ``request["csrf_token"]`` and refuses a POST without the token)."""
-    runners, sessions = [], []
-
-    async def _make(rt, role: str, agency: str | None = None, user_id: str | None = None):
-        user = StaffUser(id=user_id or f"{role}-{agency or 'all'}", email=f"{role}@example.go.id", role=role,
-                         agency=agency)
-
-        @web.middleware
-        async def fake_auth(request, handler):
-            request["staff"], request["csrf_token"] = user, CSRF
-            if request.method == "POST" and (await request.post()).get("csrf_token") != CSRF:
-                raise web.HTTPForbidden()
-            return await handler(request)
-
-        app = web.Application()
-        app[RUNTIME_KEY] = rt
-        staff = web.Application(middlewares=[fake_auth])
-        staff.add_routes(pages.routes())
-        app.add_subapp("/staff", staff)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0)
-        await site.start()
-        runners.append(runner)
-        port = site._server.sockets[0].getsockname()[1]
-        session = aiohttp.ClientSession(base_url=f"http://127.0.0.1:{port}")
+    async def _make(rt, role: str, agency: str | None = None, user_id: str | None = None) -> StaffClient:
+        session = aiohttp.ClientSession(base_url=f"http://127.0.0.1:{rt.http_port}",
+                                        cookie_jar=aiohttp.CookieJar(unsafe=True))
         sessions.append(session)
-        return session
+        email = f"{user_id or role}-{len(sessions)}@lapor.test"
+        doc = await sign_up(session, rt, email, role, agency)
+        home = await session.get("/staff/account")
+        assert home.status == 200
+        return StaffClient(session, doc, csrf_of(await home.text()))
 
     yield _make
     for s in sessions:
         await s.close()
-    for r in runners:
-        await r.cleanup()
 
 
 # ------------------------------------------------------------------------------------ runtime + WhatsApp

@@ -8,11 +8,10 @@ from tests.fixtures.fakes import wait_until
 SECRET = "wa-app-secret-123"
 WA = "6281234567001"
 AGENCY = "DPU-53.71"
-CSRF = "test-csrf-token"
 
 
 async def post(client, path: str, **form) -> aiohttp.ClientResponse:
-    return await client.post(path, data={"csrf_token": CSRF, **form}, allow_redirects=False)
+    return await client.post(path, data={"csrf_token": client.csrf, **form}, allow_redirects=False)
 
 
 async def say(g, drv, coro, count=1):

@@ -8,7 +8,6 @@ from collections import Counter
 import pytest
 
 from outreach.dispatch import install
-from tests.backoffice.signed_in import signed_in  # noqa: F401  (fixture)
 from tests.chat import Chat
 from tests.fixtures.fakes import wait_until
 from tests.outreach.helpers import add_contacts, contact_doc
@@ -23,7 +22,7 @@ async def fake(fake_telegram):
 
 @pytest.fixture
 async def rt(fake, make_runtime):  # the fake first: it stops after the runtime
-    return await make_runtime(telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
+    return await make_runtime(http=True, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
 
 
 def form(csrf: str, **fields) -> dict:
@@ -115,7 +114,7 @@ async def test_campaign_created_previewed_started_paused_resumed_finished(rt, fa
     assert len(per_chat) == AUDIENCE and max(per_chat.values()) == 1
     assert fake.rate_violations == []
     assert "8000" not in {str(s["chat_id"]) for s in fake.sent}
-    audit = await rt.staff.audit.col.find({"actor": {"$regex": "^staff:u-campaign"}}).to_list(None)
+    audit = await rt.staff.audit.col.find({"actor": f"staff:{me.user['_id']}"}).to_list(None)
     actions = {a["action"] for a in audit}
     assert {"campaign_save", "campaign_start", "campaign_pause", "campaign_resume", "campaign_test_send"} <= actions
 

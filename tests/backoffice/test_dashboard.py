@@ -10,7 +10,6 @@ import pytest
 
 from bot.messages import utcnow
 from bot.staff import stats as stats_mod
-from tests.backoffice.signed_in import signed_in  # noqa: F401  (fixture)
 from tests.staff.conftest import ADMIN, advance, agency_headers, citizen, make_report
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -20,7 +19,7 @@ BDG = ("32.73", "Kota Bandung", "32", "Jawa Barat")
 
 @pytest.fixture
 async def rt(make_runtime):
-    return await make_runtime()
+    return await make_runtime(http=True)
 
 
 async def seed(rt):

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.backoffice.handoff_fixtures import signed_in, wa  # noqa: F401  (fixtures)
+from tests.backoffice.conftest import browser_cookies
 from tests.backoffice.handoff_helpers import AGENCY, WA, ask_for_a_person
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -31,7 +32,9 @@ async def test_officer_holds_a_live_conversation_in_chromium(wa, signed_in):  # 
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            page = await browser.new_page(viewport={"width": 390, "height": 780}, locale="id-ID")
+            context = await browser.new_context(viewport={"width": 390, "height": 780}, locale="id-ID")
+            await context.add_cookies(browser_cookies(officer, base))  # the officer's signed-in session
+            page = await context.new_page()
             await page.goto(f"{base}/staff/handoffs")
             await expect(page.locator("#handoff-list tbody tr.empty")).to_have_count(1)
 

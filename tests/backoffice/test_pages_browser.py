@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.backoffice.signed_in import signed_in  # noqa: F401  (fixture)
+from tests.backoffice.conftest import browser_cookies
+
 from tests.outreach.helpers import add_contacts, contact_doc
 from tests.staff.conftest import advance, make_report
 
@@ -26,7 +27,8 @@ pytestmark = [pytest.mark.browser,
 
 @pytest.fixture
 async def rt(fake_telegram, make_runtime):
-    return await make_runtime(telegram_bot_token=fake_telegram.token, telegram_api_base_url=fake_telegram.base_url)
+    return await make_runtime(http=True, telegram_bot_token=fake_telegram.token,
+                              telegram_api_base_url=fake_telegram.base_url)
 
 
 async def test_pages_in_chromium(rt, fake_telegram, signed_in):
@@ -38,12 +40,15 @@ async def test_pages_in_chromium(rt, fake_telegram, signed_in):
     await make_report(rt, category="kesehatan")
     await add_contacts(rt, [contact_doc("telegram", str(7000 + i)) for i in range(AUDIENCE)])
     admin = await signed_in("admin")
-    base = str(admin.make_url("/staff")).rstrip("/")
+    root = f"http://127.0.0.1:{rt.http_port}"
+    base = f"{root}/staff"
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         try:
-            page = await browser.new_page(viewport={"width": 390, "height": 844}, locale="id-ID")
+            context = await browser.new_context(viewport={"width": 390, "height": 844}, locale="id-ID")
+            await context.add_cookies(browser_cookies(admin, root))  # the admin's signed-in session
+            page = await context.new_page()
             # dashboard: plots drawn inline, numbers in the table
             await page.goto(f"{base}/dashboard")
             await expect(page.locator("#plot-over_time svg")).to_be_visible()
