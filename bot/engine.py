@@ -18,6 +18,7 @@ import weakref
 
 from pymongo.errors import PyMongoError
 
+from bot import held
 from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
@@ -77,6 +78,8 @@ class Engine:
                 self.metrics["duplicates"] += 1
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,
                          mask_user(inbound.identity.user_id))
+                return []
+            if await held.on_inbound(self, contact, inbound):  # issue 12: release held messages (bot/held.py)
                 return []
             async with self._lock(contact["_id"]):
                 turn = await self._run_turn(contact, inbound)
