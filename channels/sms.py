@@ -5,7 +5,7 @@ base64(HMAC-SHA1(SMS_AUTH_TOKEN, SMS_PUBLIC_URL + sorted name+value pairs)) or t
 number is normalized to E.164; the turn runs inline and the replies come back at once as TwiML. Choices are a
 numbered menu; the menu last shown to a number is kept in MongoDB so a typed ``2`` maps back to its payload in
 whichever process receives it. Texts are made GSM-7 friendly and split by segments (160/70 single,
-153/67 concatenated).
+153/67 concatenated); a long text is sent whole in numbered parts (``channels/sms_parts.py``).
 
 Later notifications go through the REST API (``POST {SMS_API_BASE_URL}/Accounts/{SID}/Messages.json``,
 basic auth). Delivery callbacks at ``POST /webhooks/sms/status`` update the stored message.

@@ -11,9 +11,10 @@ Inbound ``POST /webhooks/whatsapp``:
 
 Outbound: text; reply buttons for 1–3 choices; a list for 4–10; a numbered text beyond that (a typed number
 then maps back to the payload). Outside the 24-hour window (last inbound of the contact, kept by the engine on
-the conversation as ``last_inbound_at``) the approved template WHATSAPP_NOTIFY_TEMPLATE is sent instead.
-Errors are decided on ``error.code``: 130429/131056 back off and retry, 131047 resend as the template, anything
-else fails (recorded on the message).
+the conversation as ``last_inbound_at``) or on 131047, a message is held and the approved template
+WHATSAPP_NOTIFY_TEMPLATE invites the person to reply with a quick-reply button (``bot/held.py``); campaign
+messages use their own template instead. Errors are decided on ``error.code``: 130429/131056 back off and retry,
+anything else fails (recorded on the message).
 """
 from __future__ import annotations
 
