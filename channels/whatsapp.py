@@ -177,6 +177,8 @@ class WhatsAppSender:
             if held.holdable(doc):  # the window closed after all (the platform's view)
                 return await self._hold(doc, contact, str(REENGAGE_CODE), sent, recheck=False)
             return await self._send_template(doc, contact)
+        if result.status == "retry" and sent > (doc.get("parts_sent") or 0):  # the retry sends only the rest
+            await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]}, {"$set": {"parts_sent": sent}})
         return result
 
     async def _hold(self, doc: dict, contact: dict | None, reason: str, parts_sent: int, recheck: bool):

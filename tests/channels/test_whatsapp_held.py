@@ -36,13 +36,18 @@ def squash(text: str) -> str:
 
 
 async def citizen_with_report(rt, g, drv, wa_id=WA) -> tuple[dict, dict]:
-    """A WhatsApp citizen (one message, so a conversation exists) and a report of theirs, forwarded."""
+    """A WhatsApp citizen who has consented (so a conversation exists) and a report of theirs, forwarded."""
     await drv.text(wa_id, "halo")
     await g.wait_sent(wa_id, 1)
+    consent = next(o for o in g.last_options(wa_id) if o[0] == "consent:ya")
+    await drv.button(wa_id, *consent)
+    await g.wait_sent(wa_id, 2)
+    await settle(rt)
+    n = len(g.to(wa_id))
     contact = await rt.stores.contacts.find_by_identity("whatsapp", wa_id)
     report = await make_report(rt, contact)
     await advance(rt, report["tracking_id"], "terverifikasi", "diteruskan")
-    await wait_until(lambda: len(g.to(wa_id)) >= 3)
+    await wait_until(lambda: len(g.to(wa_id)) >= n + 2)
     await rt.outbox.drain()
     return contact, report
 
@@ -119,6 +124,11 @@ async def test_131047_holds_the_answer_and_the_tap_delivers_it_whole(wa):
     assert all(squash(g.text_of(m)) in held_texts for m in after)  # no menu, no other reply to the tap
     assert await held_docs(rt, contact["_id"]) == []
     assert {n["status"] for n in await rt.staff.notifier.statuses(tid)} == {"sent"}
+    # and the rating buttons work
+    n = len(g.to(WA))
+    await drv.list_pick(WA, f"rate:{tid}:4", "4")
+    await g.wait_sent(WA, n + 1)
+    assert (await rt.stores.reports.get(tid))["rating"]["score"] == 4
 
 
 async def test_our_window_check_holds_and_a_double_tap_delivers_once(wa):
@@ -168,6 +178,25 @@ async def test_writing_anything_releases_then_the_dialogue_answers(wa):
     assert_answer_then_rating(g, after[:rating + 1], tid)
     assert len(after) > rating + 1  # the reply to "bantuan" comes after what was held
     assert await held_docs(rt, contact["_id"]) == []
+
+
+async def test_parts_delivered_before_a_refusal_are_not_sent_again(wa):
+    rt, g, drv = wa
+    contact, report = await citizen_with_report(rt, g, drv)
+    tid = report["tracking_id"]
+    n = len(g.to(WA))
+    g.fail_at[g.requests + 2] = (131047, "Re-engagement message")  # the answer's second part is refused
+    await rt.staff.transition(tid, "ditanggapi", actor="instansi:DPU-53.71", note=ANSWER)
+    await wait_until(lambda: len(invitations(g)) == 1)
+    await settle(rt)
+    (doc,) = await held_docs(rt, contact["_id"])
+    assert doc["parts_sent"] == 1 and len(g.to(WA)) == n + 2  # the first part, then the invitation
+    await drv.template_button(WA, button_payload(invitations(g)[0]))
+    await wait_until(lambda: any(g.options(m) for m in g.to(WA)[n + 2:]))
+    await settle(rt)
+    texts = [g.text_of(m) for m in g.to(WA)[n:] if m["type"] != "template"]
+    assert squash("".join(texts)).count(squash(ANSWER)) == 1
+    assert squash(texts[0]) not in squash("".join(texts[1:]))
 
 
 async def test_a_late_131047_receipt_holds_a_copy(wa):
