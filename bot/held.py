@@ -10,7 +10,7 @@ WhatsApp allows free text only within 24 hours of the person's last message. A m
   writes; a new hold invites again only when the last invitation is older than ``INVITE_AGAIN_AFTER``.
 - ``on_inbound`` (the one call in the inbound path): any message from the contact opens the window again, so
   everything held for them goes back to ``queued`` in the order it was created, pushed as replies (priority
-  0, ahead of nothing they asked for later). Each document leaves ``held`` in one conditional update, so two
+  0, in that order, before the replies to what they wrote). Each document leaves ``held`` in one conditional update, so two
   taps or two processes racing release it once. The button tap itself ends there (``True``: no dialogue
   turn); if nothing was held any more it gets ``held/nothing``. Anything else the person wrote is then
   handled as usual, and its replies come after the released messages.

@@ -1,12 +1,11 @@
 """WhatsApp Cloud API: signed webhooks from a driver, a fake Graph API enforcing the platform's rules."""
 import asyncio
 import json
-from datetime import timedelta
 
 import aiohttp
 import pytest
 
-from bot.messages import Choice, Identity, OutboundMessage, utcnow
+from bot.messages import Choice, Identity, OutboundMessage
 from channels.formatting import read_file
 from tests.channels.helpers import DESCRIPTION, JPEG, notify_status
 from tests.fixtures.fakes import WhatsAppDriver, wait_until
