@@ -89,13 +89,12 @@ class SmsSender:
                     data = await resp.json(content_type=None)
                     status = resp.status
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                await self._parts_sent(doc, done)
                 return SendResult("retry", error=f"network {type(exc).__name__}")
             if status in (200, 201) and data.get("sid"):
                 sid, done = data["sid"], done + 1
                 continue
-            if done:
-                await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]},
-                                                                       {"$set": {"parts_sent": done}})
+            await self._parts_sent(doc, done)
             code = (data or {}).get("code")
             err = f"{status} {code} {(data or {}).get('message', '')}".strip()
             if status == 429 or status >= 500:
@@ -104,6 +103,11 @@ class SmsSender:
                 return SendResult("blocked", error=err)
             return SendResult("failed", error=err)
         return SendResult("sent", provider_id=sid)
+
+    async def _parts_sent(self, doc: dict, done: int) -> None:
+        """A send stopped after some parts: the next attempt sends only the rest (``channels/sms_parts.py``)."""
+        if done > (doc.get("parts_sent") or 0):
+            await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]}, {"$set": {"parts_sent": done}})
 
 
 class SmsChannel(Channel):
