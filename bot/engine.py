@@ -18,6 +18,7 @@ import weakref
 
 from pymongo.errors import PyMongoError
 
+from bot import held
 from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
@@ -78,6 +79,8 @@ class Engine:
                 self.metrics["duplicates"] += 1
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,
                          mask_user(inbound.identity.user_id))
+                return []
+            if await held.on_inbound(self, contact, inbound):  # a WhatsApp message releases what was held for the contact
                 return []
             async with self._lock(contact["_id"]):
                 if await handoffs.intercept(self, contact, inbound):  # a staff member holds the conversation

@@ -30,7 +30,7 @@ MAX_ATTEMPTS = 5
 
 @dataclass
 class SendResult:
-    status: str  # sent | retry | failed | blocked
+    status: str  # sent | retry | failed | blocked | held (bot/held.py)
     provider_id: str | None = None
     error: str | None = None
     retry_after: float | None = None
@@ -276,6 +276,8 @@ class _ChannelWorker:
             await store.mark_failed(doc["_id"], "blocked", result.error)
             if doc.get("contact_id") is not None:
                 await self.outbox.stores.contacts.mark_unreachable(doc["contact_id"], result.error or "blocked")
+        elif result.status == "held":  # parked by the sender until the person writes again (bot/held.py)
+            pass
         else:
             await store.mark_failed(doc["_id"], result.error or "failed", result.error)
         for hook in self.outbox.after_send:

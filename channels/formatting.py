@@ -121,14 +121,16 @@ def sms_segment_count(text: str) -> int:
     return math.ceil(n / multi)
 
 
-def sms_split(text: str, segments_per_message: int = 1, max_messages: int = 10) -> list[str]:
+def sms_split(text: str, segments_per_message: int = 1, max_messages: int = 10, reserve: int = 0) -> list[str]:
     """Split into messages that each cost at most ``segments_per_message`` segments (160/70 for one,
-    153/67 per segment when concatenated), breaking at lines or words."""
+    153/67 per segment when concatenated), breaking at lines or words; ``reserve`` units are left free
+    in each (for a part number)."""
     enc, _ = sms_units(text)
     if segments_per_message <= 1:
         limit = 160 if enc == "gsm7" else 70
     else:
         limit = (153 if enc == "gsm7" else 67) * segments_per_message
+    limit -= reserve
     parts: list[str] = []
     for chunk in split_text(text, limit):
         # extension characters and surrogate pairs count double: shrink until the units fit

@@ -5,7 +5,7 @@ base64(HMAC-SHA1(SMS_AUTH_TOKEN, SMS_PUBLIC_URL + sorted name+value pairs)) or t
 number is normalized to E.164; the turn runs inline and the replies come back at once as TwiML. Choices are a
 numbered menu; the menu last shown to a number is kept in MongoDB so a typed ``2`` maps back to its payload in
 whichever process receives it. Texts are made GSM-7 friendly and split by segments (160/70 single,
-153/67 concatenated).
+153/67 concatenated); a long text is sent whole in numbered parts (``channels/sms_parts.py``).
 
 Later notifications go through the REST API (``POST {SMS_API_BASE_URL}/Accounts/{SID}/Messages.json``,
 basic auth). Delivery callbacks at ``POST /webhooks/sms/status`` update the stored message.
@@ -27,14 +27,14 @@ from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Media, OutboundMessage
 from bot.outbox import SendResult
 from bot.phones import normalize_phone
+from channels import sms_parts
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, ensure_menu_index, gsm_friendly, last_menu,
-                                 numbered_menu, pick_numbered, remember_menu, sms_split)
+                                 numbered_menu, pick_numbered, remember_menu)
 
 log = logging.getLogger(__name__)
 
 SEGMENTS_PER_MESSAGE = 4  # one <Message> / REST body costs at most this many segments
-MAX_MESSAGES = 4  # per reply
 BLOCKED_CODES = {21610}  # recipient replied STOP to the gateway
 STATUS_MAP = {"queued": "sent", "sending": "sent", "sent": "sent", "delivered": "delivered",
               "undelivered": "failed", "failed": "failed", "read": "read"}
@@ -48,7 +48,7 @@ def twilio_signature(auth_token: str, url: str, params: dict) -> str:
 def render_sms(text: str, choices: list[dict], footer: str | None = None) -> list[str]:
     """One outbound message as SMS bodies: numbered menu, GSM-7 friendly, split by segments."""
     body = gsm_friendly(numbered_menu(text, choices, footer if choices else None))
-    return sms_split(body, SEGMENTS_PER_MESSAGE, MAX_MESSAGES)
+    return sms_parts.split_whole(body, SEGMENTS_PER_MESSAGE)  # whole, in numbered parts (issue 12)
 
 
 def twiml(bodies: list[str]) -> str:
@@ -76,8 +76,8 @@ class SmsSender:
         bodies = render_sms(doc.get("text") or "", choices, footer)
         url = f"{s.sms_api_base_url.rstrip('/')}/Accounts/{s.sms_account_sid}/Messages.json"
         auth = aiohttp.BasicAuth(s.sms_account_sid or "", s.sms_auth_token or "")
-        sid = None
-        for body in bodies:
+        sid, done = None, doc.get("parts_sent") or 0
+        for body in bodies[done:]:  # parts a failed attempt already delivered are not sent again
             form = {"To": doc["user_id"], "Body": body}
             if s.sms_from:
                 form["From"] = s.sms_from
@@ -89,10 +89,12 @@ class SmsSender:
                     data = await resp.json(content_type=None)
                     status = resp.status
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+                await self._parts_sent(doc, done)
                 return SendResult("retry", error=f"network {type(exc).__name__}")
             if status in (200, 201) and data.get("sid"):
-                sid = data["sid"]
+                sid, done = data["sid"], done + 1
                 continue
+            await self._parts_sent(doc, done)
             code = (data or {}).get("code")
             err = f"{status} {code} {(data or {}).get('message', '')}".strip()
             if status == 429 or status >= 500:
@@ -101,6 +103,11 @@ class SmsSender:
                 return SendResult("blocked", error=err)
             return SendResult("failed", error=err)
         return SendResult("sent", provider_id=sid)
+
+    async def _parts_sent(self, doc: dict, done: int) -> None:
+        """A send stopped after some parts: the next attempt sends only the rest (``channels/sms_parts.py``)."""
+        if done > (doc.get("parts_sent") or 0):
+            await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]}, {"$set": {"parts_sent": done}})
 
 
 class SmsChannel(Channel):
@@ -192,7 +199,7 @@ class SmsChannel(Channel):
                 menu = choices
         if menu is not None:
             await remember_menu(self.db, "sms", phone, menu)
-        return bodies[:MAX_MESSAGES * 2]
+        return bodies[:sms_parts.MAX_PARTS]
 
     async def status_callback(self, request: web.Request) -> web.Response:
         form = {k: str(v) for k, v in (await request.post()).items()}

@@ -11,9 +11,10 @@ Inbound ``POST /webhooks/whatsapp``:
 
 Outbound: text; reply buttons for 1–3 choices; a list for 4–10; a numbered text beyond that (a typed number
 then maps back to the payload). Outside the 24-hour window (last inbound of the contact, kept by the engine on
-the conversation as ``last_inbound_at``) the approved template WHATSAPP_NOTIFY_TEMPLATE is sent instead.
-Errors are decided on ``error.code``: 130429/131056 back off and retry, 131047 resend as the template, anything
-else fails (recorded on the message).
+the conversation as ``last_inbound_at``) or on 131047, a message is held and the approved template
+WHATSAPP_NOTIFY_TEMPLATE invites the person to reply with a quick-reply button (``bot/held.py``); campaign
+messages use their own template instead. Errors are decided on ``error.code``: 130429/131056 back off and retry,
+anything else fails (recorded on the message).
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ import aiohttp
 from aiohttp import web
 from bson import ObjectId
 
+from bot import held
 from bot.engine import TurnFailed
 from bot.messages import (Identity, InboundMessage, Location, Media, OutboundMessage, SharedContact, utcnow)
 from bot.outbox import SendResult, mask_user
@@ -104,9 +106,11 @@ class WhatsAppSender:
         if wa.get("name"):  # a campaign's own approved template (also after a 131047 on free text)
             name, lang = wa["name"], wa.get("language") or lang
             params = [template_text(p, 200) for p in (wa.get("params") or [])] or params
-        return {"type": "template", "template": {
-            "name": name, "language": {"code": lang},
-            "components": [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]}}
+        components = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]
+        if doc.get("kind") == held.INVITE_KIND:  # the template's quick-reply button brings back the held messages
+            components.append({"type": "button", "sub_type": "quick_reply", "index": "0",
+                               "parameters": [{"type": "payload", "payload": held.RELEASE_PAYLOAD}]})
+        return {"type": "template", "template": {"name": name, "language": {"code": lang}, "components": components}}
 
     async def free_form_bodies(self, doc: dict, contact: dict | None) -> list[dict]:
         text = doc.get("text") or "…"
@@ -157,16 +161,31 @@ class WhatsAppSender:
             contact = await self.chan.runtime.stores.contacts.get(doc["contact_id"])
         if contact is None:
             contact = await self.chan.runtime.stores.contacts.find_by_identity("whatsapp", doc["user_id"])
-        if doc.get("kind") == TEMPLATE_FALLBACK or not await self.in_window(doc, contact):
+        if doc.get("kind") in (TEMPLATE_FALLBACK, held.INVITE_KIND):
             return await self._send_template(doc, contact)
-        result = None
-        for body in await self.free_form_bodies(doc, contact):
+        if not await self.in_window(doc, contact):
+            if held.holdable(doc):  # kept whole until the person writes; they are invited by the template
+                return await self._hold(doc, contact, "outside_window", doc.get("parts_sent") or 0, recheck=True)
+            return await self._send_template(doc, contact)
+        result, sent = None, doc.get("parts_sent") or 0
+        for body in (await self.free_form_bodies(doc, contact))[sent:]:
             result = await self._post(doc["user_id"], body)
             if result.status != "sent":
                 break
+            sent += 1
         if result.status == "failed" and result.error and result.error.startswith(f"{REENGAGE_CODE} "):
-            return await self._send_template(doc, contact)  # the window closed after all: template instead
+            if held.holdable(doc):  # the window closed after all (the platform's view)
+                return await self._hold(doc, contact, str(REENGAGE_CODE), sent, recheck=False)
+            return await self._send_template(doc, contact)
+        if result.status == "retry" and sent > (doc.get("parts_sent") or 0):  # the retry sends only the rest
+            await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]}, {"$set": {"parts_sent": sent}})
         return result
+
+    async def _hold(self, doc: dict, contact: dict | None, reason: str, parts_sent: int, recheck: bool):
+        async def window_open() -> bool:
+            return await self.in_window(doc, contact)
+        return await held.HeldMessages.of(self.chan.runtime.engine).hold(
+            doc, contact, reason, parts_sent=parts_sent, window_open=window_open if recheck else None)
 
     async def _send_template(self, doc: dict, contact: dict | None) -> SendResult:
         res = await self._post(doc["user_id"], self.template_body(doc, contact))
@@ -349,6 +368,11 @@ class WhatsAppChannel(Channel):
             await asyncio.sleep(delay)
             updated = await messages.update_provider_status(wamid, status, error)
         if updated and status == "failed" and errors and errors[0].get("code") == REENGAGE_CODE \
+                and held.holdable(updated):  # refused after all: kept for when the person writes (bot/held.py)
+            contact = await self.runtime.stores.contacts.get(updated["contact_id"]) \
+                if updated.get("contact_id") is not None else None
+            await held.HeldMessages.of(self.runtime.engine).hold_copy(updated, contact, str(REENGAGE_CODE))
+        elif updated and status == "failed" and errors and errors[0].get("code") == REENGAGE_CODE \
                 and updated.get("kind") != TEMPLATE_FALLBACK:
             # the free-form message was refused later: the window had closed; send the template instead
             msg = OutboundMessage(Identity("whatsapp", updated["user_id"]), updated.get("text") or "",

@@ -1,7 +1,8 @@
 """messages: every inbound and outbound message. Outbound documents are the outbox.
 
 Inbound: unique (channel, channel_message_id) makes redelivered webhooks harmless.
-Outbound status: queued -> sending -> sent -> delivered -> read, or failed (with reason).
+Outbound status: queued -> sending -> sent -> delivered -> read, or failed (with reason), or held until the
+person writes again (WhatsApp outside the 24-hour window, ``bot/held.py``; then back to queued).
 A message is claimed (queued -> sending) before the provider call and never claimed twice, so a
 crash can lose at most the in-flight message but never send it twice.
 """

@@ -1,12 +1,11 @@
 """WhatsApp Cloud API: signed webhooks from a driver, a fake Graph API enforcing the platform's rules."""
 import asyncio
 import json
-from datetime import timedelta
 
 import aiohttp
 import pytest
 
-from bot.messages import Choice, Identity, OutboundMessage, utcnow
+from bot.messages import Choice, Identity, OutboundMessage
 from channels.formatting import read_file
 from tests.channels.helpers import DESCRIPTION, JPEG, notify_status
 from tests.fixtures.fakes import WhatsAppDriver, wait_until
@@ -214,35 +213,13 @@ async def test_whatsapp_window_template_and_error_codes(wa):
     await rt.engine.notify(contact, "errors/not_understood")
     await g.wait_sent(WA, 2)
     assert g.to(WA)[-1]["type"] != "template"
-    # 131047 (the window closed on the platform side): resent as the approved template
-    g.inject.append((131047, "Re-engagement message"))
-    await rt.engine.notify(contact, "errors/not_understood")
-    sent = await g.wait_sent(WA, 3)
-    assert sent[-1]["type"] == "template"
-    # outside the window (last inbound 2 days ago): the template straight away
-    await rt.stores.db.conversations.update_one({"_id": contact["_id"]},
-                                                {"$set": {"last_inbound_at": utcnow() - timedelta(days=2)}})
-    await rt.engine.notify(contact, "errors/not_understood", template_params=["LPR-X", "selesai"])
-    sent = await g.wait_sent(WA, 4)
-    tpl = sent[-1]["template"]
-    assert tpl["name"] == rt.settings.whatsapp_notify_template
-    assert [p["text"] for p in tpl["components"][0]["parameters"]] == ["LPR-X", "selesai"]
+    # 131047 and the closed window: messages are held (tests/channels/test_whatsapp_held.py)
     # any other error fails and is recorded
     g.inject.append((131026, "Message undeliverable"))
     msg = await rt.engine.notify(contact, "errors/not_understood")
     await rt.outbox.drain()
     doc = await rt.stores.messages.get(msg.message_id)
     assert doc["status"] == "failed" and "131026" in doc["last_error"]
-    # a failed receipt with 131047 for a sent free-form message triggers the template
-    await rt.stores.db.conversations.update_one({"_id": contact["_id"]}, {"$set": {"last_inbound_at": utcnow()}})
-    msg = await rt.engine.notify(contact, "errors/not_understood")
-    await rt.outbox.drain()
-    doc = await rt.stores.messages.get(msg.message_id)
-    n = len(g.to(WA))
-    await drv.status(doc["provider_id"], "failed", WA, errors=[{"code": 131047, "title": "Re-engagement"}])
-    sent = await g.wait_sent(WA, n + 1)
-    assert sent[-1]["type"] == "template"
-    assert (await rt.stores.messages.get(msg.message_id))["status"] == "failed"
 
 
 async def test_whatsapp_buttons_lists_and_numbered_fallback(wa):
