@@ -45,9 +45,9 @@ async def confirm_erase(dlg, turn, pend: dict) -> bool:
     since = utcnow()
     stores = turn.engine.stores
     await rights.erase(stores, turn.contact["_id"], "warga", in_turn=True)
-    for key in ("held", "draft_id", "flow_started_at"):
-        turn.state.pop(key, None)
-    turn.state.update(flow=None, step=None, slots={}, pending=None, back=[], last_choices=[])
+    # saving $sets the state's keys (a popped key would stay stored): overwrite instead
+    turn.state.update(flow=None, step=None, slots={}, pending=None, back=[], last_choices=[], held=None,
+                      draft_id=None, flow_started_at=None)
     turn.contact_updates.clear()  # the contact is gone; nothing of it may be written back
     turn.say("privacy/erased")
     task = asyncio.get_running_loop().create_task(rights.purge_after_reply(stores, turn.contact["_id"], since))
@@ -61,7 +61,7 @@ async def forget_declined(turn) -> None:
     included). The contact document stays as the opt-out: channel identity, language, the decision."""
     stores = turn.engine.stores
     cid = turn.contact["_id"]
-    turn.state.pop("held", None)
+    turn.state["held"] = None  # not popped: saving $sets the state's keys, a popped one would stay stored
     turn.set_contact(name=None)
     files = await rights._files_sent_by(stores, turn.contact)  # noqa: SLF001 (same package)
     if files:

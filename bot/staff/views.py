@@ -93,9 +93,11 @@ def serialize_report(report: dict, who: Principal, *, now: datetime, notificatio
                    "contact_id": str(report["contact_id"]) if report.get("contact_id") is not None else None}
             if ob:
                 rep["on_behalf"] = {"name": ob.get("name"), "phone": ob.get("phone"), "consent": ob.get("consent")}
-        else:
-            rep = {"name": report.get("reporter_name") or ob.get("name")}
-        out["reporter"] = rep
+        else:  # a reporter who erased their data (docs/privacy.md) is simply not there
+            rep = {"name": report.get("reporter_name") or ob.get("name")} if (
+                report.get("reporter_name") or ob.get("name")) else None
+        if rep:
+            out["reporter"] = rep
     if notifications is not None:
         out["notifications"] = notifications if who.is_admin else [
             {"event": n.get("event"), "status": n.get("status"), "at": n.get("at")} for n in notifications]
