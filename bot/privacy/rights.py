@@ -3,8 +3,9 @@
 Both take the ``Stores`` and a contact id, so the chat command and the admin API share them.
 
 ``erase`` forgets the person and keeps their reports for the agencies, without them:
-- deleted: the contact (identity, name, language, consent, subscription, tags), every message to or from
-  them, their conversation state and draft, handoff requests (transcripts), volunteer membership, the last
+- deleted: the contact (identity, name, language, consent, subscription, tags) and the SMS contact the
+  staff side created for their phone number (notifications of a report filed for them), every message to or
+  from them, their conversation state and draft, handoff requests (transcripts), volunteer membership, the last
   numbered menu the channel showed them, unprocessed WhatsApp webhook payloads from them, and the files they
   sent that no kept report uses;
 - pseudonymised: reports they filed (``contact_id`` becomes a fresh random id per report, ``reporter_name``
@@ -191,6 +192,10 @@ async def erase(stores, contact_id, actor: str, *, in_turn: bool = False) -> dic
         await stores.conversations.col.delete_one({"_id": contact_id})
     await stores.contacts.col.delete_one({"_id": contact_id})
 
+    if phone:  # the SMS contact the staff side made to tell this number about a report filed for it
+        for other in await stores.contacts.col.find({"channel": "sms", "user_id": phone, "consent": None,
+                                                     "_id": {"$ne": contact_id}}, {"_id": 1}).to_list(10):
+            await erase(stores, other["_id"], actor)
     await _audit(db, actor, "contact_erase", str(contact_id), {k: v for k, v in counts.items()})
     for tid in sorted(set(pseudonymised)):
         await _audit(db, actor, "report_pseudonymise", tid, {"reason": "contact_erase"})
