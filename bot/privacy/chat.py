@@ -11,12 +11,9 @@ Registered in the dialogue by ``COMMANDS`` and ``PENDING`` (see bot/dialogue/act
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from bot.messages import utcnow
 from bot.privacy import rights
-
-log = logging.getLogger(__name__)
 
 _tasks: set[asyncio.Task] = set()
 

@@ -59,7 +59,6 @@ async def summary(stores, contact_id) -> dict | None:
     contact = await stores.contacts.get(contact_id)
     if contact is None:
         return None
-    db = stores.db
     msgs = stores.messages.col
     reports = []
     for r in await stores.reports.col.find(_party_query(contact_id)).sort("created_at", -1).to_list(500):
@@ -67,6 +66,12 @@ async def summary(stores, contact_id) -> dict | None:
                 "volunteer" if r.get("volunteer_id") == contact_id else "supporter")
         reports.append({"tracking_id": r["tracking_id"], "status": r.get("status"), "role": role,
                         "privacy": r.get("privacy"), "created_at": r.get("created_at")})
+    phone = _phone_of(contact)
+    if phone:  # reports a volunteer filed for this number
+        async for r in stores.reports.col.find({"on_behalf.phone": {"$nin": [None, ""]}}):
+            if normalize_phone(r["on_behalf"]["phone"]) == phone:
+                reports.append({"tracking_id": r["tracking_id"], "status": r.get("status"), "role": "filed_for",
+                                "privacy": r.get("privacy"), "created_at": r.get("created_at")})
     state = await stores.conversations.col.find_one({"_id": contact_id}) or {}
     draft = ({"flow": state.get("flow"), "started_at": state.get("flow_started_at"),
               "fields": sorted(k for k in (state.get("slots") or {}) if not k.startswith("_"))}

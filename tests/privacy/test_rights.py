@@ -34,7 +34,7 @@ async def test_every_role_is_summarised_then_removed_and_others_are_untouched(ma
     data = await rights.summary(st, me["_id"])
     roles = {r["tracking_id"]: r["role"] for r in data["reports"]}
     assert roles == {own["tracking_id"]: "reporter", helped["tracking_id"]: "volunteer",
-                     supported["tracking_id"]: "supporter"}
+                     supported["tracking_id"]: "supporter", filed_for["tracking_id"]: "filed_for"}
     assert data["volunteer"] is True and data["handoffs"] == 1 and PHONE not in str(data)
 
     counts = await rights.erase(st, me["_id"], "admin")
