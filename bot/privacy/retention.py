@@ -14,6 +14,8 @@ by one periodic sweep, run by one process at a time (MongoDB lease ``privacy:ret
   on erasure: the report stays, who filed it goes);
 - contacts with no message either way for ``LAPOR_CONTACT_RETENTION_DAYS`` and no open report are erased
   (``rights.erase``, actor ``retention``);
+- messages received from a contact who has not consented (declined, or never answered) are deleted after
+  4 days (redelivered webhooks are recognised by the stored message until then);
 - erasures whose last reply was not purged yet (a process stopped in between) are finished.
 """
 from __future__ import annotations
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 LEASE = "privacy:retention"
 BATCH = 500
 ERASURE_GRACE = timedelta(minutes=15)  # a purge in progress gets this long before the sweep finishes it
+# a webhook may be redelivered for about 3 days: its stored inbound id is what stops a second processing
+UNCONSENTED_GRACE = timedelta(days=4)
 
 
 async def sweep(stores, settings, now: datetime | None = None) -> dict:
@@ -52,6 +56,7 @@ async def sweep(stores, settings, now: datetime | None = None) -> dict:
         {"at": {"$lt": days(settings.lapor_notification_retention_days)}})).deleted_count
     out["reporters"] = await _settled_reporters(stores, days(settings.lapor_reporter_retention_days), now)
     out["contacts"] = await _idle_contacts(stores, days(settings.lapor_contact_retention_days))
+    out["unconsented_messages"] = await _unconsented_messages(stores, now - UNCONSENTED_GRACE)
     out["erasures"] = 0
     async for e in db["erasures"].find({"at": {"$lt": now - ERASURE_GRACE}}).limit(BATCH):
         if await rights.purge_erased(stores, e["_id"]):
@@ -111,6 +116,23 @@ async def _idle_contacts(stores, cutoff: datetime) -> int:
         await rights.erase(stores, cid, "retention")
         n += 1
     return n
+
+
+async def _unconsented_messages(stores, cutoff: datetime) -> int:
+    """What someone who has not agreed (declined, or never answered) sent later, e.g. a tracking-ID lookup."""
+    n, batch = 0, []
+    async for c in stores.contacts.col.find({"consent.given": {"$ne": True}}, {"_id": 1}):
+        batch.append(c["_id"])
+        if len(batch) >= BATCH:
+            n += await _delete_inbound(stores, batch, cutoff)
+            batch = []
+    return n + (await _delete_inbound(stores, batch, cutoff) if batch else 0)
+
+
+async def _delete_inbound(stores, ids: list, cutoff: datetime) -> int:
+    res = await stores.messages.col.delete_many({"contact_id": {"$in": ids}, "direction": "in",
+                                                 "created_at": {"$lt": cutoff}})
+    return res.deleted_count
 
 
 class RetentionWorker:

@@ -3,7 +3,7 @@ from datetime import timedelta
 
 from gridfs import AsyncGridFSBucket
 
-from bot.messages import Identity, utcnow
+from bot.messages import Identity, InboundMessage, utcnow
 from bot.privacy.retention import RetentionWorker, sweep
 from channels.formatting import store_file
 from tests.privacy.photos import CLEAN_JPEG, gps_jpeg
@@ -50,6 +50,20 @@ async def test_sweep_enforces_every_retention(make_runtime):
     assert await stream.read() == CLEAN_JPEG                     # attached: kept, and stored without EXIF
     assert await db["fs.files"].count_documents({"_id": draft_file}) == 0
     assert await db["audit"].count_documents({"actor": "retention", "action": "report_pseudonymise"}) == 1
+
+
+async def test_messages_of_people_who_did_not_consent_go_after_four_days(make_runtime):
+    rt = await make_runtime()
+    st = rt.stores
+    shy = await _contact(rt, "1003", "Never Answered")
+    agreed = await _contact(rt, "1004", "Agreed")
+    await st.contacts.update(agreed["_id"], {"consent": {"given": True}})
+    await st.messages.store_inbound(InboundMessage(Identity("telegram", "1003"), "t1", text="LPR-AAAAAAA"),
+                                    shy["_id"])
+    await st.messages.store_inbound(InboundMessage(Identity("telegram", "1004"), "t2", text="hi"), agreed["_id"])
+    assert (await sweep(st, rt.settings, now=utcnow() + timedelta(days=3)))["unconsented_messages"] == 0
+    assert (await sweep(st, rt.settings, now=utcnow() + timedelta(days=5)))["unconsented_messages"] == 1
+    assert await st.messages.col.count_documents({"contact_id": agreed["_id"]}) == 1
 
 
 async def test_one_process_at_a_time(make_runtime):
