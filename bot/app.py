@@ -145,6 +145,9 @@ class Runtime:
         except ImportError:
             return
         register(self)
+        from bot.privacy import retention
+
+        retention.start(self)  # the retention sweep (docs/privacy.md)
 
     def _start_outreach(self) -> None:
         """Campaign codes for the dialogue, send-time guards (opt-outs) and the campaign scheduler."""

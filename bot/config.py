@@ -20,6 +20,13 @@ class Settings(BaseSettings):
     lapor_data_dir: Path = Path("./var")
     lapor_message_retention_days: int = Field(365, ge=1)
     lapor_db_connect_attempts: int = Field(6, ge=1, le=100)  # at start, with back-off 0.5 s doubling to 10 s
+    # retention of personal data (docs/privacy.md)
+    lapor_conversation_retention_days: int = Field(60, ge=1)
+    lapor_handoff_retention_days: int = Field(180, ge=1)
+    lapor_unattached_file_retention_days: int = Field(45, ge=1)
+    lapor_notification_retention_days: int = Field(365, ge=1)
+    lapor_reporter_retention_days: int = Field(730, ge=1)
+    lapor_contact_retention_days: int = Field(730, ge=1)
     # http
     lapor_http_host: str = "127.0.0.1"
     lapor_http_port: int = Field(8080, ge=0, le=65535)

@@ -187,6 +187,9 @@ async def store_file(db, data: bytes, *, filename: str, mime_type: str | None, c
     """Store an attachment's bytes in GridFS (bucket ``fs``); returns the file id."""
     from gridfs import AsyncGridFSBucket
 
+    from bot.privacy.exif import strip_metadata
+
+    data = strip_metadata(data, mime_type)  # no GPS position or phone model is ever stored (docs/privacy.md)
     bucket = AsyncGridFSBucket(db)
     meta = {"channel": channel, "ref": ref, "mime_type": mime_type, "size": len(data),
             "sha256": hashlib.sha256(data).hexdigest(), "user": (user_id or "")[-3:]}

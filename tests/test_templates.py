@@ -125,7 +125,11 @@ def sample_context(role: str = "reporter", own: bool = True) -> dict:
                 volunteer=role == "volunteer", added=True, limit=5, agency="Dinas PU Kota Kupang",
                 note="Sudah diperbaiki minggu ini.", on_behalf="Bu Sari", text="Kami sudah cek lokasinya.",
                 sub={"institution": "Universitas Gadjah Mada"}, total=4, settled=1,
-                contact={"name": "Budi", "language": "id"})
+                contact={"name": "Budi", "language": "id"}, days=365,
+                mydata={"contact": {"name": "Budi", "channel": "whatsapp", "language": "id",
+                                    "consent": {"given": True}},
+                        "messages": {"received": 12, "sent": 15}, "reports": items,
+                        "subscription": {"status": "subscribed"}, "draft": {"flow": "filing"}})
 
 
 CONTEXTS = [sample_context(role, own) for role, own in

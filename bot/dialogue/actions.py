@@ -7,6 +7,7 @@ from bot import agencies, reports as domain
 from bot.dialogue.parsers import fill_from_understanding, region_dict
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
+from bot.privacy import chat as privacy_chat
 from bot.tracking import find_in_text
 
 MENU = [("flow:filing", "menu.lapor"), ("menu:status", "menu.status"), ("menu:my_reports", "menu.my_reports"),
@@ -383,6 +384,7 @@ COMMANDS = {
     "help": cmd_help, "cancel": cmd_cancel, "back": cmd_back, "restart": cmd_restart, "human": cmd_human,
     "lang_en": cmd_lang_en, "lang_id": cmd_lang_id, "status": cmd_status, "new_report": cmd_new_report,
     "my_reports": cmd_my_reports, "subscribe": cmd_subscribe, "unsubscribe": cmd_unsubscribe,
+    **privacy_chat.COMMANDS,  # "data saya", "hapus data saya" (bot/privacy/chat.py)
 }
 
 

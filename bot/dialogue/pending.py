@@ -9,6 +9,7 @@ from bot import reports as domain
 from bot.dialogue import actions
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
+from bot.privacy import chat as privacy_chat
 from bot.tracking import find_in_text
 
 
@@ -36,7 +37,7 @@ async def consent(dlg, turn: Turn, pend: dict) -> bool:
     turn.state["pending"] = None
     turn.set_contact(consent={"given": ans == "ya", "at": utcnow(), "basis": "UU 27/2022"})
     if ans == "tidak":
-        turn.state.pop("held", None)
+        await privacy_chat.forget_declined(turn)  # only the opt-out stays
         turn.say("welcome/consent_declined")
         return True
     turn.say("welcome/consent_thanks")
@@ -229,7 +230,7 @@ HANDLERS = {
     "consent": consent, "confirm_cancel": confirm_cancel, "resume": resume, "tracking_id": tracking_id,
     "similar": similar, "add_info": add_info, "rating": rating, "rating_comment": rating_comment,
     "objection": objection, "human_note": human_note, "volunteer_code": volunteer_code,
-    "unsubscribe": unsubscribe_confirm,
+    "unsubscribe": unsubscribe_confirm, **privacy_chat.PENDING,
 }
 
 

@@ -19,6 +19,7 @@ from bson.errors import InvalidId
 from bot import agencies
 from bot import reports as domain
 from bot.messages import utcnow
+from bot.privacy import api as privacy_api
 from bot.staff import stats as stats_mod
 from bot.staff.auth import Principal, authenticate
 from bot.staff.sla import overdue_query
@@ -156,6 +157,7 @@ def add_routes(app: web.Application, runtime) -> None:
     r.add_post(f"{PREFIX}/volunteers/invites", post_invite)
     r.add_get(f"{PREFIX}/handoffs", list_handoffs)
     r.add_post(f"{PREFIX}/handoffs/{{handoff_id}}/reply", reply_handoff)
+    privacy_api.add_routes(app, runtime)  # data rights: /contacts/{id}/data, /contacts/{id}/erase
 
 
 # ------------------------------------------------------------------ helpers
@@ -432,5 +434,6 @@ def openapi_document() -> dict:
                     "type": "object", "additionalProperties": False, "required": ["text"],
                     "properties": {"text": {"type": "string"}, "close": {"type": "boolean"}}}}}},
                 "responses": resp("the handoff and the queued message", None, 400, 403, 404, 413)}},
+            **privacy_api.OPENAPI_PATHS,
         },
     }

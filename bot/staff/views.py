@@ -11,7 +11,8 @@ agency         reporter name only        no reporter                  no reporte
 =============  ========================  ===========================  ==========================
 
 No caller ever gets a contact's channel user id; agencies never get a phone number, contact or
-volunteer ids, nor the channel's file handles of attachments.
+volunteer ids, the channel's file handles of attachments, the report's channel, nor who was notified on
+which channel (an agency sees each notification's event, delivery status and time only).
 """
 from __future__ import annotations
 
@@ -92,13 +93,17 @@ def serialize_report(report: dict, who: Principal, *, now: datetime, notificatio
                    "contact_id": str(report["contact_id"]) if report.get("contact_id") is not None else None}
             if ob:
                 rep["on_behalf"] = {"name": ob.get("name"), "phone": ob.get("phone"), "consent": ob.get("consent")}
-        else:
-            rep = {"name": report.get("reporter_name") or ob.get("name")}
-        out["reporter"] = rep
+        else:  # a reporter who erased their data (docs/privacy.md) is simply not there
+            rep = {"name": report.get("reporter_name") or ob.get("name")} if (
+                report.get("reporter_name") or ob.get("name")) else None
+        if rep:
+            out["reporter"] = rep
     if notifications is not None:
-        out["notifications"] = notifications
-    if not who.is_admin:
+        out["notifications"] = notifications if who.is_admin else [
+            {"event": n.get("event"), "status": n.get("status"), "at": n.get("at")} for n in notifications]
+    if not who.is_admin:  # an agency needs the report, not how or to whom it travels (docs/privacy.md)
         out.pop("agency_suggested", None)
+        out.pop("channel", None)
     return _jsonable(out)
 
 

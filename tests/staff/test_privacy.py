@@ -44,6 +44,10 @@ def _check(body: dict, role: str, privacy: str, reporter, volunteer):
         assert ON_BEHALF_PHONE not in text and "81298765432" not in text
         assert str(reporter["_id"]) not in text and str(volunteer["_id"]) not in text
         assert "contact_id" not in text and "gridfs_id" not in text and "ref" not in body.get("attachments", [{}])[0:1]
+        assert "channel" not in text  # neither the report's channel nor who was notified on which channel
+        assert all(set(n) == {"event", "status", "at"} for n in body.get("notifications") or [])
+    else:
+        assert body["channel"] in ("whatsapp", "telegram")
     if may_see:
         assert "reporter" in body
         assert body["reporter"]["name"] in (NAME, ON_BEHALF)
@@ -90,5 +94,6 @@ def test_serializer_matrix_unit():
         if role == "agency":
             assert ON_BEHALF_PHONE not in text and str(cid) not in text and str(vid) not in text
             assert body["volunteer"] == {"assisted": True}
+            assert "channel" not in body
         if not may_see:
             assert NAME not in text and ON_BEHALF not in text

@@ -1,0 +1,246 @@
+"""The data subject's rights under UU No. 27/2022 (PDP): access (``summary``) and erasure (``erase``).
+
+Both take the ``Stores`` and a contact id, so the chat command and the admin API share them.
+
+``erase`` forgets the person and keeps their reports for the agencies, without them:
+- deleted: the contact (identity, name, language, consent, subscription, tags) and the SMS contact the
+  staff side created for their phone number (notifications of a report filed for them), every message to or
+  from them, their conversation state and draft, handoff requests (transcripts), volunteer membership, the last
+  numbered menu the channel showed them, unprocessed WhatsApp webhook payloads from them, and the files they
+  sent that no kept report uses;
+- pseudonymised: reports they filed (``contact_id`` becomes a fresh random id per report, ``reporter_name``
+  goes), reports they filed as a volunteer (``volunteer_id`` likewise; the data of the person they helped
+  stays), reports they supported (removed from ``supporters``), reports a volunteer filed for them (their
+  name and phone in ``on_behalf`` go), campaign deliveries (fresh random id), subscription events and
+  notification records (no contact id);
+- kept: what the reports themselves say (description, place, additions, rating) and the files attached to
+  them (already stripped of EXIF on receipt; the uploader's traces in the file metadata go).
+Each pseudonymised report and the erasure itself are written to the audit log, with counts only.
+
+The reply that confirms an erasure is the last trace: ``purge_after_reply`` removes it (and the state
+saved with it) once it has been delivered; ``erasures`` remembers what is still to purge, so the retention
+sweep finishes the job if this process stops first.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import datetime
+
+from bson import ObjectId
+from pymongo import UpdateOne
+
+from bot.messages import utcnow
+from bot.phones import normalize_phone
+
+log = logging.getLogger(__name__)
+
+PURGE_POLL_S = 0.5
+PURGE_PATIENCE_S = 600.0
+
+
+def _phone_of(contact: dict) -> str | None:
+    """The contact's phone in E.164 when the channel identity is a phone number (WhatsApp, SMS)."""
+    uid = contact.get("user_id") or ""
+    if contact.get("channel") == "whatsapp":
+        return normalize_phone("+" + uid.lstrip("+"))
+    if contact.get("channel") == "sms":
+        return normalize_phone(uid)
+    return None
+
+
+def _party_query(contact_id) -> dict:
+    return {"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}, {"supporters": contact_id}]}
+
+
+# ------------------------------------------------------------------ access
+async def summary(stores, contact_id) -> dict | None:
+    """What is stored about this contact, summarised (no channel user id, no message bodies)."""
+    contact = await stores.contacts.get(contact_id)
+    if contact is None:
+        return None
+    msgs = stores.messages.col
+    reports = []
+    for r in await stores.reports.col.find(_party_query(contact_id)).sort("created_at", -1).to_list(500):
+        role = ("reporter" if r.get("contact_id") == contact_id else
+                "volunteer" if r.get("volunteer_id") == contact_id else "supporter")
+        reports.append({"tracking_id": r["tracking_id"], "status": r.get("status"), "role": role,
+                        "privacy": r.get("privacy"), "created_at": r.get("created_at")})
+    phone = _phone_of(contact)
+    if phone:  # reports a volunteer filed for this number
+        async for r in stores.reports.col.find({"on_behalf.phone": {"$nin": [None, ""]}}):
+            if normalize_phone(r["on_behalf"]["phone"]) == phone:
+                reports.append({"tracking_id": r["tracking_id"], "status": r.get("status"), "role": "filed_for",
+                                "privacy": r.get("privacy"), "created_at": r.get("created_at")})
+    state = await stores.conversations.col.find_one({"_id": contact_id}) or {}
+    draft = ({"flow": state.get("flow"), "started_at": state.get("flow_started_at"),
+              "fields": sorted(k for k in (state.get("slots") or {}) if not k.startswith("_"))}
+             if state.get("flow") else None)
+    sub = contact.get("subscription") or {}
+    consent = contact.get("consent") or {}
+    return {
+        "contact": {"name": contact.get("name"), "channel": contact.get("channel"),
+                    "language": contact.get("language"), "role": contact.get("role"),
+                    "created_at": contact.get("created_at"),
+                    "consent": ({"given": consent.get("given"), "at": consent.get("at")} if consent else None),
+                    "reachable": contact.get("reachable", True)},
+        "messages": {"received": await msgs.count_documents({"contact_id": contact_id, "direction": "in"}),
+                     "sent": await msgs.count_documents({"contact_id": contact_id, "direction": "out"})},
+        "reports": reports,
+        "subscription": ({"status": sub.get("status"), "since": sub.get("since"),
+                          "campaign": sub.get("campaign")} if sub else None),
+        "draft": draft,
+        "handoffs": await stores.handoffs.col.count_documents({"contact_id": contact_id}),
+        "volunteer": await stores.volunteers.col.count_documents({"contact_id": contact_id}) > 0,
+        "files": len(await _files_sent_by(stores, contact, state)),
+    }
+
+
+# ------------------------------------------------------------------ erasure
+async def _files_sent_by(stores, contact: dict, state: dict | None = None) -> set:
+    """GridFS ids of files this contact sent: in their messages, their draft, their web chat uploads."""
+    ids = set()
+    async for m in stores.messages.col.find({"contact_id": contact["_id"], "direction": "in", "media": {"$ne": None}},
+                                            {"media": 1}):
+        ids.update(x.get("gridfs_id") for x in m.get("media") or [] if x.get("gridfs_id"))
+    for a in ((state or {}).get("slots") or {}).get("attachments") or []:
+        if a.get("gridfs_id"):
+            ids.add(a["gridfs_id"])
+    if contact.get("channel") == "webchat":
+        async for f in stores.db["fs.files"].find({"metadata.visitor": contact.get("user_id")}, {"_id": 1}):
+            ids.add(f["_id"])
+    return ids
+
+
+async def erase(stores, contact_id, actor: str, *, in_turn: bool = False) -> dict | None:
+    """Forget a contact (see the module docstring). Returns counts, or None for an unknown contact.
+
+    ``in_turn``: called from the contact's own dialogue turn, which saves its (emptied) conversation state
+    and sends a reply afterwards; both are removed by ``purge_after_reply``. From the admin API the
+    conversation is deleted at once."""
+    contact = await stores.contacts.get(contact_id)
+    if contact is None:
+        return None
+    db = stores.db
+    channel, user_id = contact.get("channel"), contact.get("user_id")
+    now = utcnow()
+    counts: dict = {}
+    await db["erasures"].update_one({"_id": contact_id}, {"$set": {"at": now, "purged": False}}, upsert=True)
+
+    # reports: keep them for the agency, without the person
+    rep = stores.reports.col
+    pseudonymised = []
+    async for r in rep.find(_party_query(contact_id), {"tracking_id": 1, "contact_id": 1, "volunteer_id": 1}):
+        sets: dict = {"updated_at": now}
+        unset: dict = {}
+        if r.get("contact_id") == contact_id:
+            sets.update(contact_id=ObjectId(), reporter_erased_at=now)
+            unset["reporter_name"] = ""
+        if r.get("volunteer_id") == contact_id:
+            sets.update(volunteer_id=ObjectId(), volunteer_erased_at=now)
+        upd = {"$set": sets, "$pull": {"supporters": contact_id}}
+        if unset:
+            upd["$unset"] = unset
+        await rep.update_one({"_id": r["_id"]}, upd)
+        pseudonymised.append(r["tracking_id"])
+    phone = _phone_of(contact)
+    if phone:  # reports a volunteer filed for this person: their name and phone go
+        async for r in rep.find({"on_behalf.phone": {"$nin": [None, ""]}}, {"tracking_id": 1, "on_behalf": 1}):
+            if normalize_phone(r["on_behalf"]["phone"]) == phone:
+                await rep.update_one({"_id": r["_id"]}, {"$set": {
+                    "on_behalf.name": None, "on_behalf.phone": None, "on_behalf.consent": False,
+                    "on_behalf_erased_at": now, "updated_at": now}})
+                pseudonymised.append(r["tracking_id"])
+    counts["reports"] = len(set(pseudonymised))
+
+    # files they sent: deleted unless a kept report uses them (then only the uploader's traces go)
+    state = await stores.conversations.col.find_one({"_id": contact_id}) or {}
+    files = await _files_sent_by(stores, contact, state)
+    kept = set()
+    if files:
+        async for r in rep.find({"attachments.gridfs_id": {"$in": list(files)}}, {"attachments": 1}):
+            kept.update(a.get("gridfs_id") for a in r.get("attachments") or [])
+    from gridfs import AsyncGridFSBucket
+    from gridfs.errors import NoFile
+
+    bucket = AsyncGridFSBucket(db)
+    counts["files_deleted"] = 0
+    for fid in files - kept:
+        try:
+            await bucket.delete(fid)
+            counts["files_deleted"] += 1
+        except NoFile:
+            pass
+    if files & kept:
+        await db["fs.files"].update_many({"_id": {"$in": list(files & kept)}},
+                                         {"$unset": {"metadata.user": "", "metadata.visitor": ""}})
+
+    # everything else about them
+    msgs = stores.messages.col
+    counts["messages"] = (await msgs.delete_many({"contact_id": contact_id})).deleted_count
+    counts["messages"] += (await msgs.delete_many({"channel": channel, "user_id": user_id})).deleted_count
+    counts["handoffs"] = (await stores.handoffs.col.delete_many({"contact_id": contact_id})).deleted_count
+    await stores.volunteers.col.delete_many({"contact_id": contact_id})
+    await db["channel_menus"].delete_many({"_id": f"{channel}:{user_id}"})
+    if channel == "whatsapp":
+        base = "payload.entry.changes.value."
+        await db["whatsapp_inbox"].delete_many({"status": {"$ne": "processing"}, "$or": [
+            {base + "contacts.wa_id": user_id}, {base + "messages.from": user_id},
+            {base + "statuses.recipient_id": user_id}]})
+    await db["subscription_events"].update_many({"contact_id": contact_id}, {"$set": {"contact_id": None}})
+    await db["notifications"].update_many({"contact_id": contact_id}, {"$set": {"contact_id": None}})
+    deliveries = await db["campaign_deliveries"].find({"contact_id": contact_id}, {"_id": 1}).to_list(None)
+    if deliveries:
+        await db["campaign_deliveries"].bulk_write(
+            [UpdateOne({"_id": d["_id"]}, {"$set": {"contact_id": ObjectId()}}) for d in deliveries], ordered=False)
+    if not in_turn:
+        await stores.conversations.col.delete_one({"_id": contact_id})
+    await stores.contacts.col.delete_one({"_id": contact_id})
+
+    if phone:  # the SMS contact the staff side made to tell this number about a report filed for it
+        for other in await stores.contacts.col.find({"channel": "sms", "user_id": phone, "consent": None,
+                                                     "_id": {"$ne": contact_id}}, {"_id": 1}).to_list(10):
+            await erase(stores, other["_id"], actor)
+    await _audit(db, actor, "contact_erase", str(contact_id), {k: v for k, v in counts.items()})
+    for tid in sorted(set(pseudonymised)):
+        await _audit(db, actor, "report_pseudonymise", tid, {"reason": "contact_erase"})
+    if not in_turn:
+        await db["erasures"].delete_one({"_id": contact_id})
+    log.info("contact erased by %s: %s", actor, counts)
+    return counts
+
+
+async def _audit(db, actor: str, action: str, target: str, details: dict) -> None:
+    """Same shape as ``bot.staff.auth.AuditLog`` (append-only ``audit`` collection)."""
+    await db["audit"].insert_one({"_id": ObjectId(), "actor": actor, "action": action, "target": target,
+                                  "details": details, "at": utcnow()})
+
+
+# ------------------------------------------------------------------ the last reply
+async def purge_erased(stores, contact_id) -> bool:
+    """Remove what an erased contact's last turn left (its reply once sent, its saved state).
+    True when nothing is left to wait for."""
+    msgs = stores.messages.col
+    waiting = await msgs.count_documents({"contact_id": contact_id, "status": {"$in": ["queued", "sending"]}})
+    await msgs.delete_many({"contact_id": contact_id, "status": {"$nin": ["queued", "sending"]}})
+    await stores.conversations.col.delete_one({"_id": contact_id})
+    if waiting:
+        return False
+    await stores.db["erasures"].delete_one({"_id": contact_id})
+    return True
+
+
+async def purge_after_reply(stores, contact_id, since: datetime, patience_s: float = PURGE_PATIENCE_S) -> None:
+    """Wait for the confirmation reply of an in-turn erasure to be stored and delivered, then purge.
+    Bounded: after ``patience_s`` the retention sweep takes over (``erasures``)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + patience_s
+    try:
+        while loop.time() < deadline:
+            await asyncio.sleep(PURGE_POLL_S)
+            replied = await stores.messages.col.find_one(
+                {"contact_id": contact_id, "direction": "out", "created_at": {"$gte": since}}, {"_id": 1})
+            if replied and await purge_erased(stores, contact_id):
+                return
+    except Exception as exc:  # the sweep finishes it
+        log.warning("purge after erasure postponed: %s", type(exc).__name__)
