@@ -149,6 +149,11 @@ class WhatsAppSender:
 
     # ---------------------------------------------------------------- sending
     async def in_window(self, doc: dict, contact: dict | None) -> bool:
+        # a reply answers a message that just arrived (which opened the window), even when the contact's
+        # records are gone by now (the last reply after "delete my data")
+        created = _aware(doc.get("created_at"))
+        if doc.get("kind", "reply") == "reply" and created and utcnow() - created < WINDOW - WINDOW_MARGIN:
+            return True
         if contact is None:
             return False
         conv = await self.chan.db["conversations"].find_one({"_id": contact["_id"]}, {"last_inbound_at": 1})
