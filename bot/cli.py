@@ -98,7 +98,8 @@ async def _chat(args) -> int:
     return 0
 
 
-_URLS = (("web chat", "/webchat"), ("health", "/healthz"), ("staff API", "/api/v1/openapi.json"))
+_URLS = (("web chat", "/webchat"), ("back office", "/staff"), ("health", "/healthz"),
+         ("staff API", "/api/v1/openapi.json"))
 
 
 async def _db(args) -> int:
