@@ -35,6 +35,7 @@ from bot.engine import TurnFailed
 from bot.messages import (Identity, InboundMessage, Location, Media, OutboundMessage, SharedContact, utcnow)
 from bot.outbox import SendResult, mask_user
 from bot.phones import normalize_phone
+from bot.tasks import stop_task
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, ensure_menu_index, extension_for, last_menu,
                                  numbered_menu, pick_numbered, record_attribution, remember_menu, split_text,
@@ -261,8 +262,7 @@ class WhatsAppChannel(Channel):
         self._recover_task = asyncio.create_task(self._recover_forever())
 
     async def stop(self) -> None:
-        if self._recover_task:
-            self._recover_task.cancel()
+        await stop_task(self._recover_task, timeout_s=5, name="WhatsApp inbox recovery")
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
         if self._session:

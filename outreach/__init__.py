@@ -24,16 +24,14 @@ def start(runtime, interval_s: float = 30.0) -> asyncio.Task:
     from outreach.scheduler import scheduler_loop
 
     register(runtime)
-    task = asyncio.create_task(scheduler_loop(runtime, interval_s))
+    runtime.outreach_stopping = asyncio.Event()
+    task = asyncio.create_task(scheduler_loop(runtime, interval_s, stopping=runtime.outreach_stopping))
     runtime.outreach_scheduler = task
     return task
 
 
 async def stop(runtime) -> None:
-    task = getattr(runtime, "outreach_scheduler", None)
-    if task:
-        task.cancel()
-        try:
-            await task
-        except (asyncio.CancelledError, Exception):
-            pass
+    from bot.tasks import stop_task
+
+    await stop_task(getattr(runtime, "outreach_scheduler", None), stopping=getattr(runtime, "outreach_stopping", None),
+                    name="outreach scheduler")

@@ -155,11 +155,9 @@ async def cancel(runtime, name: str, run_id: str) -> dict:
 
 
 async def _stop_here(runtime, run_id: str) -> None:
-    t = tasks(runtime).get(run_id)
-    if t is not None and not t.done():
-        t.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await t
+    from bot.tasks import stop_task
+
+    await stop_task(tasks(runtime).get(run_id), name=f"campaign run {run_id}")
 
 
 async def drop_pending(runtime, run_id: str) -> dict:

@@ -38,7 +38,9 @@ async def tick(runtime, running: dict) -> list[str]:
     return started
 
 
-async def scheduler_loop(runtime, interval_s: float = 30.0) -> None:
+async def scheduler_loop(runtime, interval_s: float = 30.0, stopping: asyncio.Event | None = None) -> None:
+    """Tick every ``interval_s`` until ``stopping`` is set (``outreach.stop``; cancellation also ends it)."""
+    stopping = stopping or asyncio.Event()
     out = install(runtime)
     try:
         await out.ensure_indexes()
@@ -46,11 +48,14 @@ async def scheduler_loop(runtime, interval_s: float = 30.0) -> None:
     except Exception as exc:
         log.warning("outreach: campaign files not loaded: %s", exc)
     running: dict = {}
-    while True:
+    while not stopping.is_set():
         try:
             await tick(runtime, running)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # database outage or a bad campaign: keep the bot running
             log.warning("outreach scheduler tick failed: %s", exc)
-        await asyncio.sleep(interval_s)
+        try:
+            await asyncio.wait_for(stopping.wait(), interval_s)
+        except asyncio.TimeoutError:
+            pass

@@ -103,3 +103,32 @@ async def test_idle_connections_are_retired_before_the_server_drops_them(stores)
     # the embedded server closes connections idle for 300 s; the pool must give them up well before
     opts = stores.client.options.pool_options
     assert opts.max_idle_time_seconds is not None and opts.max_idle_time_seconds * 1000 == MAX_IDLE_MS < 300_000
+
+
+async def test_a_task_that_swallows_one_cancellation_still_stops():
+    """The outreach scheduler hung Runtime.stop: a cancellation absorbed inside a library call was spent, and the
+    task went back to sleep. stop_task asks again until the task ends."""
+    from bot.tasks import stop_task
+
+    rounds = []
+
+    async def absorbs_the_first_cancel():
+        while True:
+            try:
+                await asyncio.sleep(0.05)
+            except asyncio.CancelledError:
+                rounds.append("absorbed")  # as a library call might
+            await asyncio.sleep(30)
+
+    task = asyncio.create_task(absorbs_the_first_cancel())
+    await asyncio.sleep(0.01)
+    assert await stop_task(task, timeout_s=5) is True
+    assert task.cancelled() and rounds == ["absorbed"]
+
+
+async def test_the_outreach_scheduler_stops_when_asked(make_runtime):
+    rt = await make_runtime()
+    task = rt.outreach_scheduler
+    assert not task.done()
+    await rt.stop()
+    assert task.done()
