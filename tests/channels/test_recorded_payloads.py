@@ -1,5 +1,6 @@
 """The recorded payloads beside each fake (fakes/*/testdata/): inbound samples reach the bot through the real
 channel, and the fakes answer with the recorded error bodies."""
+import base64
 import time
 import xml.etree.ElementTree as ET
 
@@ -11,6 +12,14 @@ from tests.channels.helpers import fast_chat_gap
 TG_SECRET = "s3cret-token_1"
 WA_SECRET = "wa-app-secret-123"
 SMS_PUBLIC = "https://lapor.example.id/webhooks/sms"
+
+
+def fresh(webhook: dict) -> dict:
+    """A recorded WhatsApp webhook stamped with the current time, as Meta stamps a live one."""
+    value = webhook["entry"][0]["changes"][0]["value"]
+    for item in (value.get("messages") or []) + (value.get("statuses") or []):
+        item["timestamp"] = str(int(time.time()))
+    return webhook
 
 
 async def post_json(url, body, headers=None):
@@ -59,7 +68,7 @@ async def test_whatsapp_recorded_webhooks_reach_the_bot(fake_graph, make_runtime
                             whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
                             whatsapp_api_base_url=g.base_url)
     async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", WA_SECRET) as drv:
-        text = recorded("whatsapp", "webhook_text")
+        text = fresh(recorded("whatsapp", "webhook_text"))
         value = text["entry"][0]["changes"][0]["value"]
         wa_id = value["contacts"][0]["wa_id"]
         assert value["metadata"]["phone_number_id"] == g.phone_number_id
@@ -68,7 +77,7 @@ async def test_whatsapp_recorded_webhooks_reach_the_bot(fake_graph, make_runtime
         first = await g.wait_sent(wa_id, 1)
         assert g.options(first[-1])  # the greeting asks for consent with buttons
         # the failed receipt for that reply (131047) makes the channel resend it as the approved template
-        receipt = recorded("whatsapp", "webhook_status_failed_131047")
+        receipt = fresh(recorded("whatsapp", "webhook_status_failed_131047"))
         status = receipt["entry"][0]["changes"][0]["value"]["statuses"][0]
         status["id"] = first[0]["id"]
         assert status["recipient_id"] == wa_id and status["errors"][0]["code"] == 131047
@@ -77,7 +86,7 @@ async def test_whatsapp_recorded_webhooks_reach_the_bot(fake_graph, make_runtime
         sent = await g.wait_sent(wa_id, n + 1)
         assert sent[-1]["type"] == "template"
         # the recorded button reply: the citizen taps "agree" on the consent question (the id the bot offered)
-        reply = recorded("whatsapp", "webhook_button_reply")
+        reply = fresh(recorded("whatsapp", "webhook_button_reply"))
         button = reply["entry"][0]["changes"][0]["value"]["messages"][0]["interactive"]["button_reply"]
         button["id"] = next(i for i, _ in g.options(first[-1]) if button["id"] in i)
         n = len(g.to(wa_id))
@@ -86,7 +95,7 @@ async def test_whatsapp_recorded_webhooks_reach_the_bot(fake_graph, make_runtime
 
 
 async def test_graph_fake_answers_with_recorded_errors():
-    g = await FakeGraph(rate_per_s=2).start()
+    g = await FakeGraph(rate_per_s=1).start()
     try:
         url = f"{g.base_url}/{g.phone_number_id}/messages"
         auth = {"Authorization": f"Bearer {g.token}"}
@@ -94,7 +103,7 @@ async def test_graph_fake_answers_with_recorded_errors():
         status, answer = await post_json(url, body, auth)  # no inbound: outside the 24-hour window
         assert (status, answer) == (400, recorded("whatsapp", "error_131047_reengagement"))
         status, answer = await post_json(url, body, auth)
-        assert (status, answer) == (400, recorded("whatsapp", "error_130429_rate_limit"))  # 3rd send in 1 s
+        assert (status, answer) == (400, recorded("whatsapp", "error_130429_rate_limit"))  # 2nd send within a second
         status, answer = await post_json(url, body, {"Authorization": "Bearer wrong"})
         assert (status, answer) == (401, recorded("whatsapp", "error_190_invalid_token"))
     finally:
@@ -119,16 +128,16 @@ async def test_sms_recorded_inbound_answered(fake_sms, make_runtime):
 
 async def test_sms_fake_answers_with_recorded_errors(fake_sms):
     url = f"{fake_sms.base_url}/Accounts/{fake_sms.sid}/Messages.json"
-    good = aiohttp.BasicAuth(fake_sms.sid, fake_sms.token)
+    good = {"Authorization": "Basic " + base64.b64encode(f"{fake_sms.sid}:{fake_sms.token}".encode()).decode()}
+    wrong = {"Authorization": "Basic " + base64.b64encode(f"{fake_sms.sid}:wrong".encode()).decode()}
     async with aiohttp.ClientSession() as s:
-        async with s.post(url, data={"To": "+6281200000001", "Body": "x"},
-                          auth=aiohttp.BasicAuth(fake_sms.sid, "wrong")) as r:
+        async with s.post(url, data={"To": "+6281200000001", "Body": "x"}, headers=wrong) as r:
             assert (r.status, await r.json()) == (401, recorded("sms", "error_401_authenticate"))
         fake_sms.inject.append(429)
-        async with s.post(url, data={"To": "+6281200000001", "Body": "x"}, auth=good) as r:
+        async with s.post(url, data={"To": "+6281200000001", "Body": "x"}, headers=good) as r:
             assert (r.status, await r.json()) == (429, recorded("sms", "error_429_too_many_requests"))
-        async with s.post(url, data={"To": "+6281200000001", "Body": ""}, auth=good) as r:
+        async with s.post(url, data={"To": "+6281200000001", "Body": ""}, headers=good) as r:
             assert (r.status, await r.json()) == (400, recorded("sms", "error_400_body_required"))
-        async with s.post(url, data={"To": "+6281200000001", "Body": "x"}, auth=good) as r:
+        async with s.post(url, data={"To": "+6281200000001", "Body": "x"}, headers=good) as r:
             sent = await r.json()
     assert r.status == 201 and set(sent) == set(recorded("sms", "send_ok"))
