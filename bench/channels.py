@@ -123,7 +123,7 @@ async def main() -> None:
     logging.getLogger("bot.engine").setLevel(logging.WARNING)
     from bot.app import Runtime
     from bot.config import Settings
-    from tests.fixtures.fakes import FakeGraph, WhatsAppDriver
+    from fakes import FakeGraph, WhatsAppDriver
 
     nlu_server, nlu_url = (None, None)
     if not args.skip_nlu:

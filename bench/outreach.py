@@ -3,7 +3,7 @@
     .venv/bin/python bench/outreach.py [--contacts 5000] [--skip-kill]
 
 Everything runs on loopback: an embedded in-memory database, FakeTelegram and FakeGraph from
-tests/fixtures/fakes.py (they answer 429 / 130429 above their caps). Phase 1 runs the campaign in this process
+fakes/ (they answer 429 / 130429 above their caps). Phase 1 runs the campaign in this process
 and measures achieved rate / cap per channel, rate-limit errors received, duplicates and the reply latency of
 a citizen message sent mid-broadcast. Phase 2 runs ``laporbot campaign run`` as a subprocess, SIGKILLs it at
 ~50 % and runs it again: duplicates must stay 0 (messages in flight at the kill are 'interrupted', never resent).
@@ -30,7 +30,7 @@ from bson import ObjectId  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.embedded_db import EmbeddedMongo  # noqa: E402
 from bot.messages import utcnow  # noqa: E402
-from tests.fixtures.fakes import FakeGraph, FakeTelegram  # noqa: E402
+from fakes import FakeGraph, FakeTelegram  # noqa: E402
 
 WA_TEMPLATE = "lapor_status_update"
 

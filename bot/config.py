@@ -92,6 +92,11 @@ class Settings(BaseSettings):
         return bool(self.telegram_bot_token)
 
     @property
+    def telegram_webhook_url(self) -> str | None:
+        """Where Telegram should post updates in webhook mode: ``$LAPOR_PUBLIC_URL/webhooks/telegram``."""
+        return f"{self.lapor_public_url.rstrip('/')}/webhooks/telegram" if self.lapor_public_url else None
+
+    @property
     def whatsapp_enabled(self) -> bool:
         return bool(self.whatsapp_access_token and self.whatsapp_app_secret and self.whatsapp_phone_number_id)
 

@@ -21,17 +21,20 @@ def main(out: Path) -> None:
         d = out / sub
         shutil.rmtree(d, ignore_errors=True)
         d.mkdir(parents=True)
-    for f in sorted(SRC.glob("*.yml")):
+    for f in sorted(SRC.rglob("*.yml")):
         text = f.read_text(encoding="utf-8")
         if f.name == "config.yml":
             continue
-        (out / "b_intent" / f.name).write_text(re.sub(r"intent: lapor\+\w+", "intent: lapor", text), encoding="utf-8")
+        rel = f.relative_to(SRC)
+        for sub in ("b_intent", "b_category"):
+            (out / sub / rel).parent.mkdir(parents=True, exist_ok=True)
+        (out / "b_intent" / rel).write_text(re.sub(r"intent: lapor\+\w+", "intent: lapor", text), encoding="utf-8")
         # category model: keep only lapor+X blocks, renamed to X
         blocks = re.split(r"(?m)^(?=- (?:intent|regex|lookup|synonym):)", text)
         keep = [b for b in blocks if b.startswith("- intent: lapor+") or b.startswith(("- regex", "- lookup", "- synonym"))]
         keep = [re.sub(r"^- intent: lapor\+(\w+)", r"- intent: \1", b) for b in keep]
         if keep:
-            (out / "b_category" / f.name).write_text('version: "3.1"\nnlu:\n' + "".join(keep), encoding="utf-8")
+            (out / "b_category" / rel).write_text('version: "3.1"\nnlu:\n' + "".join(keep), encoding="utf-8")
 
 
 if __name__ == "__main__":

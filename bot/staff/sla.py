@@ -2,7 +2,7 @@
 
 - verification due 3 working days after submission (``verify_due_at``);
 - agency follow-up due 5 working days after forwarding (``followup_due_at``);
-- automatic ``selesai`` 10 calendar days after ``ditanggapi`` with no citizen reply (``autoclose_at``).
+- automatic ``selesai`` 10 working days after ``ditanggapi`` with no citizen reply (``autoclose_at``; SP4N's rule).
 
 A deadline is the end (23:59:59 WIB) of the n-th working day after the day the clock starts.
 Holidays come from the maintained ``holidays`` package (``holidays.Indonesia``).
@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 WIB = ZoneInfo("Asia/Jakarta")
 VERIFY_WORKING_DAYS = 3
 FOLLOWUP_WORKING_DAYS = 5
-AUTOCLOSE_DAYS = 10
+AUTOCLOSE_WORKING_DAYS = 10
 SYSTEM_ACTOR = "sistem"
 
 
@@ -76,7 +76,7 @@ class Sla:
         return {"forwarded_at": now, "followup_due_at": self.calendar.add_working_days(now, FOLLOWUP_WORKING_DAYS)}
 
     def on_answer(self, now: datetime) -> dict:
-        return {"answered_at": now, "autoclose_at": now + timedelta(days=AUTOCLOSE_DAYS)}
+        return {"answered_at": now, "autoclose_at": self.calendar.add_working_days(now, AUTOCLOSE_WORKING_DAYS)}
 
     def transition_fields(self, target: str, now: datetime) -> dict:
         if target == domain.DITERUSKAN:
@@ -171,7 +171,7 @@ class SlaWorker:
                     extra={"closed_at": now, "closed_automatically": True, "autoclose_at": None})
             except (domain.TransitionError, KeyError):
                 continue  # someone moved it meanwhile
-            await self.staff.audit.record(SYSTEM_ACTOR, "auto_close", tid, {"after_days": AUTOCLOSE_DAYS})
+            await self.staff.audit.record(SYSTEM_ACTOR, "auto_close", tid, {"after_working_days": AUTOCLOSE_WORKING_DAYS})
             await self.staff.notifier.on_transition(updated, actor=SYSTEM_ACTOR, event="auto_selesai")
             closed.append(tid)
         return {"closed": closed, "kept_open": kept}

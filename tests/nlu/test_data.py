@@ -10,9 +10,14 @@ from bot.nlu import CATEGORIES, INTENTS
 REPO = Path(__file__).resolve().parents[2]
 
 
+def training_files():
+    """Every training file, subfolders included (Rasa reads nlu_data/ recursively)."""
+    return sorted(f for f in (REPO / "nlu_data").rglob("*.yml") if f.name != "config.yml")
+
+
 def training_examples():
     out = []
-    for f in sorted((REPO / "nlu_data").glob("*.yml")):
+    for f in training_files():
         doc = yaml.safe_load(f.read_text(encoding="utf-8"))
         for block in (doc or {}).get("nlu", []) if isinstance(doc, dict) else []:
             if "intent" in block:
@@ -22,6 +27,20 @@ def training_examples():
                         text = re.sub(r"\[([^\]]+)\]\([^)]+\)", r"\1", line[2:])
                         out.append((block["intent"], text))
     return out
+
+
+def test_each_intent_lives_in_one_file():
+    """One file per intent family: adding examples for an intent means opening one file."""
+    homes = {}
+    for f in training_files():
+        doc = yaml.safe_load(f.read_text(encoding="utf-8")) or {}
+        for block in doc.get("nlu", []):
+            if "intent" in block:
+                homes.setdefault(block["intent"], set()).add(f.relative_to(REPO / "nlu_data").as_posix())
+    spread = {i: sorted(fs) for i, fs in homes.items() if len(fs) > 1}
+    assert not spread, spread
+    for c in CATEGORIES:
+        assert homes[f"lapor+{c}"] == {f"categories/{c}.yml"}
 
 
 def norm(s):

@@ -42,8 +42,22 @@ def test_agency_followup_due_five_working_days_across_christmas():
     # Wed 23 Dec 2026: Thu 24 (1), Fri 25 Natal, weekend, Mon 28 (2) ... Thu 31 (5)
     f = sla.on_forward(wib(2026, 12, 23, 14, 0))
     assert f["followup_due_at"].astimezone(WIB) == wib(2026, 12, 31, 23, 59, 59)
+    # auto-close: 10 working days. Thu 24 (1), Fri 25 Natal, weekend, Mon 28 .. Thu 31 (2-5), Fri 1 Jan New Year,
+    # weekend, Mon 4 (6), Tue 5 Isra Mi'raj, Wed 6 .. Fri 8 (7-9), weekend, Mon 11 (10)
     a = sla.on_answer(wib(2026, 12, 23, 14, 0))
-    assert a["autoclose_at"] == wib(2027, 1, 2, 14, 0)  # 10 calendar days
+    assert a["autoclose_at"].astimezone(WIB) == wib(2027, 1, 11, 23, 59, 59)
+
+
+def test_auto_close_is_ten_working_days_across_weekends_and_holidays():
+    # answered Fri 14 Aug 2026; Sat, Sun, Mon 17 (Independence Day) skipped; Tue 18 .. Fri 21 (1-4), weekend,
+    # Mon 24 (5), Tue 25 (Maulid Nabi) skipped, Wed 26 .. Fri 28 (6-8), weekend, Mon 31 (9), Tue 1 Sep (10)
+    a = Sla().on_answer(wib(2026, 8, 14, 10, 0).astimezone(timezone.utc))
+    assert a["autoclose_at"].astimezone(WIB) == wib(2026, 9, 1, 23, 59, 59)
+    assert WorkingCalendar().working_days_between(wib(2026, 8, 14, 10, 0), a["autoclose_at"]) == 10
+
+
+def _utc(dt: datetime) -> datetime:
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def test_overdue():
@@ -63,8 +77,12 @@ async def test_auto_close_ten_days_after_answer_without_reply(rt):
         await advance(rt, r["tracking_id"], "terverifikasi", "diteruskan", "ditanggapi")
     await rt.stores.reports.add_info(b["tracking_id"], "Belum, jalannya masih berlubang")
     worker = SlaWorker(rt, rt.staff)
-    assert (await worker.run_once())["closed"] == []  # not yet 10 days
-    later = datetime.now(timezone.utc) + timedelta(days=10, minutes=1)
+    assert (await worker.run_once())["closed"] == []  # not yet 10 working days
+    ra = await rt.stores.reports.get(a["tracking_id"])
+    answered, due = _utc(ra["answered_at"]), _utc(ra["autoclose_at"])
+    assert WorkingCalendar().working_days_between(answered, due) == 10
+    assert (await worker.run_once(now=answered + timedelta(days=10, minutes=1)))["closed"] == []  # calendar days
+    later = max(due, _utc((await rt.stores.reports.get(b["tracking_id"]))["autoclose_at"])) + timedelta(minutes=1)
     result = await worker.run_once(now=later)
     assert result == {"closed": [a["tracking_id"]], "kept_open": [b["tracking_id"]]}
     ra = await rt.stores.reports.get(a["tracking_id"])
@@ -77,6 +95,21 @@ async def test_auto_close_ten_days_after_answer_without_reply(rt):
     assert (await rt.staff.audit.for_target(a["tracking_id"]))[-1]["action"] == "auto_close"
     # a second round changes nothing
     assert (await worker.run_once(now=later))["closed"] == []
+
+
+async def test_auto_close_waits_for_the_tenth_working_day_over_a_real_date_range(rt):
+    await rt.staff.worker.stop()  # the background round would use today's date
+    rep = await make_report(rt, await citizen(rt, "300300300"))
+    await advance(rt, rep["tracking_id"], "terverifikasi", "diteruskan", "ditanggapi")
+    # answered on Fri 14 Aug 2026 (Independence Day on Mon 17, Maulid Nabi on Tue 25 Aug)
+    await rt.stores.reports.col.update_one({"_id": rep["_id"]},
+                                           {"$set": Sla().on_answer(wib(2026, 8, 14, 10, 0).astimezone(timezone.utc))})
+    worker = SlaWorker(rt, rt.staff)
+    for not_yet in (wib(2026, 8, 24, 10, 1), wib(2026, 8, 28, 12, 0), wib(2026, 9, 1, 23, 59)):
+        assert (await worker.run_once(now=not_yet))["closed"] == [], not_yet
+        assert (await rt.stores.reports.get(rep["tracking_id"]))["status"] == "ditanggapi"
+    assert (await worker.run_once(now=wib(2026, 9, 2, 0, 0, 1)))["closed"] == [rep["tracking_id"]]
+    assert (await rt.stores.reports.get(rep["tracking_id"]))["status"] == "selesai"
 
 
 async def test_only_the_lease_holder_runs(rt):
