@@ -229,6 +229,7 @@ async def photo(request: web.Request) -> web.Response:
 async def stats_page(request: web.Request) -> tuple[int, str]:
     from bot.backoffice import plots
     from bot.backoffice.dashboard import build_plots
+    from bot.publik.plots import percent_bars
     from bot.staff import stats as stats_mod
 
     rt = request.config_dict[RUNTIME_KEY]
@@ -246,7 +247,7 @@ async def stats_page(request: web.Request) -> tuple[int, str]:
     svgs = build_plots(result, None, lang)
     groups = sorted(result["groups"], key=lambda g: (-g["received"], g["name"]))[:20]
     t = lambda key, **p: translate(key, lang, **p)  # noqa: E731
-    svgs["percent"] = plots.bars(t("publik.plot_percent"), [g["name"] for g in groups],
+    svgs["percent"] = percent_bars(t("publik.plot_percent"), [g["name"] for g in groups],
                                  [(t(f"publik.field_{k}"), [g[k] for g in groups])
                                   for k in ("pct_forwarded", "pct_archived", "pct_settled")],
                                  colors=(plots.AMBER, plots.GREY, plots.GREEN))
