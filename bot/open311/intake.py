@@ -10,6 +10,10 @@ request back (HTTP 200 instead of 201), also when both arrive at once: the first
 ``open311_posts/<key id>:<hash of the fields>`` and every post in the window files with the claim's draft id,
 and reports are idempotent per draft id.
 
+A sender that forwards its own reports (another LAPOR! Bot, see :mod:`bot.forwarding`) sends its id for the
+report as ``attribute[source_ref]``: the same client and ref always give the same request, however much later
+a retry comes.
+
 The reporter: ``first_name``/``last_name`` become the reporter's name; a ``phone`` that is a valid number
 becomes a contact on WhatsApp (when configured, else SMS when configured) so status changes reach the person
 like any other reporter; without such a channel the status is available only through Open311. ``email``,
@@ -62,8 +66,12 @@ class Intake:
         """(report, created) for a client's form. Raises Open311Error."""
         client = await self.client(form)
         fields = self.validate(form)
-        digest = hashlib.sha256(repr(sorted(fields["_raw"].items())).encode()).hexdigest()
-        draft_id, fresh = await self._claim(f"{client['_id']}:{digest}")
+        if fields["source_ref"]:  # the sender's own id for it: one report per client and ref, forever
+            ref = hashlib.sha256(fields["source_ref"].encode()).hexdigest()[:32]
+            draft_id, fresh = f"open311:{client['_id']}:ref:{ref}", True
+        else:
+            digest = hashlib.sha256(repr(sorted(fields["_raw"].items())).encode()).hexdigest()
+            draft_id, fresh = await self._claim(f"{client['_id']}:{digest}")
         existing = await self.runtime.stores.reports.col.find_one({"draft_id": draft_id})
         if existing is not None:
             return existing, False
@@ -131,7 +139,8 @@ class Intake:
                 "description": desc, "lat": lat, "long": lon, "address": raw["address_string"] or None,
                 "privacy": privacy, "type": rtype, "region": region, "media_url": media or None,
                 "name": " ".join(x for x in (raw["first_name"], raw["last_name"]) if x) or None,
-                "phone": normalize_phone(raw["phone"]) if raw["phone"] else None}
+                "phone": normalize_phone(raw["phone"]) if raw["phone"] else None,
+                "source_ref": attrs.get("source_ref") or None}
 
     @staticmethod
     def _region(value: str | None, address: str | None):

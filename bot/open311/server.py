@@ -4,7 +4,9 @@
 ``GET requests.{fmt}``, ``GET requests/{id}.{fmt}`` with ``fmt`` json or xml. Requests are created
 synchronously (no token endpoint). Any other path under the prefix is the spec's error array (404), a format
 other than json/xml is 400. Everything a client sends is checked in :mod:`bot.open311.intake` (POST) or here
-(GET filters); the reports shown are their public scope (:mod:`bot.publik.scope`).
+(GET filters); the reports shown are their public scope (:mod:`bot.publik.scope`). A GET may carry the
+client's ``api_key``: asked by ID, the reports that client filed are then shown whatever their privacy
+(an upstream-forwarding system follows what it sent), still without any reporter data.
 """
 from __future__ import annotations
 
@@ -123,8 +125,21 @@ def _int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
     return int(value)
 
 
-def list_query(q) -> tuple[dict, int, int]:
-    """(MongoDB filter, skip, limit) for ``GET requests`` from its query parameters. Raises Open311Error."""
+async def _client(request: web.Request) -> dict | None:
+    """The client app when a GET carries an ``api_key`` (optional; a wrong one is 403)."""
+    if not request.query.get("api_key"):
+        return None
+    return await request.app[INTAKE_KEY].client(request.query)
+
+
+def _own(report: dict | None, client: dict | None) -> bool:
+    return bool(report and client and (report.get("open311") or {}).get("key_id") == client["_id"])
+
+
+def list_query(q, client: dict | None = None) -> tuple[dict, int, int]:
+    """(MongoDB filter, skip, limit) for ``GET requests`` from its query parameters. Raises Open311Error.
+
+    With IDs, ``publik`` and ``anonim`` reports, and any report the asking client filed itself."""
     f: dict = {}
     ids_param = (q.get("service_request_id") or "").strip()
     if ids_param:
@@ -135,7 +150,8 @@ def list_query(q) -> tuple[dict, int, int]:
             except TrackingIdError:
                 continue  # not one of ours: matches nothing
         f["tracking_id"] = {"$in": ids}
-        f["privacy"] = {"$in": list(scope.BY_ID)}
+        f["$or"] = [{"privacy": {"$in": list(scope.BY_ID)}}] + (
+            [{"open311.key_id": client["_id"]}] if client else [])
     else:
         f.update(scope.listed_query())
     codes = [c.strip() for c in (q.get("service_code") or "").split(",") if c.strip()]
@@ -168,13 +184,15 @@ def list_query(q) -> tuple[dict, int, int]:
 @handler
 async def get_requests(request: web.Request, fmt: str) -> web.Response:
     rt = request.config_dict[RUNTIME_KEY]
-    f, skip, limit = list_query(request.query)
+    client = await _client(request)
+    f, skip, limit = list_query(request.query, client)
     docs = await rt.stores.reports.col.find(f).sort("created_at", DESCENDING).skip(skip).limit(limit).to_list(limit)
     base, lang, now = base_url(request), _lang(request), utcnow()
     by_id = "tracking_id" in f
     body = [as_request(pub, base_url=base, lang=lang) for d in docs
-            if (pub := scope.public_report(d, by_id=by_id, now=now)) is not None]
-    return respond(fmt, "service_requests", body, headers={"Cache-Control": LIST_CACHE})
+            if (pub := scope.public_report(d, by_id=by_id, now=now, own=by_id and _own(d, client))) is not None]
+    return respond(fmt, "service_requests", body,
+                   headers={"Cache-Control": "private, no-store" if client else LIST_CACHE})
 
 
 @handler
@@ -184,11 +202,13 @@ async def get_request(request: web.Request, fmt: str) -> web.Response:
         tid = normalize(request.match_info["id"])
     except TrackingIdError:
         raise Open311Error(404, "service_request_id not found") from None
-    pub = scope.public_report(await rt.stores.reports.get(tid), by_id=True)
+    client = await _client(request)
+    report = await rt.stores.reports.get(tid)
+    pub = scope.public_report(report, by_id=True, own=_own(report, client))
     if pub is None:  # rahasia reports do not exist for the public
         raise Open311Error(404, "service_request_id not found")
     return respond(fmt, "service_requests", [as_request(pub, base_url=base_url(request), lang=_lang(request))],
-                   headers={"Cache-Control": LIST_CACHE})
+                   headers={"Cache-Control": "private, no-store" if client else LIST_CACHE})
 
 
 async def _unknown_path(request: web.Request) -> web.Response:

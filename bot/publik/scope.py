@@ -4,7 +4,8 @@ Built on :func:`bot.staff.views.serialize_report` in the agency scope (no channe
 numbers, no contact ids), then narrowed to an allowlist:
 
 - ``publik`` reports are listed; ``anonim`` ones are shown only to someone who asks for their ID;
-  ``rahasia`` ones never (``public_report`` returns None);
+  ``rahasia`` ones never (``public_report`` returns None), except to the Open311 client app that filed the
+  report itself (``own``: another system following what it sent);
 - never the reporter, the volunteer, the person filed for, the citizen's later additions, the rating
   comment, the channel, notifications nor staff identities (history entries say only *warga*, *petugas*
   or *sistem*);
@@ -85,9 +86,13 @@ def latest_answer(report: dict) -> tuple[str | None, datetime | None]:
     return None, None
 
 
-def public_report(report: dict, *, by_id: bool = False, now: datetime | None = None) -> dict | None:
-    """The report as the public may see it, or None when it must not appear at all."""
-    if not visible(report, by_id=by_id):
+def public_report(report: dict, *, by_id: bool = False, now: datetime | None = None,
+                  own: bool = False) -> dict | None:
+    """The report as the public may see it, or None when it must not appear at all.
+
+    ``own``: the Open311 client that filed it asks (its api_key), so any privacy level is shown, in the same
+    shape (never with a reporter)."""
+    if not report or not (own or visible(report, by_id=by_id)):
         return None
     now = now or datetime.now(timezone.utc)
     base = serialize_report(report, PUBLIC_SCOPE, now=now)  # agency scope first: no identities at all
