@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.open311.services import _label
+from bot.publik.scope import BY_ID
 
 WIB = ZoneInfo("Asia/Jakarta")
 
@@ -46,5 +47,5 @@ def as_request(pub: dict, *, base_url: str, lang: str = "id") -> dict:
         "lapor_type": pub.get("type"),
         "lapor_region_code": loc.get("region_code"),
         "lapor_region_name": loc.get("region_name"),
-        "lapor_url": f"{base_url}/publik/laporan/{pub['tracking_id']}",
+        "lapor_url": f"{base_url}/publik/laporan/{pub['tracking_id']}" if pub["privacy"] in BY_ID else None,
     }
