@@ -44,6 +44,14 @@ FIELDS = ("service_code", "lat", "long", "address_string", "address_id", "descri
           "first_name", "last_name", "phone", "email", "device_id", "account_id", "jurisdiction_id")
 
 
+def _text(value, name: str) -> str:
+    if value is None:
+        return ""
+    if not isinstance(value, str):  # a file part of a multipart body
+        raise Open311Error(400, f"{name[:40]} must be a text field")
+    return value.strip()
+
+
 class Intake:
     def __init__(self, runtime, keys):
         self.runtime = runtime
@@ -97,9 +105,8 @@ class Intake:
 
     def validate(self, form) -> dict:
         s = self.runtime.settings
-        raw = {k: (form.get(k) or "").strip() for k in FIELDS}
-        attrs = {k[10:-1]: (v or "").strip() for k, v in form.items()
-                 if k.startswith("attribute[") and k.endswith("]")}
+        raw = {k: _text(form.get(k), k) for k in FIELDS}
+        attrs = {k[10:-1]: _text(v, k) for k, v in form.items() if k.startswith("attribute[") and k.endswith("]")}
         for k, v in list(raw.items()) + list(attrs.items()):
             if k != "description" and len(v) > MAX_FIELD:
                 raise Open311Error(400, f"{k} is too long (at most {MAX_FIELD} characters)")

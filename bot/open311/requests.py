@@ -23,8 +23,9 @@ def iso(v: datetime | None) -> str | None:
 
 def as_request(pub: dict, *, base_url: str, lang: str = "id") -> dict:
     loc = pub["location"]
-    media = f"{base_url}/publik/laporan/{pub['tracking_id']}/foto/{pub['photos'][0]}" if pub["photos"] else \
-        pub.get("media_url")
+    public = pub["privacy"] in BY_ID  # a rahasia report shown to the client that filed it has no public page
+    media = f"{base_url}/publik/laporan/{pub['tracking_id']}/foto/{pub['photos'][0]}" if pub["photos"] and public \
+        else pub.get("media_url")
     return {
         "service_request_id": pub["tracking_id"],
         "status": "open" if pub["open"] else "closed",
@@ -47,5 +48,5 @@ def as_request(pub: dict, *, base_url: str, lang: str = "id") -> dict:
         "lapor_type": pub.get("type"),
         "lapor_region_code": loc.get("region_code"),
         "lapor_region_name": loc.get("region_name"),
-        "lapor_url": f"{base_url}/publik/laporan/{pub['tracking_id']}" if pub["privacy"] in BY_ID else None,
+        "lapor_url": f"{base_url}/publik/laporan/{pub['tracking_id']}" if public else None,
     }

@@ -294,3 +294,16 @@ async def test_cli_issues_a_key_that_works(rt, client, settings, monkeypatch, ca
     assert await _cli(Namespace(name="SiPelita Kupang", revoke=True, list=False)) == 0
     status, body = await post(client, form(key, description="laporan lain setelah dicabut"))
     assert status == 403
+
+
+async def test_multipart_file_instead_of_a_field_is_a_400(client, api_key):
+    import aiohttp
+
+    data = aiohttp.FormData()
+    for k, v in form(api_key).items():
+        if k != "description":
+            data.add_field(k, v)
+    data.add_field("description", b"\xff\xd8binary", filename="x.jpg", content_type="image/jpeg")
+    async with client.post(f"{PREFIX}/requests.json", data=data) as r:
+        assert r.status == 400
+        assert "description" in assert_error(await r.json(), 400)
