@@ -256,14 +256,14 @@ class Forwarder:
 
     async def _loop(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            await self.ensure_indexes()
-        except Exception as exc:
-            log.warning("forwarding indexes not created: %s", type(exc).__name__)
+        indexed = False
         while not self._stopping.is_set():
             try:
                 if not await self.upstreams.col.find_one({}, {"_id": 1}):
                     raise _Idle()
+                if not indexed:  # only once an agency has an upstream
+                    await self.ensure_indexes()
+                    indexed = True
                 await self.send_once()
                 if loop.time() - self._last_poll >= self.poll_interval_s:
                     self._last_poll = loop.time()
