@@ -12,7 +12,7 @@ numbers, no contact ids), then narrowed to an allowlist:
 - the staff note of a history entry only when it is the agency's answer (``ditanggapi``);
 - the place as the street-level text the citizen gave, the region, and coordinates rounded to 3 decimals
   (about 100 m);
-- in the description and the answer, anything that looks like a phone number or an e-mail address, and the
+- in the description and the answer, anything that looks like a phone number (9 digits or more) or an e-mail address, and the
   reporter's own name, is replaced by ``•••``;
 - photos only (images kept in the database), served without metadata (:mod:`bot.privacy.exif`).
 """
@@ -30,6 +30,7 @@ BY_ID = ("publik", "anonim")  # asked for by tracking ID
 PUBLIC_SCOPE = Principal("agency", agency=None)
 IMAGE_TYPES = ("image/jpeg", "image/png", "image/gif", "image/webp")
 MASK = "•••"
+MIN_DIGITS = 9  # a phone number (or a 16-digit NIK); a date such as 2026-11-01 has 8
 _PHONE = re.compile(r"(?<![\w])(?:\+|00)?\d[\d .\-()]{7,}\d(?![\w])")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 
@@ -52,7 +53,7 @@ def redact(text: str | None, report: dict) -> str | None:
     if not text:
         return text
     out = _EMAIL.sub(MASK, text)
-    out = _PHONE.sub(lambda m: MASK if sum(c.isdigit() for c in m.group(0)) >= 8 else m.group(0), out)
+    out = _PHONE.sub(lambda m: MASK if sum(c.isdigit() for c in m.group(0)) >= MIN_DIGITS else m.group(0), out)
     for name in _names(report):
         out = re.sub(re.escape(name.strip()), MASK, out, flags=re.IGNORECASE)
         for part in name.split():
