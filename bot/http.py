@@ -54,4 +54,9 @@ def build_app(runtime) -> web.Application:
     from bot.backoffice.app import build as build_backoffice
 
     app.add_subapp("/staff", build_backoffice(runtime))
+    from bot.open311.server import PREFIX as OPEN311, build as build_open311
+    from bot.publik.pages import add_routes as add_public_routes
+
+    app.add_subapp(OPEN311, build_open311(runtime))
+    add_public_routes(app)
     return app

@@ -17,7 +17,8 @@ STATIC = Path(__file__).resolve().parents[2] / "templates" / "backoffice" / "sta
 CONSOLE_KEY = web.AppKey("backoffice", object)
 # Page modules, each exposing routes(). Modules not present in this checkout are skipped.
 PAGES = ("bot.backoffice.account", "bot.backoffice.reports", "bot.backoffice.users", "bot.backoffice.dashboard",
-         "bot.backoffice.campaigns", "bot.backoffice.volunteers", "bot.backoffice.handoffs")
+         "bot.backoffice.campaigns", "bot.backoffice.volunteers", "bot.backoffice.handoffs",
+         "bot.backoffice.forwarding")
 
 
 @dataclass

@@ -6,6 +6,7 @@ from datetime import timedelta
 from bot import agencies, reports as domain
 from bot.dialogue.parsers import fill_from_understanding, region_dict
 from bot.dialogue.turn import Turn
+from bot.filing import file_report
 from bot.messages import utcnow
 from bot.privacy import chat as privacy_chat
 from bot.tracking import find_in_text
@@ -204,10 +205,7 @@ async def submit_report(dlg, turn: Turn) -> None:
                                  "consent": bool(s.get("on_behalf_consent"))})
     else:
         fields.update(contact_id=turn.contact["_id"], reporter_name=turn.contact.get("name"))
-    sla = eng.services.get("sla")
-    if sla:
-        fields.update(sla.initial_deadlines(utcnow()))
-    report = await eng.stores.reports.create(fields)
+    report = await file_report(eng, fields)
     dlg.end_flow(turn)
     turn.say("filing/receipt", [("status:" + report["tracking_id"], "choice.cek_status")],
              tracking_id=report["tracking_id"], report=report, volunteer=volunteer)

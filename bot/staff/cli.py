@@ -17,6 +17,11 @@ def add_subcommands(subparsers) -> None:
     p.add_argument("--revoke", action="store_true", help="revoke every token of this agency instead")
     p.set_defaults(func=lambda a: asyncio.run(_token(a)))
     _add_user_commands(sub)
+    from bot.forwarding.upstreams import add_cli as add_upstream
+    from bot.open311.keys import add_cli as add_open311_key
+
+    add_open311_key(sub)
+    add_upstream(sub)
     s = subparsers.add_parser("stats", help="monitoring figures per province, agency or category")
     s.add_argument("--by", choices=("province", "agency", "category"), default="province")
     s.add_argument("--from", dest="start", type=date.fromisoformat, help="YYYY-MM-DD (inclusive)")

@@ -29,6 +29,7 @@ class StaffServices:
         self.audit = AuditLog(db)
         self.tokens = TokenStore(db)
         self.worker = SlaWorker(runtime, self, interval_s=sla_interval_s)
+        self.after_transition: list = []  # async (report, actor) after every staff transition (bot.forwarding)
         self._indexes_done = False
 
     async def ensure_indexes(self) -> None:
@@ -55,6 +56,11 @@ class StaffServices:
                                      "note_chars": len(note or "")})
         except Exception:
             log.exception("audit record for %s failed", tracking_id)
+        for hook in self.after_transition:
+            try:
+                await hook(report, actor)
+            except Exception:
+                log.exception("after-transition hook for %s failed", tracking_id)
         try:
             records = await asyncio.wait_for(self.notifier.on_transition(report, actor=actor), timeout=10)
         except Exception:
@@ -97,6 +103,9 @@ def register(runtime) -> StaffServices:
     from bot.staff import handoff
 
     staff.handoffs = handoff.start(runtime)  # idle live conversations go back to the bot
+    from bot import forwarding
+
+    forwarding.start(runtime, staff)  # reports forwarded to an agency's own system (docs/open311.md)
     return staff
 
 
