@@ -98,7 +98,7 @@ async def _chat(args) -> int:
     return 0
 
 
-_URLS = (("web chat", "/webchat"), ("back office", "/staff"), ("health", "/healthz"),
+_URLS = (("web chat", "/webchat"), ("back office", "/staff"), ("public", "/publik"), ("health", "/healthz"),
          ("staff API", "/api/v1/openapi.json"))
 
 
