@@ -145,8 +145,9 @@ class Runtime:
         except ImportError:
             return
         register(self)
-        from bot.privacy import retention
+        from bot.privacy import chat as privacy_chat, retention
 
+        privacy_chat.register_dialogue(self.engine.dialogue.registry)  # "data saya", "hapus data saya"
         retention.start(self)  # the retention sweep (docs/privacy.md)
 
     def _start_outreach(self) -> None:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     lapor_max_text_chars: int = Field(2000, ge=100)
     lapor_draft_ttl_days: int = Field(30, ge=1)
     lapor_handoff_idle_minutes: float = Field(30.0, gt=0)  # a live conversation quiet this long goes back to the bot
+    lapor_max_lookups_per_hour: int = Field(10, ge=1)  # typed tracking IDs, per contact
+    lapor_max_lookups_per_address_per_hour: int = Field(30, ge=1)  # same, per source address (web chat)
     # understanding
     rasa_url: str | None = None
     rasa_timeout_s: float = Field(3.0, gt=0)

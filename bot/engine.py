@@ -4,7 +4,8 @@ handle(inbound):
   1. clean the text (control characters, size limit; the original size is kept)
   2. find or create the contact, store the inbound message (a redelivered id stops here)
   3. run one dialogue turn under a per-contact lock, saved with an optimistic version check
-     (another process saving first makes us reload and rerun the turn)
+     (another process saving first makes us reload and rerun the turn); the turn's effects (added
+     information, ratings, objections, notifications…) run only after its state saved, so exactly once
   4. store the replies in the outbox (queued, or already delivered for inline channels)
 """
 from __future__ import annotations
@@ -20,10 +21,9 @@ from pymongo.errors import PyMongoError
 
 from bot import held
 from bot.dialogue.runtime import Dialogue
-from bot.dialogue.turn import Turn
+from bot.dialogue.turn import NoLifecycle, Ports, Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
-from bot.staff import handoff as handoffs
 from bot.storage.conversations import VersionConflict
 from bot.templates import Renderer
 
@@ -52,9 +52,14 @@ class Engine:
         self.stores, self.outbox, self.nlu, self.settings = stores, outbox, nlu, settings
         self.renderer = renderer or Renderer()
         self.dialogue = dialogue or Dialogue()
+        # what a turn sees of the bot; the staff side sets ``ports.lifecycle`` (deadlines, notifications)
+        self.ports = Ports(stores=stores, nlu=nlu, settings=settings, renderer=self.renderer, lifecycle=NoLifecycle())
+        # features that may take a message away from the dialogue, asked in order under the contact's lock:
+        # ``async (engine, contact, inbound) -> bool`` (True: handled, no turn). The staff side's live
+        # conversations register one (bot/staff/handoff.py).
+        self.interceptors: list = []
         self._locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self.metrics = {"turns": 0, "nlu_turns": 0, "duplicates": 0, "conflicts": 0, "failures": 0}
-        self.services: dict = {}  # optional collaborators registered by subsystems (agencies, outreach…)
 
     def _lock(self, key) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -83,8 +88,9 @@ class Engine:
             if await held.on_inbound(self, contact, inbound):  # a WhatsApp message releases what was held for the contact
                 return []
             async with self._lock(contact["_id"]):
-                if await handoffs.intercept(self, contact, inbound):  # a staff member holds the conversation
-                    return []
+                for intercept in self.interceptors:  # e.g. a staff member holds the conversation
+                    if await intercept(self, contact, inbound):
+                        return []
                 turn = await self._run_turn(contact, inbound)
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)
@@ -112,18 +118,21 @@ class Engine:
     async def _run_turn(self, contact: dict, inbound: InboundMessage) -> Turn:
         for attempt in range(5):
             state = await self.stores.conversations.load(contact["_id"])
-            turn = Turn(self, dict(contact), state, inbound)
+            turn = Turn(self.ports, dict(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:
+                # another process answered first: this attempt's effects are dropped with it, the turn reruns
                 self.metrics["conflicts"] += 1
                 contact = await self.stores.contacts.get(contact["_id"]) or contact
                 continue
             if turn.contact_updates:
                 await self.stores.contacts.update(contact["_id"], turn.contact_updates)
+            for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
+                await effect()
             return turn
         raise TurnFailed("conversation kept changing under us")
 

@@ -5,10 +5,11 @@ import logging
 
 from aiohttp import web
 
+from bot.appkeys import RUNTIME_KEY  # noqa: F401  (re-exported: tests and older imports)
+
 log = logging.getLogger(__name__)
 
 MAX_BODY = 10 * 1024 * 1024
-RUNTIME_KEY = web.AppKey("runtime", object)
 
 
 @web.middleware

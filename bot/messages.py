@@ -60,6 +60,7 @@ class InboundMessage:
     kind: str = "text"  # text | choice | media | location | contact | unsupported | reaction
     received_at: datetime = field(default_factory=utcnow)
     original_size: int | None = None  # set when text was truncated
+    peer: str | None = None  # source network address where the channel has one (web chat); never stored
     raw: dict | None = None
 
 

@@ -159,7 +159,7 @@ class WebChatChannel(Channel):
                 except ValueError:
                     await ws.send_json({"type": "error", "text": "bad frame"})
                     continue
-                await self.on_frame(visitor, frame)
+                await self.on_frame(visitor, frame, peer=request.remote)
         finally:
             conns = self.sockets.get(visitor)
             if conns is not None:
@@ -197,11 +197,11 @@ class WebChatChannel(Channel):
                 pass
         return ok
 
-    async def on_frame(self, visitor: str, frame: dict) -> None:
+    async def on_frame(self, visitor: str, frame: dict, peer: str | None = None) -> None:
         kind = frame.get("type")
         mid = f"{visitor}:{str(frame.get('id') or uuid.uuid4().hex)[:64]}"
         ident = Identity("webchat", visitor)
-        inbound = InboundMessage(ident, mid)
+        inbound = InboundMessage(ident, mid, peer=peer)  # peer: per-address limits (each visit is a new contact)
         if kind == "text":
             inbound.text = str(frame.get("text") or "")[:MAX_TEXT]
         elif kind == "choice":

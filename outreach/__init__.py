@@ -1,7 +1,7 @@
 """Outreach: campaign sign-ups, campaigns, dispatch through the shared outbox, results.
 
 Hooks for the runtime:
-- ``register(runtime)``: services the dialogue calls (``campaign_codes``) + send-time guards on the outbox
+- ``register(runtime)``: subscribe/unsubscribe handlers in the dialogue's registry + send-time guards on the outbox
   senders. Call after the channels' senders are registered.
 - ``start(runtime)``: ``register`` + the scheduler task (runs due campaigns; one scheduler across processes
   via the lease ``outreach:scheduler``). Returns the task; ``stop(runtime)`` cancels it.

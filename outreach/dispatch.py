@@ -170,14 +170,15 @@ def with_whatsapp_mode(doc: dict, contact: dict | None) -> dict | None:
 
 
 def install(runtime) -> Outreach:
-    """Idempotent: outreach services on the engine, send-time guards on the outbox senders."""
+    """Idempotent: subscriptions plugged into the dialogue's registry, send-time guards on the outbox senders."""
     out = getattr(runtime, "outreach", None)
     if out is None:
         out = Outreach(runtime.stores.db)
         runtime.outreach = out
     if runtime.engine is not None:
-        runtime.engine.services.setdefault("campaign_codes", out.codes)
-        runtime.engine.services.setdefault("outreach", out)
+        from outreach.subscriptions import register_dialogue
+
+        register_dialogue(runtime.engine.dialogue.registry, out.codes)
     if runtime.outbox is not None:
         for w in runtime.outbox.workers.values():
             if not isinstance(w.sender, CampaignGuard):

@@ -1,48 +1,49 @@
 """Subscribing to and leaving LAPOR! outreach messages (keywords, deep-link codes, opt-out).
 
-Entry points called by the dialogue (signatures fixed):
-- ``subscribe(dlg, turn, code)``: "DAFTAR", "berlangganan", "DAFTAR CODE" (WhatsApp click-to-chat pre-filled
-  text) and the Telegram deep link ``/start CODE``. A known code attributes the sign-up to its campaign and
+Plugged into the dialogue by ``register_dialogue(registry, codes)`` (called at assembly by ``outreach.register``);
+the dialogue never imports this module:
+- command ``subscribe`` ("DAFTAR", "berlangganan", "DAFTAR CODE" — WhatsApp click-to-chat pre-filled text) and
+  the default deep link (Telegram ``/start CODE``). A known code attributes the sign-up to its campaign and
   venue (segment, institution, region); the contact keeps language, source code, source and time.
-- ``ask_unsubscribe`` / ``confirm_unsubscribe``: "BERHENTI", "STOP", "UNSUBSCRIBE" or the ``berhenti`` intent,
-  confirmed; opting out is immediate (queued campaign messages to the contact are cancelled at once) and
-  permanent until the contact subscribes again.
+- command ``unsubscribe`` ("BERHENTI", "STOP", "UNSUBSCRIBE"), the ``berhenti`` intent, and the pending question
+  ``unsubscribe`` that confirms it; opting out is immediate (queued campaign messages to the contact are
+  cancelled at once) and permanent until the contact subscribes again.
 Every sign-up and opt-out is also appended to ``subscription_events`` (attribution per code and venue).
 """
 from __future__ import annotations
 
 import logging
 
+from bot.dialogue.keywords import Keywords
+from bot.dialogue.registry import DialogueAPI, Registry
+from bot.dialogue.turn import Turn
 from bot.messages import utcnow
+from outreach.codes import CampaignCodes
 
 log = logging.getLogger(__name__)
 
 SUB_FIELDS = ("campaign", "venue", "segment", "institution", "region")
 
 
-def _codes(turn):
-    codes = turn.engine.services.get("campaign_codes")
-    if codes is None:  # outreach not installed on this runtime: read the collection directly
-        from outreach.codes import CampaignCodes
+def _event(turn: Turn, kind: str, sub: dict) -> None:
+    """Append to ``subscription_events`` once, after the turn saved."""
+    col = turn.stores.db["subscription_events"]
+    doc = {"contact_id": turn.contact["_id"], "channel": turn.contact.get("channel"), "event": kind,
+           "at": utcnow(), **{k: sub.get(k) for k in ("code", "source", *SUB_FIELDS)}}
 
-        codes = CampaignCodes(turn.engine.stores.contacts.col.database)
-        turn.engine.services["campaign_codes"] = codes
-    return codes
+    async def store() -> None:
+        try:
+            await col.insert_one(doc)
+        except Exception as exc:  # bookkeeping only: the subscription itself is saved with the turn
+            log.warning("subscription event not stored: %s", type(exc).__name__)
 
-
-async def _event(turn, kind: str, sub: dict) -> None:
-    try:
-        await turn.engine.stores.contacts.col.database["subscription_events"].insert_one({
-            "contact_id": turn.contact["_id"], "channel": turn.contact.get("channel"), "event": kind,
-            "at": utcnow(), **{k: sub.get(k) for k in ("code", "source", *SUB_FIELDS)}})
-    except Exception as exc:  # bookkeeping only: the subscription itself is saved with the turn
-        log.warning("subscription event not stored: %s", type(exc).__name__)
+    turn.effect(store)
 
 
-async def subscribe(dlg, turn, code: str | None) -> None:
+async def subscribe(codes: CampaignCodes, turn: Turn, code: str | None) -> None:
     """Opt in; ``code`` (from a deep link or 'DAFTAR CODE') attributes the sign-up to a campaign venue."""
     old = dict(turn.contact.get("subscription") or {})
-    info = await _codes(turn).lookup(code) if code else None
+    info = await codes.lookup(code) if code else None
     now = utcnow()
     if old.get("status") == "subscribed" and not info:
         sub = old  # already in: a repeated DAFTAR keeps the original attribution and date
@@ -55,11 +56,11 @@ async def subscribe(dlg, turn, code: str | None) -> None:
                    source="deep_link" if turn.msg.start_param else "keyword",
                    language=turn.lang, opted_out_at=None)
         turn.set_contact(subscription=sub, reachable=True)
-        await _event(turn, "subscribed", sub)
+        _event(turn, "subscribed", sub)
     turn.say("outreach/subscribed", sub=sub)
 
 
-async def ask_unsubscribe(dlg, turn) -> None:
+async def ask_unsubscribe(turn: Turn) -> None:
     turn.state["pending"] = {"kind": "unsubscribe"}
     turn.say("outreach/confirm_unsubscribe", [("choice:ya", "choice.ya_berhenti"), ("choice:tidak", "choice.tidak")])
 
@@ -75,23 +76,49 @@ async def cancel_queued(stores_db, contact_id) -> int:
     return res.modified_count
 
 
-async def confirm_unsubscribe(dlg, turn, pend: dict) -> bool:
+async def confirm_unsubscribe(kw: Keywords, turn: Turn, pend: dict) -> bool:
     p = turn.msg.payload or ""
-    yes = p == "choice:ya" or dlg.kw.is_yes(turn.text) or dlg.kw.command(turn.text) == "unsubscribe"
-    no = p == "choice:tidak" or dlg.kw.is_no(turn.text)
+    yes = p == "choice:ya" or kw.is_yes(turn.text) or kw.command(turn.text) == "unsubscribe"
+    no = p == "choice:tidak" or kw.is_no(turn.text)
     turn.state["pending"] = None
     if yes:
         sub = dict(turn.contact.get("subscription") or {})
         sub.update(status="opted_out", opted_out_at=utcnow())
         turn.set_contact(subscription=sub)
-        db = turn.engine.stores.contacts.col.database
-        # write now rather than with the turn: a campaign sender checking this contact must see it at once
-        await turn.engine.stores.contacts.update(turn.contact["_id"], {"subscription": sub})
-        await cancel_queued(db, turn.contact["_id"])
-        await _event(turn, "opted_out", sub)
+        contacts, db, contact_id = turn.stores.contacts, turn.stores.db, turn.contact["_id"]
+
+        async def opt_out() -> None:
+            # written at once after the turn saved: a campaign sender checking this contact must see it
+            await contacts.update(contact_id, {"subscription": sub})
+            await cancel_queued(db, contact_id)
+
+        turn.effect(opt_out)
+        _event(turn, "opted_out", sub)
         turn.say("outreach/unsubscribed")
         return True
     if no:
         turn.say("outreach/still_subscribed")
         return True
     return False
+
+
+def register_dialogue(registry: Registry, codes: CampaignCodes) -> None:
+    """Plug subscribing and leaving into the dialogue (idempotent: a second call replaces the handlers)."""
+
+    async def cmd_subscribe(dlg: DialogueAPI, turn: Turn, code: str = "") -> None:
+        await subscribe(codes, turn, (code or "").strip() or None)
+
+    async def cmd_unsubscribe(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
+        await ask_unsubscribe(turn)
+
+    async def intent_unsubscribe(dlg: DialogueAPI, turn: Turn) -> None:
+        await ask_unsubscribe(turn)
+
+    async def pending_unsubscribe(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
+        return await confirm_unsubscribe(dlg.kw, turn, pend)
+
+    registry.command("subscribe", cmd_subscribe, with_argument=True, idle_only=True)
+    registry.command("unsubscribe", cmd_unsubscribe, with_argument=True)
+    registry.intent("berhenti", intent_unsubscribe)
+    registry.pending("unsubscribe", pending_unsubscribe)
+    registry.deep_link(cmd_subscribe)

@@ -7,7 +7,7 @@ Contract every page module follows:
   back as ``csrf_token``.
 - The console is an aiohttp sub-application mounted at ``/staff``. A page module exposes
   ``routes() -> list[aiohttp.web.RouteDef]`` with paths relative to it (``/dashboard`` is served at
-  ``/staff/dashboard``); it reaches the runtime through ``request.config_dict[bot.http.RUNTIME_KEY]`` and renders
+  ``/staff/dashboard``); it reaches the runtime through ``request.config_dict[bot.appkeys.RUNTIME_KEY]`` and renders
   with :func:`bot.backoffice.pages.render`. Role checks: ``request["staff"].can(...)`` (403 otherwise); a
   report outside an officer's agency is 404.
 - Wording lives in ``templates/backoffice/i18n/<lang>/<area>.yml`` (key ``<area>.<key>``, ``t("area.key")``

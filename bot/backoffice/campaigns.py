@@ -26,7 +26,7 @@ from bot.backoffice import campaign_form as cf
 from bot.backoffice.i18n import translate
 from bot.backoffice.pages import language, render
 from bot.backoffice.principal import CAMPAIGN
-from bot.http import RUNTIME_KEY
+from bot.appkeys import RUNTIME_KEY
 from outreach import control
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{1,63}$")

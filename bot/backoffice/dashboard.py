@@ -16,7 +16,7 @@ from bot.backoffice import plots
 from bot.backoffice.i18n import translate
 from bot.backoffice.pages import language, render
 from bot.backoffice.principal import ADMIN, CAMPAIGN, OFFICER
-from bot.http import RUNTIME_KEY
+from bot.appkeys import RUNTIME_KEY
 from bot.messages import utcnow
 from bot.staff import stats as stats_mod
 

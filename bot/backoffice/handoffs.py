@@ -11,7 +11,7 @@ from bson import ObjectId
 from bson.errors import InvalidId
 
 from bot.backoffice.pages import render
-from bot.http import RUNTIME_KEY
+from bot.appkeys import RUNTIME_KEY
 from bot.staff import handoff
 from bot.storage.handoffs import CLOSED, REQUESTED, TAKEN
 

@@ -32,7 +32,7 @@ CSV_MAX = 10_000
 
 
 def _services(runtime):
-    staff = getattr(runtime, "staff", None) or runtime.engine.services.get("staff")
+    staff = runtime.staff
     if staff is None:
         from bot.staff.services import register
 

@@ -70,7 +70,7 @@ def relative(request: web.Request) -> str:
 
 
 def secure_cookies(request: web.Request) -> bool:
-    from bot.http import RUNTIME_KEY
+    from bot.appkeys import RUNTIME_KEY
 
     url = getattr(request.config_dict[RUNTIME_KEY].settings, "lapor_public_url", None) or ""
     return url.startswith("https://")

@@ -16,7 +16,7 @@ from bson import ObjectId
 
 from bot.backoffice.pages import render
 from bot.backoffice.principal import COORDINATOR
-from bot.http import RUNTIME_KEY
+from bot.appkeys import RUNTIME_KEY
 
 CODE_CHARS = set("23456789ABCDEFGHJKMNPQRSTVWXYZ")
 DONE = ("invited", "invite_revoked", "revoked")

@@ -1,14 +1,22 @@
-"""Named actions: what happens outside slot filling (idle routing, commands, buttons, submitting)."""
+"""Core actions: consent, idle routing, filing, tracking, volunteers and the global commands.
+
+Every handler is ``async (dlg, turn, …)`` where ``dlg`` is the typed :class:`DialogueAPI`; ``register`` puts
+them in the dialogue's :class:`Registry`. Idle routing is two tables: ``IDLE_RULES`` (what a message says
+without NLU, in order) and the registry's intents (what the NLU says it means).
+"""
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Awaitable, Callable
 
 from bot import agencies, reports as domain
-from bot.dialogue.parsers import fill_from_understanding, region_dict
+from bot.dialogue import access
+from bot.dialogue.lookups import lookup_allowed
+from bot.dialogue.parsers import category_options, fill_from_understanding
+from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.filing import file_report
 from bot.messages import utcnow
-from bot.privacy import chat as privacy_chat
 from bot.tracking import find_in_text
 
 MENU = [("flow:filing", "menu.lapor"), ("menu:status", "menu.status"), ("menu:my_reports", "menu.my_reports"),
@@ -16,7 +24,7 @@ MENU = [("flow:filing", "menu.lapor"), ("menu:status", "menu.status"), ("menu:my
 
 
 # ------------------------------------------------------------------ consent and first contact
-async def ask_consent(dlg, turn: Turn) -> None:
+async def ask_consent(dlg: DialogueAPI, turn: Turn) -> None:
     st = turn.state
     if turn.text or turn.msg.payload:
         st["held"] = {"text": turn.text, "payload": turn.msg.payload}
@@ -24,101 +32,148 @@ async def ask_consent(dlg, turn: Turn) -> None:
     turn.say("welcome/first_contact", [("consent:ya", "choice.setuju"), ("consent:tidak", "choice.tidak_setuju")])
 
 
-async def replay_held(dlg, turn: Turn) -> None:
+async def replay_held(dlg: DialogueAPI, turn: Turn) -> None:
     """After consent, act on the first message as if it had just arrived (one-message filing still works)."""
     held = turn.state.pop("held", None) or {}
     text, payload = held.get("text") or "", held.get("payload")
     if not text and not payload:
         turn.say("welcome/menu", MENU)
         return
-    turn.msg.text, turn.msg.payload = text, payload
-    turn._interpretation = None
-    if await dlg._global_payload(turn) or await dlg._global_command(turn):
+    turn.replace_message(text, payload)
+    if await dlg.dispatch_global(turn):
         return
-    await route_idle(dlg, turn)
+    await dlg.route_idle(turn)
 
 
 # ------------------------------------------------------------------ idle routing
-async def route_idle(dlg, turn: Turn) -> None:
-    text = turn.text
-    if turn.msg.start_param:
-        await start_param(dlg, turn, turn.msg.start_param)
-        return
-    if turn.msg.media and not text:
-        turn.say("filing/media_without_report", MENU)
-        return
-    if turn.msg.kind in ("reaction", "sticker", "unsupported") and not text:
-        turn.say("errors/unsupported", MENU)
-        return
-    tid, err = find_in_text(text)
-    if tid or err:
-        await show_status(dlg, turn, tid, err)
-        return
-    rest = dlg.kw.starts_with_command(text, "status")
-    if rest is not None:
-        await show_status(dlg, turn, None, "format")
-        return
-    code = _volunteer_code(dlg, text)
-    if code:
-        await join_volunteer(dlg, turn, code)
-        return
-    for name in ("subscribe", "unsubscribe"):
-        rest = dlg.kw.starts_with_command(text, name)
-        if rest is not None:
-            await COMMANDS[name](dlg, turn, rest)
-            return
-    if not text:
-        turn.say("errors/empty", MENU)
-        return
-    if dlg.kw.is_yes(text) or dlg.kw.is_no(text):
+IdleRule = Callable[[DialogueAPI, Turn], Awaitable[bool]]
+
+
+async def _deep_link(dlg: DialogueAPI, turn: Turn) -> bool:
+    param = turn.msg.start_param
+    if not param:
+        return False
+    link = dlg.registry.deep_link_for(param)
+    if link is None:
         turn.say("welcome/menu", MENU)
-        return
+    else:
+        await link.handler(dlg, turn, param)
+    return True
+
+
+async def _media_only(dlg: DialogueAPI, turn: Turn) -> bool:
+    if turn.msg.media and not turn.text:
+        turn.say("filing/media_without_report", MENU)
+        return True
+    return False
+
+
+async def _unsupported(dlg: DialogueAPI, turn: Turn) -> bool:
+    if turn.msg.kind in ("reaction", "sticker", "unsupported") and not turn.text:
+        turn.say("errors/unsupported", MENU)
+        return True
+    return False
+
+
+async def _typed_tracking_id(dlg: DialogueAPI, turn: Turn) -> bool:
+    tid, err = find_in_text(turn.text)
+    if tid or err:
+        await show_status(dlg, turn, tid, err, typed=True)
+        return True
+    return False
+
+
+async def _status_word_without_id(dlg: DialogueAPI, turn: Turn) -> bool:
+    if dlg.kw.starts_with_command(turn.text, "status") is not None:
+        await show_status(dlg, turn, None, "format")
+        return True
+    return False
+
+
+async def _volunteer_code(dlg: DialogueAPI, turn: Turn) -> bool:
+    words = turn.text.split()
+    if len(words) == 2 and words[0].lower() in ("relawan", "volunteer", "kawan"):
+        await join_volunteer(dlg, turn, words[1])
+        return True
+    return False
+
+
+async def _command_with_argument(dlg: DialogueAPI, turn: Turn) -> bool:
+    """"DAFTAR KAMPUS-UI": a registered command word followed by its argument."""
+    for name, cmd in dlg.registry.commands.items():
+        if cmd.with_argument:
+            rest = dlg.kw.starts_with_command(turn.text, name)
+            if rest is not None:
+                await cmd.handler(dlg, turn, rest)
+                return True
+    return False
+
+
+async def _empty(dlg: DialogueAPI, turn: Turn) -> bool:
+    if not turn.text:
+        turn.say("errors/empty", MENU)
+        return True
+    return False
+
+
+async def _bare_yes_no(dlg: DialogueAPI, turn: Turn) -> bool:
+    if dlg.kw.is_yes(turn.text) or dlg.kw.is_no(turn.text):
+        turn.say("welcome/menu", MENU)
+        return True
+    return False
+
+
+IDLE_RULES: list[IdleRule] = [_deep_link, _media_only, _unsupported, _typed_tracking_id, _status_word_without_id,
+                              _volunteer_code, _command_with_argument, _empty, _bare_yes_no]
+
+
+async def route_idle(dlg: DialogueAPI, turn: Turn) -> None:
+    """No flow, no pending question: the first matching rule, else what the NLU says the message means."""
+    for rule in IDLE_RULES:
+        if await rule(dlg, turn):
+            return
     it = await turn.understand()
     intent = it.intent
-    if intent is None and len(text.split()) >= 6:
+    if intent is None and len(turn.text.split()) >= 6:
         intent = "lapor"  # understanding is down or unsure: a long message is most likely a report
-    if intent == "lapor":
-        await start_filing(dlg, turn, prefill_text=text if _describes_problem(it, text) else None)
-    elif intent == "cek_status":
-        await ask_tracking_id(dlg, turn)
-    elif intent == "luar_lingkup":
-        turn.say("scope/out_of_scope", [("flow:filing", "choice.lapor_layanan"), ("cmd:help", "menu.bantuan")])
-    elif intent == "relawan":
-        await volunteer_entry(dlg, turn)
-    elif intent == "berhenti":
-        await COMMANDS["unsubscribe"](dlg, turn)
-    elif intent == "terima_kasih":
-        turn.say("smalltalk/thanks")
-    elif intent == "bantuan":
-        await cmd_help(dlg, turn)
-    elif intent == "batal":
-        turn.say("smalltalk/nothing_to_cancel", MENU)
-    elif intent == "sapa":
-        turn.say("welcome/menu", MENU)
+    handler = dlg.registry.intents.get(intent or "")
+    if handler is not None:
+        await handler(dlg, turn)
     elif it.source == "degraded":
         turn.say("errors/nlu_down", MENU)
     else:
         turn.say("errors/not_understood", MENU)
 
 
+async def _intent_lapor(dlg: DialogueAPI, turn: Turn) -> None:
+    it = await turn.understand()
+    await start_filing(dlg, turn, prefill_text=turn.text if _describes_problem(it, turn.text) else None)
+
+
 def _describes_problem(it, text: str) -> bool:
     return len(text.split()) >= 4 and (it.category is not None or bool(it.locations) or len(text.split()) >= 7)
 
 
-def _volunteer_code(dlg, text: str) -> str | None:
-    words = text.strip().split()
-    if len(words) == 2 and words[0].lower() in ("relawan", "volunteer", "kawan"):
-        return words[1]
-    return None
+def _say(template: str, choices=None):
+    async def handler(dlg: DialogueAPI, turn: Turn) -> None:
+        turn.say(template, choices)
+    return handler
 
 
-async def start_filing(dlg, turn: Turn, prefill_text: str | None = None, *, volunteer: bool = False) -> None:
+def _as_intent(fn: Callable[[DialogueAPI, Turn, str], Awaitable[None]]):
+    async def handler(dlg: DialogueAPI, turn: Turn) -> None:
+        await fn(dlg, turn, "")
+    return handler
+
+
+async def start_filing(dlg: DialogueAPI, turn: Turn, prefill_text: str | None = None, *,
+                       volunteer: bool = False) -> None:
     if not (turn.contact.get("consent") or {}).get("given"):
         await ask_consent(dlg, turn)  # declined earlier: filing needs consent, ask again (message kept)
         return
-    limit = turn.engine.settings.lapor_max_reports_per_day
+    limit = turn.settings.lapor_max_reports_per_day
     since = utcnow() - timedelta(days=1)
-    if await turn.engine.stores.reports.count_since(turn.contact["_id"], since) >= limit:
+    if await turn.stores.reports.count_since(turn.contact["_id"], since) >= limit:
         turn.say("limits/reports_per_day", limit=limit)
         return
     slots: dict = {}
@@ -130,23 +185,18 @@ async def start_filing(dlg, turn: Turn, prefill_text: str | None = None, *, volu
     dlg.start_flow(turn, "filing", slots)
     if prefill_text:
         turn.say("filing/understood", slots=turn.slots)
-    await dlg.ask_next(turn, dlg.flows["filing"])
+    await dlg.ask_next(turn)
 
 
-async def start_param(dlg, turn: Turn, param: str) -> None:
-    """Deep link ``/start CODE``: a volunteer invite (``relawan-CODE``) or a campaign/venue code."""
-    if param.lower().startswith("relawan"):
-        await join_volunteer(dlg, turn, param.split("-", 1)[-1] if "-" in param else "")
-        return
-    await COMMANDS["subscribe"](dlg, turn, param)
+async def relawan_link(dlg: DialogueAPI, turn: Turn, param: str) -> None:
+    """Deep link ``/start relawan-CODE``: a volunteer invite."""
+    await join_volunteer(dlg, turn, param.split("-", 1)[-1] if "-" in param else "")
 
 
 # ------------------------------------------------------------------ step helpers
-def step_choices(dlg, turn: Turn, step) -> list[tuple[str, str]]:
+def step_choices(turn: Turn, step) -> list[tuple[str, str]]:
     slots = turn.slots
     if step.slot == "category":
-        from bot.dialogue.parsers import category_options
-
         return [(f"choice:{c}", f"category.{c}") for c in category_options(slots.get("category_guess"))[:10]]
     if step.slot == "agency":
         sug = slots.get("agency_suggestion")
@@ -158,12 +208,12 @@ def step_choices(dlg, turn: Turn, step) -> list[tuple[str, str]]:
     return [(f"choice:{c}", f"choice.{c}") for c in step.choices]
 
 
-def step_context(dlg, turn: Turn, step) -> dict:
+def step_context(turn: Turn, step) -> dict:
     slots = turn.slots
     ctx: dict = {}
     if step.slot == "agency":
         region = slots.get("region")
-        from bot.nlu import regions as R
+        from bot.nlu import regions as R  # the region table is large: loaded on first use
 
         sug = agencies.suggest(slots.get("category"), R.by_code(region["code"]) if region else None,
                                text=slots.get("description"))
@@ -183,9 +233,8 @@ def summary_view(slots: dict) -> dict:
 
 
 # ------------------------------------------------------------------ submit
-async def submit_report(dlg, turn: Turn) -> None:
+async def submit_report(dlg: DialogueAPI, turn: Turn) -> None:
     s = turn.slots
-    eng = turn.engine
     volunteer = bool(s.get("volunteer_mode"))
     fields = {
         "draft_id": turn.state.get("draft_id"), "type": s.get("type") or "pengaduan",
@@ -205,13 +254,10 @@ async def submit_report(dlg, turn: Turn) -> None:
                                  "consent": bool(s.get("on_behalf_consent"))})
     else:
         fields.update(contact_id=turn.contact["_id"], reporter_name=turn.contact.get("name"))
-    report = await file_report(eng, fields)
+    report = await file_report(turn.stores, turn.ports.lifecycle, fields)
     dlg.end_flow(turn)
     turn.say("filing/receipt", [("status:" + report["tracking_id"], "choice.cek_status")],
              tracking_id=report["tracking_id"], report=report, volunteer=volunteer)
-    hook = eng.services.get("on_report_filed")
-    if hook:
-        await hook(report, turn)
 
 
 # ------------------------------------------------------------------ tracking
@@ -219,32 +265,37 @@ NEXT_STEP = {"diterima": "next.diterima", "terverifikasi": "next.terverifikasi",
              "ditanggapi": "next.ditanggapi", "selesai": "next.selesai", "diarsipkan": "next.diarsipkan"}
 
 
-def is_party(report: dict, contact_id) -> bool:
-    return contact_id is not None and (report.get("contact_id") == contact_id or report.get("volunteer_id") == contact_id
-                                       or contact_id in (report.get("supporters") or []))
+async def show_status(dlg: DialogueAPI, turn: Turn, tracking_id: str | None, error: str | None = None, *,
+                      typed: bool = False) -> None:
+    """The status view; its text and answer only for those entitled (see ``access``).
 
-
-async def show_status(dlg, turn: Turn, tracking_id: str | None, error: str | None = None) -> None:
+    ``typed``: the ID was typed, not pressed: such lookups are limited per contact and per source address."""
     if error == "checksum":
         turn.say("tracking/mistyped")
         return
     if tracking_id is None:
         await ask_tracking_id(dlg, turn)
         return
-    report = await turn.engine.stores.reports.get(tracking_id)
+    if typed and not await lookup_allowed(turn):
+        turn.say("limits/lookups")
+        return
+    report = await turn.stores.reports.get(tracking_id)
     if report is None:
         turn.say("tracking/unknown", tracking_id=tracking_id)
         return
-    own = is_party(report, turn.contact["_id"])
+    role = access.party_role(report, turn.contact["_id"])
     last = report["history"][-1]
     view = {"tracking_id": tracking_id, "status": report["status"], "updated_at": last["at"],
             "next": NEXT_STEP.get(report["status"])}
+    own = access.may_read_text(report, role)
     choices = []
     if own:
         view.update(description=report.get("description"), category=report.get("category"),
-                    agency=report.get("agency"), answer=_latest_answer(report))
-        if domain.is_open(report["status"]):
-            choices.append((f"addinfo:{tracking_id}", "choice.tambah_info"))
+                    agency=report.get("agency"))
+    if access.may_read_answer(report, role):
+        view["answer"] = _latest_answer(report)
+    if role in access.OWNERS and domain.is_open(report["status"]):
+        choices.append((f"addinfo:{tracking_id}", "choice.tambah_info"))
     turn.say("tracking/status", choices, view=view, own=own)
 
 
@@ -255,13 +306,13 @@ def _latest_answer(report: dict) -> str | None:
     return None
 
 
-async def ask_tracking_id(dlg, turn: Turn) -> None:
+async def ask_tracking_id(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
     turn.state["pending"] = {"kind": "tracking_id"}
     turn.say("tracking/ask_id")
 
 
-async def my_reports(dlg, turn: Turn) -> None:
-    rows = await turn.engine.stores.reports.by_contact(turn.contact["_id"], limit=5)
+async def my_reports(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
+    rows = await turn.stores.reports.by_contact(turn.contact["_id"], limit=5)
     if not rows:
         turn.say("tracking/no_reports", [("flow:filing", "menu.lapor")])
         return
@@ -271,16 +322,16 @@ async def my_reports(dlg, turn: Turn) -> None:
 
 
 # ------------------------------------------------------------------ volunteers
-async def volunteer_entry(dlg, turn: Turn) -> None:
-    if await turn.engine.stores.volunteers.is_volunteer(turn.contact["_id"]):
+async def volunteer_entry(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
+    if await turn.stores.volunteers.is_volunteer(turn.contact["_id"]):
         await start_filing(dlg, turn, volunteer=True)
     else:
         turn.state["pending"] = {"kind": "volunteer_code"}
         turn.say("volunteer/ask_code")
 
 
-async def join_volunteer(dlg, turn: Turn, code: str) -> None:
-    result = await turn.engine.stores.volunteers.redeem(code, turn.contact["_id"])
+async def join_volunteer(dlg: DialogueAPI, turn: Turn, code: str) -> None:
+    result = await turn.stores.volunteers.redeem(code, turn.contact["_id"])
     if result == "invalid":
         turn.say("volunteer/invalid_code")
         return
@@ -289,8 +340,8 @@ async def join_volunteer(dlg, turn: Turn, code: str) -> None:
              [("flow:behalf", "choice.lapor_untuk_orang_lain"), ("menu:volunteer_stats", "choice.statistik_relawan")])
 
 
-async def volunteer_stats(dlg, turn: Turn, _arg: str = "") -> None:
-    col = turn.engine.stores.reports.col
+async def volunteer_stats(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
+    col = turn.stores.reports.col
     cid = turn.contact["_id"]
     total = await col.count_documents({"volunteer_id": cid})
     settled = await col.count_documents({"volunteer_id": cid, "status": "selesai"})
@@ -301,13 +352,12 @@ async def volunteer_stats(dlg, turn: Turn, _arg: str = "") -> None:
 
 
 # ------------------------------------------------------------------ commands
-async def cmd_help(dlg, turn: Turn, *_):
+async def cmd_help(dlg: DialogueAPI, turn: Turn, _arg: str = ""):
     turn.say("help/help", MENU)
-    if turn.state.get("flow") and turn.state.get("step"):
-        dlg.ask(turn, dlg.flows[turn.state["flow"]].step(turn.state["step"]))
+    dlg.ask_current(turn)
 
 
-async def cmd_cancel(dlg, turn: Turn, *_):
+async def cmd_cancel(dlg: DialogueAPI, turn: Turn, _arg: str = ""):
     if not turn.state.get("flow"):
         turn.say("smalltalk/nothing_to_cancel", MENU)
         return
@@ -315,7 +365,7 @@ async def cmd_cancel(dlg, turn: Turn, *_):
     turn.say("filing/confirm_cancel", [("choice:ya", "choice.ya_batalkan"), ("choice:tidak", "choice.lanjutkan")])
 
 
-async def cmd_back(dlg, turn: Turn, *_):
+async def cmd_back(dlg: DialogueAPI, turn: Turn, _arg: str = ""):
     st = turn.state
     if not st.get("flow"):
         turn.say("welcome/menu", MENU)
@@ -323,71 +373,40 @@ async def cmd_back(dlg, turn: Turn, *_):
     back = st.get("back") or []
     if back:
         dlg.clear_slot(turn, back.pop())
-    await dlg.ask_next(turn, dlg.flows[st["flow"]])
+    await dlg.ask_next(turn)
 
 
-async def cmd_restart(dlg, turn: Turn, *_):
+async def cmd_restart(dlg: DialogueAPI, turn: Turn, _arg: str = ""):
     volunteer = bool(turn.slots.get("volunteer_mode"))
     dlg.end_flow(turn)
     await start_filing(dlg, turn, volunteer=volunteer)
 
 
-async def cmd_human(dlg, turn: Turn, *_):
-    await turn.engine.stores.handoffs.open(turn.contact["_id"], None)
+async def cmd_human(dlg: DialogueAPI, turn: Turn, _arg: str = ""):
+    contact_id, handoffs = turn.contact["_id"], turn.stores.handoffs
+
+    async def open_request() -> None:
+        await handoffs.open(contact_id, None)
+
+    turn.effect(open_request)
     turn.state["pending"] = {"kind": "human_note"}
     turn.say("human/requested")
 
 
-async def _switch_language(dlg, turn: Turn, lang: str):
-    turn.set_contact(language=lang)
-    turn.say("language/switched")
-    st = turn.state
-    if st.get("flow") and st.get("step"):
-        dlg.ask(turn, dlg.flows[st["flow"]].step(st["step"]))
+def _switch_language(lang: str):
+    async def handler(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
+        turn.set_contact(language=lang)
+        turn.say("language/switched")
+        dlg.ask_current(turn)
+    return handler
 
 
-async def cmd_lang_en(dlg, turn, *_):
-    await _switch_language(dlg, turn, "en")
-
-
-async def cmd_lang_id(dlg, turn, *_):
-    await _switch_language(dlg, turn, "id")
-
-
-async def cmd_status(dlg, turn, *_):
-    await ask_tracking_id(dlg, turn)
-
-
-async def cmd_new_report(dlg, turn, *_):
+async def cmd_new_report(dlg: DialogueAPI, turn: Turn, _arg: str = ""):
     await start_filing(dlg, turn)
 
 
-async def cmd_my_reports(dlg, turn, *_):
-    await my_reports(dlg, turn)
-
-
-async def cmd_subscribe(dlg, turn, code: str = ""):
-    from outreach.subscriptions import subscribe
-
-    await subscribe(dlg, turn, (code or "").strip() or None)
-
-
-async def cmd_unsubscribe(dlg, turn, *_):
-    from outreach.subscriptions import ask_unsubscribe
-
-    await ask_unsubscribe(dlg, turn)
-
-
-COMMANDS = {
-    "help": cmd_help, "cancel": cmd_cancel, "back": cmd_back, "restart": cmd_restart, "human": cmd_human,
-    "lang_en": cmd_lang_en, "lang_id": cmd_lang_id, "status": cmd_status, "new_report": cmd_new_report,
-    "my_reports": cmd_my_reports, "subscribe": cmd_subscribe, "unsubscribe": cmd_unsubscribe,
-    **privacy_chat.COMMANDS,  # "data saya", "hapus data saya" (bot/privacy/chat.py)
-}
-
-
 # ------------------------------------------------------------------ buttons usable from anywhere
-async def pay_flow(dlg, turn, arg):
+async def pay_flow(dlg: DialogueAPI, turn: Turn, arg: str):
     if turn.state.get("flow"):
         dlg.end_flow(turn)
     if arg == "behalf":
@@ -396,56 +415,56 @@ async def pay_flow(dlg, turn, arg):
         await start_filing(dlg, turn)
 
 
-async def pay_menu(dlg, turn, arg):
-    if arg == "status":
-        await ask_tracking_id(dlg, turn)
-    elif arg == "my_reports":
-        await my_reports(dlg, turn)
-    elif arg == "volunteer_stats":
-        await volunteer_stats(dlg, turn)
+MENU_ITEMS = {"status": ask_tracking_id, "my_reports": my_reports, "volunteer_stats": volunteer_stats}
+
+
+async def pay_menu(dlg: DialogueAPI, turn: Turn, arg: str):
+    handler = MENU_ITEMS.get(arg)
+    if handler is not None:
+        await handler(dlg, turn)
     else:
         turn.say("welcome/menu", MENU)
 
 
-async def pay_cmd(dlg, turn, arg):
-    handler = COMMANDS.get(arg)
-    if handler:
-        await handler(dlg, turn)
+async def pay_cmd(dlg: DialogueAPI, turn: Turn, arg: str):
+    cmd = dlg.registry.commands.get(arg)
+    if cmd is not None:
+        await cmd.handler(dlg, turn, "")
 
 
-async def pay_status(dlg, turn, arg):
+async def pay_status(dlg: DialogueAPI, turn: Turn, arg: str):
     tid, err = find_in_text(arg)
     await show_status(dlg, turn, tid, err or (None if tid else "format"))
 
 
-async def pay_addinfo(dlg, turn, arg):
-    report = await turn.engine.stores.reports.get(arg)
-    if report is None or not is_party(report, turn.contact["_id"]) or not domain.is_open(report["status"]):
-        turn.say("tracking/cannot_add")
-        return
-    turn.state["pending"] = {"kind": "add_info", "tracking_id": arg}
-    turn.say("followup/ask_info", tracking_id=arg)
+def register(reg: Registry) -> None:
+    """The core's commands, buttons, intents, deep link and flow completion."""
+    for name, handler in {"help": cmd_help, "cancel": cmd_cancel, "back": cmd_back, "restart": cmd_restart,
+                          "human": cmd_human, "lang_en": _switch_language("en"),
+                          "lang_id": _switch_language("id")}.items():
+        reg.command(name, handler)
+    reg.command("status", ask_tracking_id, idle_only=True)
+    reg.command("new_report", cmd_new_report, idle_only=True)
+    reg.command("my_reports", my_reports, idle_only=True)
+    reg.payload("flow", pay_flow)
+    reg.payload("menu", pay_menu)
+    reg.payload("cmd", pay_cmd)
+    reg.payload("status", pay_status, guard=access.REPORT)
+    intents = {
+        "lapor": _intent_lapor, "cek_status": _as_intent(ask_tracking_id),
+        "luar_lingkup": _say("scope/out_of_scope", [("flow:filing", "choice.lapor_layanan"),
+                                                    ("cmd:help", "menu.bantuan")]),
+        "relawan": _as_intent(volunteer_entry), "terima_kasih": _say("smalltalk/thanks"),
+        "bantuan": _as_intent(cmd_help), "batal": _say("smalltalk/nothing_to_cancel", MENU),
+        "sapa": _say("welcome/menu", MENU),
+    }
+    for name, handler in intents.items():
+        reg.intent(name, handler)
+    reg.deep_link(relawan_link, prefix="relawan")
+    reg.completion("submit_report", submit_report)
 
 
-async def pay_rate(dlg, turn, arg):
-    from bot.dialogue.pending import start_rating
-
-    tid, _, score = arg.partition(":")
-    await start_rating(dlg, turn, tid, score)
-
-
-async def pay_support(dlg, turn, arg):
-    from bot.dialogue.pending import support_report
-
-    await support_report(dlg, turn, arg)
-
-
-PAYLOAD_ACTIONS = {"flow": pay_flow, "menu": pay_menu, "cmd": pay_cmd, "status": pay_status,
-                   "addinfo": pay_addinfo, "rate": pay_rate, "support": pay_support}
-ACTIONS = {"submit_report": submit_report}
-
-
-async def offer_resume(dlg, turn: Turn) -> None:
+async def offer_resume(dlg: DialogueAPI, turn: Turn) -> None:
     turn.state["pending"] = {"kind": "resume", "held": {"text": turn.text, "payload": turn.msg.payload}}
     turn.say("filing/resume_offer", [("resume:lanjut", "choice.lanjutkan"), ("resume:buang", "choice.buang_draf")],
              summary=summary_view(turn.slots))

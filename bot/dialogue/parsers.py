@@ -1,6 +1,6 @@
 """Slot parsers: turn one inbound message into slot values for the step being asked.
 
-Each parser is ``async def (dlg, turn, step, text) -> Parsed``. ``text`` is the message text (or the
+Each parser is ``async def (dlg, turn, step, text) -> Parsed`` (``dlg``: ``registry.DialogueAPI``). ``text`` is the message text (or the
 remainder of a correction). Parsers never send; they return values, an error to show, or a question.
 """
 from __future__ import annotations
@@ -10,7 +10,9 @@ from datetime import date
 
 from bot import agencies
 from bot.dialogue.keywords import norm
-from bot.dialogue.turn import Reply
+from bot.dialogue.flows import Step
+from bot.dialogue.registry import DialogueAPI
+from bot.dialogue.turn import Reply, Turn
 
 
 @dataclass
@@ -39,19 +41,19 @@ def region_question(candidates, location_text: str | None = None) -> tuple[Reply
     return reply, {"kind": "region_choice", "options": opts}
 
 
-def payload_value(turn, prefix: str) -> str | None:
+def payload_value(turn: Turn, prefix: str) -> str | None:
     p = turn.msg.payload or ""
     return p[len(prefix):] if p.startswith(prefix) else None
 
 
-async def choice(dlg, turn, step, text) -> Parsed:
+async def choice(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     value = payload_value(turn, "choice:") or dlg.kw.choice(text, step.choices)
     if value not in step.choices:
         return Parsed(error="errors/pick_a_choice")
     return Parsed(fills={step.slot: value})
 
 
-async def consent_yes(dlg, turn, step, text) -> Parsed:
+async def consent_yes(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     value = payload_value(turn, "choice:") or ("ya" if dlg.kw.is_yes(text) else "tidak" if dlg.kw.is_no(text) else None)
     if value is None:
         return Parsed(error="errors/pick_a_choice")
@@ -60,14 +62,14 @@ async def consent_yes(dlg, turn, step, text) -> Parsed:
     return Parsed(fills={step.slot: True})
 
 
-async def person_name(dlg, turn, step, text) -> Parsed:
+async def person_name(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     name = " ".join(text.split())
     if len(name) < 2 or len(name) > 80 or any(ch.isdigit() for ch in name):
         return Parsed(error="volunteer/bad_name")
     return Parsed(fills={step.slot: name})
 
 
-async def phone(dlg, turn, step, text) -> Parsed:
+async def phone(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     from bot.phones import normalize_phone
 
     number = normalize_phone(text) or (normalize_phone(turn.msg.contact.phone) if turn.msg.contact else None)
@@ -76,7 +78,7 @@ async def phone(dlg, turn, step, text) -> Parsed:
     return Parsed(fills={step.slot: number})
 
 
-async def fill_from_understanding(dlg, turn, slots: dict, text: str) -> dict:
+async def fill_from_understanding(dlg: DialogueAPI, turn: Turn, slots: dict, text: str) -> dict:
     """Everything one free-text message tells us: category, place, region, date, type."""
     it = await turn.understand()
     fills: dict = {}
@@ -103,7 +105,7 @@ async def fill_from_understanding(dlg, turn, slots: dict, text: str) -> dict:
     return fills
 
 
-async def description(dlg, turn, step, text) -> Parsed:
+async def description(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     words = text.split()
     if len(words) < 4 or len(text) < 15:
         return Parsed(error="filing/description_too_short")
@@ -112,7 +114,7 @@ async def description(dlg, turn, step, text) -> Parsed:
     return Parsed(fills=fills)
 
 
-async def location(dlg, turn, step, text) -> Parsed:
+async def location(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     loc = turn.msg.location
     if loc is not None:
         label = loc.name or loc.address or f"{loc.latitude:.5f}, {loc.longitude:.5f}"
@@ -132,7 +134,7 @@ async def location(dlg, turn, step, text) -> Parsed:
     return Parsed(fills=fills)
 
 
-async def region(dlg, turn, step, text) -> Parsed:
+async def region(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     code = payload_value(turn, "region:")
     options = turn.slots.get("region_candidates") or []
     if code is None and text.strip().isdigit() and options:
@@ -158,7 +160,7 @@ async def region(dlg, turn, step, text) -> Parsed:
     return Parsed(question=q)
 
 
-async def date_parser(dlg, turn, step, text) -> Parsed:
+async def date_parser(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     from bot.nlu.dates import resolve_date
 
     if payload_value(turn, "choice:") == "lewati" or dlg.kw.is_skip(text):
@@ -182,12 +184,12 @@ def category_options(guess: str | None) -> list[str]:
     return opts
 
 
-async def category(dlg, turn, step, text) -> Parsed:
+async def category(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     options = category_options(turn.slots.get("category_guess"))
     value = payload_value(turn, "choice:") or dlg.kw.choice(text, options)
     if value is None:
         for c in options:  # label typed out ("Kesehatan")
-            if dlg.kw.choice(text, [c]) or text.strip().lower() == turn.engine.renderer.label(f"category.{c}", turn.lang).lower():
+            if dlg.kw.choice(text, [c]) or text.strip().lower() == turn.label(f"category.{c}").lower():
                 value = c
     if value is None and len(text.split()) >= 2:
         it = await turn.understand()
@@ -198,7 +200,7 @@ async def category(dlg, turn, step, text) -> Parsed:
     return Parsed(fills={step.slot: value})
 
 
-async def agency(dlg, turn, step, text) -> Parsed:
+async def agency(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     value = payload_value(turn, "agency:")
     if value == "auto" or (value is None and dlg.kw.is_skip(text)):
         return Parsed(fills={step.slot: None})
@@ -223,7 +225,7 @@ async def agency(dlg, turn, step, text) -> Parsed:
     return Parsed(fills={step.slot: {"code": a["code"], "name": a["name"]}, "agency_options": None})
 
 
-async def attachments(dlg, turn, step, text) -> Parsed:
+async def attachments(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     got = list(turn.slots.get("attachments_pending") or [])
     media = [m for m in turn.msg.media if m.kind in ("photo", "document", "video", "audio")]
     if media:
@@ -242,7 +244,7 @@ async def attachments(dlg, turn, step, text) -> Parsed:
     return Parsed(error="filing/attachment_expected")
 
 
-async def similar(dlg, turn, step, text) -> Parsed:
+async def similar(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     """Silent step: offer open reports like this one (same category and region) before filing."""
     from rapidfuzz import fuzz
 
@@ -250,7 +252,7 @@ async def similar(dlg, turn, step, text) -> Parsed:
     if not slots.get("category") or not slots.get("description"):
         return Parsed(fills={step.slot: True})
     region_code = (slots.get("region") or {}).get("code")
-    cands = await turn.engine.stores.reports.open_similar_candidates(slots["category"], region_code)
+    cands = await turn.stores.reports.open_similar_candidates(slots["category"], region_code)
     scored = sorted(((fuzz.token_set_ratio(slots["description"].lower(), (c.get("description") or "").lower()), c)
                      for c in cands), key=lambda x: -x[0])
     matches = [c for score, c in scored if score >= dlg.similar_threshold][:3]
@@ -262,7 +264,7 @@ async def similar(dlg, turn, step, text) -> Parsed:
                   pending={"kind": "similar", "options": [o["tracking_id"] for o in opts]})
 
 
-async def summary(dlg, turn, step, text) -> Parsed:
+async def summary(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     p = turn.msg.payload or ""
     if p == "confirm" or dlg.kw.is_yes(text) or norm(text) in dlg.kw.send:
         return Parsed(fills={step.slot: True})

@@ -1,17 +1,22 @@
-"""The dialogue runtime: one turn = limits -> consent -> pending answer -> global command -> flow step -> idle.
+"""The dialogue runtime: one turn = limits -> payload trust -> consent -> pending answer -> global command ->
+flow step -> idle.
 
 Flow stepping is generic: the next step is the first whose slot is empty and whose ``when`` holds, so
-slots filled early (one rich first message, a correction) are never asked again.
+slots filled early (one rich first message, a correction) are never asked again. Commands, buttons, pending
+questions, intents and deep links come from the :class:`Registry`; the core registers its own here, feature
+packages (outreach) register theirs at assembly.
 """
 from __future__ import annotations
 
-from datetime import timedelta
+import uuid
+from datetime import timedelta, timezone
 
-from bot.dialogue import actions, pending
+from bot.dialogue import actions, followup, pending
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
 from bot.dialogue.parsers import PARSERS, Parsed, region_question
+from bot.dialogue.registry import Registry
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
 
@@ -22,6 +27,8 @@ RESUME_AFTER = timedelta(hours=1)
 
 
 class Dialogue:
+    """Implements ``registry.DialogueAPI`` for the handlers."""
+
     def __init__(self, root=DIALOGUES_DIR, *, category_threshold: float = 0.6, similar_threshold: int = 70,
                  max_attachments: int = 5):
         self.flows: dict[str, Flow] = load_flows(root)
@@ -29,6 +36,9 @@ class Dialogue:
         self.category_threshold = category_threshold
         self.similar_threshold = similar_threshold
         self.max_attachments = max_attachments
+        self.registry = Registry()
+        for core in (actions, followup, pending):
+            core.register(self.registry)
 
     # ------------------------------------------------------------------ one turn
     async def run(self, turn: Turn) -> None:
@@ -36,6 +46,9 @@ class Dialogue:
         if self._over_message_limit(turn):
             return
         self._number_to_choice(turn)
+        if turn.msg.payload and not await self.registry.admit(turn):
+            turn.say("errors/choice_not_available", actions.MENU)
+            return
         self._expire_draft(turn)
         if turn.contact.get("consent") is None and not self._is_consent_answer(turn):
             await actions.ask_consent(self, turn)
@@ -45,11 +58,14 @@ class Dialogue:
         if st.get("flow") and self._stale(turn):
             await actions.offer_resume(self, turn)
             return
-        if await self._global_payload(turn) or await self._global_command(turn):
+        if await self.dispatch_global(turn):
             return
         if st.get("flow"):
             await self.advance(turn, parse=True)
             return
+        await self.route_idle(turn)
+
+    async def route_idle(self, turn: Turn) -> None:
         await actions.route_idle(self, turn)
 
     def _number_to_choice(self, turn: Turn) -> None:
@@ -62,13 +78,14 @@ class Dialogue:
     def remember_choices(self, turn: Turn) -> None:
         shown = [r for r in turn.replies if r.choices]
         turn.state["last_choices"] = [p for p, _ in shown[-1].choices] if shown else []
+        self.registry.remember_offered(turn)
 
     def _is_consent_answer(self, turn: Turn) -> bool:
         return (turn.state.get("pending") or {}).get("kind") == "consent"
 
     def _over_message_limit(self, turn: Turn) -> bool:
         """At most N messages per minute per contact; the message is stored (nothing lost) but not processed."""
-        limit = turn.engine.settings.lapor_max_messages_per_minute
+        limit = turn.settings.lapor_max_messages_per_minute
         now = turn.msg.received_at
         win = turn.state.setdefault("window", {})
         start = win.get("start")
@@ -86,7 +103,7 @@ class Dialogue:
     def _expire_draft(self, turn: Turn) -> None:
         st = turn.state
         updated = st.get("updated_at")
-        ttl = timedelta(days=turn.engine.settings.lapor_draft_ttl_days)
+        ttl = timedelta(days=turn.settings.lapor_draft_ttl_days)
         if st.get("flow") and updated and turn.msg.received_at - _aware(updated) > ttl:
             self.end_flow(turn)
             turn.say("filing/draft_expired")
@@ -97,32 +114,29 @@ class Dialogue:
         return bool(updated and st.get("version", 0) > 0 and turn.msg.received_at - _aware(updated) > RESUME_AFTER)
 
     # ------------------------------------------------------------------ commands
+    async def dispatch_global(self, turn: Turn) -> bool:
+        """A button usable from anywhere, or a whole-message global command. True when one handled the turn."""
+        return await self._global_payload(turn) or await self._global_command(turn)
+
     async def _global_payload(self, turn: Turn) -> bool:
-        """Buttons that work from anywhere (status of a report, rating, menu items)."""
-        p = turn.msg.payload or ""
-        handler = actions.PAYLOAD_ACTIONS.get(p.split(":", 1)[0])
-        if handler is None:
+        route, arg = self.registry.route(turn.msg.payload)
+        if route is None:
             return False
-        await handler(self, turn, p.split(":", 1)[1] if ":" in p else "")
+        await route.handler(self, turn, arg)
         return True
 
     async def _global_command(self, turn: Turn) -> bool:
-        cmd = self.kw.command(turn.text)
+        name = self.kw.command(turn.text)
+        cmd = self.registry.commands.get(name) if name else None
         if cmd is None:
             return False
-        in_flow = bool(turn.state.get("flow"))
-        if cmd in ("new_report", "status", "my_reports", "subscribe") and in_flow:
+        if cmd.idle_only and turn.state.get("flow"):
             return False  # inside a flow these words are probably answers; "batal" first to leave
-        handler = actions.COMMANDS.get(cmd)
-        if handler is None:
-            return False
-        await handler(self, turn)
+        await cmd.handler(self, turn, "")
         return True
 
     # ------------------------------------------------------------------ flows
     def start_flow(self, turn: Turn, name: str, slots: dict | None = None) -> None:
-        import uuid
-
         st = turn.state
         st.update(flow=name, step=None, slots=dict(slots or {}), pending=None, back=[],
                   draft_id=uuid.uuid4().hex, flow_started_at=utcnow())
@@ -201,14 +215,16 @@ class Dialogue:
                 if result.pending:
                     st["pending"] = result.pending
                 return
-        await self.ask_next(turn, flow)
+        await self.ask_next(turn)
 
-    async def ask_next(self, turn: Turn, flow: Flow) -> None:
+    async def ask_next(self, turn: Turn) -> None:
+        """Ask the first empty step of the current flow, or run its completion action when none is left."""
         st = turn.state
+        flow = self.flows[st["flow"]]
         for _ in range(len(flow.steps) + 1):
             step = self.next_step(flow, turn.slots)
             if step is None:
-                await actions.ACTIONS[flow.on_complete](self, turn)
+                await self.registry.completions[flow.on_complete](self, turn)
                 return
             if step.silent:
                 result = await PARSERS[step.parser](self, turn, step, "")
@@ -223,6 +239,12 @@ class Dialogue:
             self.ask(turn, step)
             return
 
+    def ask_current(self, turn: Turn) -> None:
+        """Ask the open step again (after help or a language switch); nothing when no flow is open."""
+        st = turn.state
+        if st.get("flow") and st.get("step"):
+            self.ask(turn, self.flows[st["flow"]].step(st["step"]))
+
     def ask(self, turn: Turn, step: Step) -> None:
         slots = turn.slots
         if step.slot == "region" and slots.get("region_candidates"):
@@ -232,12 +254,10 @@ class Dialogue:
             q, _ = region_question([c for c in cands if c], (slots.get("location") or {}).get("text"))
             turn.replies.append(q)
             return
-        ctx = actions.step_context(self, turn, step)
-        choices = actions.step_choices(self, turn, step)
+        ctx = actions.step_context(turn, step)
+        choices = actions.step_choices(turn, step)
         turn.say(step.ask, choices, request_location=step.request_location, slots=slots, **ctx)
 
 
 def _aware(dt):
-    from datetime import timezone
-
     return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)

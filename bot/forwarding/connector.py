@@ -48,12 +48,3 @@ class Connector(Protocol):
 
     async def states(self, upstream_ids: list[str]) -> list[UpstreamState]:
         """The current state of these requests (unknown ids are left out)."""
-
-
-def build(config: dict) -> Connector:
-    """The connector for an agency's upstream configuration (``config['kind']`` names the module)."""
-    if config.get("kind") == "open311":
-        from bot.forwarding.open311_client import Open311Connector
-
-        return Open311Connector(config)
-    raise UpstreamError(f"no connector for upstream kind {config.get('kind')!r}")

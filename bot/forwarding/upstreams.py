@@ -58,7 +58,7 @@ def add_cli(staff_subparsers) -> None:
 async def _cli(args) -> int:
     from bot import agencies
     from bot.staff.auth import AuditLog
-    from bot.staff.cli import _open_stores
+    from bot.storage.open import open_stores as _open_stores
 
     async with _open_stores() as stores:
         store = UpstreamStore(stores.db)

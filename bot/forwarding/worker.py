@@ -28,7 +28,8 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError
 
 from bot import reports as domain
-from bot.forwarding.connector import Outgoing, UpstreamError, UpstreamState, build
+from bot.forwarding.connector import Outgoing, UpstreamError, UpstreamState
+from bot.forwarding.connectors import build
 from bot.forwarding.upstreams import UpstreamStore
 from bot.messages import utcnow
 from bot.staff.auth import Principal

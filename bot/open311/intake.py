@@ -84,7 +84,7 @@ class Intake:
         if existing is not None:
             return existing, False
         doc = await self._fields(fields, client, draft_id)
-        report = await file_report(self.runtime.engine, doc)
+        report = await file_report(self.runtime.stores, self.runtime.engine.ports.lifecycle, doc)
         return report, fresh
 
     async def _claim(self, claim_id: str) -> tuple[str, bool]:

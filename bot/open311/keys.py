@@ -62,7 +62,7 @@ def add_cli(staff_subparsers) -> None:
 
 async def _cli(args) -> int:
     from bot.staff.auth import AuditLog
-    from bot.staff.cli import _open_stores
+    from bot.storage.open import open_stores as _open_stores
 
     if not args.list and not args.name:
         print("laporbot: --name APP is required (or --list)", file=sys.stderr)

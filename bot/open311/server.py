@@ -17,7 +17,7 @@ from aiohttp import web
 from pymongo import DESCENDING
 
 from bot import reports as domain
-from bot.http import RUNTIME_KEY
+from bot.appkeys import RUNTIME_KEY
 from bot.messages import utcnow
 from bot.open311 import formats, services
 from bot.open311.formats import Open311Error, check_format, error, respond

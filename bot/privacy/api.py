@@ -25,7 +25,7 @@ def _error(status: int, code: str, message: str) -> web.Response:
 
 def add_routes(app: web.Application, runtime) -> None:
     def staff():
-        return getattr(runtime, "staff", None) or runtime.engine.services.get("staff")
+        return runtime.staff
 
     def admin_only(handler):
         async def wrapped(request: web.Request) -> web.StreamResponse:

@@ -4,9 +4,8 @@
 - "hapus data saya" / "delete my data" (command ``erase_data``): always a yes/no question first (pending
   ``erase_confirm``); "ya" erases (``rights.erase``) and the bot's reply is the last trace, purged once sent.
   The next message from that person starts as a new contact.
-- ``forget_declined``: a new contact who declines consent keeps only the opt-out (identity + decision).
 
-Registered in the dialogue by ``COMMANDS`` and ``PENDING`` (see bot/dialogue/actions.py, pending.py).
+Plugged into the dialogue by ``register_dialogue`` (called when the runtime is assembled, ``bot/app.py``).
 """
 from __future__ import annotations
 
@@ -19,8 +18,8 @@ _tasks: set[asyncio.Task] = set()
 
 
 async def cmd_my_data(dlg, turn, *_) -> None:
-    data = await rights.summary(turn.engine.stores, turn.contact["_id"])
-    turn.say("privacy/my_data", mydata=data, days=turn.engine.settings.lapor_message_retention_days)
+    data = await rights.summary(turn.stores, turn.contact["_id"])
+    turn.say("privacy/my_data", mydata=data, days=turn.settings.lapor_message_retention_days)
 
 
 async def cmd_erase_data(dlg, turn, *_) -> None:
@@ -40,7 +39,7 @@ async def confirm_erase(dlg, turn, pend: dict) -> bool:
     if ans != "ya":
         return False
     since = utcnow()
-    stores = turn.engine.stores
+    stores = turn.stores
     await rights.erase(stores, turn.contact["_id"], "warga", in_turn=True)
     # saving $sets the state's keys (a popped key would stay stored): overwrite instead
     turn.state.update(flow=None, step=None, slots={}, pending=None, back=[], last_choices=[], held=None,
@@ -53,26 +52,8 @@ async def confirm_erase(dlg, turn, pend: dict) -> bool:
     return True
 
 
-async def forget_declined(turn) -> None:
-    """Consent declined: drop the name and every message and file received so far (the held first one
-    included). The contact document stays as the opt-out: channel identity, language, the decision."""
-    stores = turn.engine.stores
-    cid = turn.contact["_id"]
-    turn.state["held"] = None  # not popped: saving $sets the state's keys, a popped one would stay stored
-    turn.set_contact(name=None)
-    files = await rights._files_sent_by(stores, turn.contact)  # noqa: SLF001 (same package)
-    if files:
-        from gridfs import AsyncGridFSBucket
-        from gridfs.errors import NoFile
-
-        bucket = AsyncGridFSBucket(stores.db)
-        for fid in files:
-            try:
-                await bucket.delete(fid)
-            except NoFile:
-                pass
-    await stores.messages.col.delete_many({"contact_id": cid, "direction": "in"})
-
-
-COMMANDS = {"my_data": cmd_my_data, "erase_data": cmd_erase_data}
-PENDING = {"erase_confirm": confirm_erase}
+def register_dialogue(registry) -> None:
+    """Plug the data-rights commands and the erase question into the dialogue's registry."""
+    registry.command("my_data", cmd_my_data)
+    registry.command("erase_data", cmd_erase_data)
+    registry.pending("erase_confirm", confirm_erase)

@@ -244,3 +244,28 @@ async def purge_after_reply(stores, contact_id, since: datetime, patience_s: flo
                 return
     except Exception as exc:  # the sweep finishes it
         log.warning("purge after erasure postponed: %s", type(exc).__name__)
+
+
+async def forget_messages_and_files(stores, contact: dict) -> None:
+    """What declining consent leaves behind goes: the files and the inbound messages received so far."""
+    files = await _files_sent_by(stores, contact)
+    if files:
+        from gridfs import AsyncGridFSBucket
+        from gridfs.errors import NoFile
+
+        bucket = AsyncGridFSBucket(stores.db)
+        for fid in files:
+            try:
+                await bucket.delete(fid)
+            except NoFile:
+                pass
+    await stores.messages.col.delete_many({"contact_id": contact["_id"], "direction": "in"})
+
+
+def forget_declined(turn) -> None:
+    """Consent declined (called by the dialogue's consent question): drop the name now, and every message and
+    file received so far once the turn saved. The contact document stays as the opt-out."""
+    turn.state["held"] = None  # not popped: saving $sets the state's keys, a popped one would stay stored
+    turn.set_contact(name=None)
+    stores, contact = turn.stores, dict(turn.contact)
+    turn.effect(lambda: forget_messages_and_files(stores, contact))

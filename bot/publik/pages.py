@@ -27,7 +27,7 @@ from pymongo import DESCENDING
 
 from bot import reports as domain
 from bot.backoffice.pages import label, wib
-from bot.http import RUNTIME_KEY
+from bot.appkeys import RUNTIME_KEY
 from bot.messages import utcnow
 from bot.publik import scope
 from bot.publik.i18n import LANGUAGES, pick_language, translate

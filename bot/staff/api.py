@@ -47,7 +47,7 @@ class ApiError(Exception):
 
 
 def _staff(runtime):
-    staff = getattr(runtime, "staff", None) or runtime.engine.services.get("staff")
+    staff = getattr(runtime, "staff", None)
     if staff is None:
         from bot.staff.services import register
 

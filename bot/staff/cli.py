@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import sys
 from datetime import date, datetime, time, timedelta, timezone
@@ -93,30 +92,7 @@ async def _user(args) -> int:
     return 0
 
 
-@contextlib.asynccontextmanager
-async def _open_stores():
-    """The database the bot uses: MONGODB_URI, or the embedded one in LAPOR_DATA_DIR."""
-    from bot.config import load_settings
-    from bot.storage import connect
-
-    s = load_settings()
-    embedded = None
-    from bot.embedded_db import running_uri
-
-    uri = s.mongodb_uri or running_uri(s.db_dir)  # a running bot's embedded database is shared, not restarted
-    if not uri:
-        from bot.embedded_db import EmbeddedMongo
-
-        s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
-        embedded = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
-        uri = embedded.start()
-    stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days)
-    try:
-        yield stores
-    finally:
-        await stores.close()
-        if embedded:
-            await embedded.astop()
+from bot.storage.open import open_stores as _open_stores  # noqa: E402  (one way CLI tools reach the database)
 
 
 async def issue_token(stores, agency_code: str) -> str:

@@ -20,6 +20,13 @@ log = logging.getLogger(__name__)
 RATING_ROLES = ("reporter", "volunteer")
 
 
+def _note_for(report: dict, role: str, entry: dict) -> str | None:
+    """The agency's words go to a supporter only when the report is public (see ``bot/dialogue/access.py``)."""
+    if role == "supporter" and report.get("privacy") != "publik":
+        return None
+    return entry.get("note")
+
+
 class Notifier:
     def __init__(self, runtime):
         self.runtime = runtime
@@ -109,7 +116,7 @@ class Notifier:
                 msg = await self.engine.notify(
                     contact, f"notify/{event}", choices=choices,
                     template_params=[tid, renderer.label(f"status.{report['status']}", lang)],
-                    tracking_id=tid, role=role, note=entry.get("note"), agency=agency,
+                    tracking_id=tid, role=role, note=_note_for(report, role, entry), agency=agency,
                     category=report.get("category"), on_behalf=(report.get("on_behalf") or {}).get("name"))
                 rec["message_id"] = msg.message_id
             except Exception as exc:

@@ -1,9 +1,8 @@
 """Wires the staff side into the runtime: SLA deadlines, transition notifications, the SLA task.
 
-``register(runtime)`` (called by ``Runtime._register_services``) sets
-- ``engine.services['sla']``: ``initial_deadlines(now)`` used when a report is filed;
-- ``engine.services['on_transition']``: ``async (report, actor)`` notifying everyone concerned;
-- ``engine.services['staff']``: the StaffServices object the HTTP API uses;
+``register(runtime)`` (called by ``Runtime._register_services``) plugs ``StaffServices`` into the dialogue as
+its report life-cycle port (``engine.ports.lifecycle``: ``initial_deadlines(now)`` when a report is filed,
+``on_transition(report, actor)`` after a citizen's objection), sets ``runtime.staff`` (used by the HTTP API)
 and starts the periodic SLA task (one process at a time, MongoDB lease), stopped with the runtime.
 """
 from __future__ import annotations
@@ -69,6 +68,10 @@ class StaffServices:
         return report, records
 
 
+    def initial_deadlines(self, now) -> dict:
+        """Deadlines of a report filed ``now`` (the dialogue's ``ReportLifecycle`` port)."""
+        return self.sla.initial_deadlines(now)
+
     async def on_transition(self, report: dict, actor: str | None = None, **kw) -> list[dict]:
         """Hook for transitions made outside the API (the citizen's objection reopens a report):
         restart the agency's follow-up clock, audit, notify. Never raises."""
@@ -87,12 +90,11 @@ class StaffServices:
 
 def register(runtime) -> StaffServices:
     staff = StaffServices(runtime)
-    eng = runtime.engine
-    eng.services["sla"] = staff.sla
-    eng.services["on_transition"] = staff.on_transition
-    eng.services["staff_notify"] = staff.notifier.on_transition
-    eng.services["staff"] = staff
+    runtime.engine.ports.lifecycle = staff
     runtime.staff = staff
+    from bot.staff import handoff
+
+    runtime.engine.interceptors.append(handoff.intercept)  # while a person holds it, the bot stays quiet
     try:
         loop = asyncio.get_running_loop()
     except RuntimeError:
@@ -100,8 +102,6 @@ def register(runtime) -> StaffServices:
     loop.create_task(_ensure_indexes(staff))
     staff.worker.start()
     runtime.stop_hooks.append(staff.worker.stop)  # stop the SLA task before the database closes
-    from bot.staff import handoff
-
     staff.handoffs = handoff.start(runtime)  # idle live conversations go back to the bot
     from bot import forwarding
 

@@ -64,7 +64,7 @@ class WorkingCalendar:
 
 
 class Sla:
-    """Registered as ``engine.services['sla']``: deadlines for each stage of a report."""
+    """Deadlines for each stage of a report (reached by the dialogue through ``StaffServices.initial_deadlines``)."""
 
     def __init__(self, calendar: WorkingCalendar | None = None):
         self.calendar = calendar or WorkingCalendar()

@@ -12,6 +12,7 @@ from pymongo.errors import PyMongoError
 
 from bot.storage.contacts import ContactStore
 from bot.storage.conversations import ConversationStore
+from bot.storage.counters import CounterStore
 from bot.storage.handoffs import HandoffStore
 from bot.storage.leases import LeaseStore
 from bot.storage.messages import MessageStore
@@ -39,10 +40,11 @@ class Stores:
     leases: LeaseStore
     handoffs: HandoffStore
     volunteers: VolunteerStore
+    counters: CounterStore
 
     async def ensure_indexes(self) -> None:
         for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
-                      self.handoffs, self.volunteers):
+                      self.handoffs, self.volunteers, self.counters):
             await store.ensure_indexes()
 
     async def ping(self) -> bool:
@@ -83,7 +85,7 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
         client=client, db=db,
         contacts=ContactStore(db), conversations=ConversationStore(db),
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
-        handoffs=HandoffStore(db), volunteers=VolunteerStore(db),
+        handoffs=HandoffStore(db), volunteers=VolunteerStore(db), counters=CounterStore(db),
     )
     await stores.ensure_indexes()
     return stores

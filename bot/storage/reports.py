@@ -99,8 +99,8 @@ class ReportStore:
                                   {"$set": {"rating": {"score": score, "comment": comment, "at": utcnow()}}})
 
     async def open_similar_candidates(self, category: str, region_code: str | None, limit: int = 50) -> list[dict]:
-        q: dict = {"status": {"$in": list(domain.OPEN_STATUSES)}, "category": category,
-                   "privacy": {"$ne": "rahasia"}}
+        """Open public reports only: a rahasia or anonim report is never offered to a stranger as "similar"."""
+        q: dict = {"status": {"$in": list(domain.OPEN_STATUSES)}, "category": category, "privacy": "publik"}
         if region_code:
             q["location.region_code"] = region_code
         cur = self.col.find(q, {"tracking_id": 1, "description": 1, "status": 1, "created_at": 1})

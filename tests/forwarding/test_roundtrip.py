@@ -110,7 +110,7 @@ async def test_upstream_down_is_retried_with_backoff_and_never_duplicated(pair):
     theirs = await b.stores.reports.get(up["id"])
     assert theirs["privacy"] == "anonim" and theirs["reporter_name"] is None  # anonim: no reporter upstream
     # the answer was lost on the way: the same report is posted again -> the same upstream request
-    from bot.forwarding.connector import build
+    from bot.forwarding.connectors import build
 
     config = await store.get(AGENCY)
     again = await build(config).submit(outgoing(await a.stores.reports.get(tid), AGENCY))

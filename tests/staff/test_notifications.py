@@ -141,7 +141,7 @@ async def test_citizen_objection_notifies_the_others_not_the_citizen(rt):
     before = len(await outbox_for(rt, reporter["_id"]))
     report = await rt.stores.reports.transition(rep["tracking_id"], "diteruskan", actor="warga", note="belum beres",
                                                 by_citizen=True)
-    await rt.engine.services["on_transition"](report, actor="warga")
+    await rt.engine.ports.lifecycle.on_transition(report, actor="warga")
     assert len(await outbox_for(rt, reporter["_id"])) == before
     assert (await outbox_for(rt, supporter["_id"]))[-1]["template"] == "notify/dibuka_kembali"
     # the agency's clock restarts and the objection is in the audit trail
