@@ -7,8 +7,8 @@ replies, at Telegram's limits). Photos and documents are downloaded with PTB and
 
 Outbound: HTML parse mode with ``< > &`` escaped; choices as an inline keyboard (callback data ≤64 bytes,
 longer payloads go through a small lookup collection); a location request as a one-time reply keyboard.
-Errors: 429 → retry after ``retry_after``; 403 → blocked (the outbox marks the contact unreachable);
-400 → failed; network errors and 5xx → retry.
+Errors map to ``bot.sending.Outcome``: 429 → throttled (retry after ``retry_after``); 403 → stopped (the
+outbox marks the contact unreachable); 400/401 → failed; network errors and 5xx → retry.
 """
 from __future__ import annotations
 
@@ -26,11 +26,12 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, SharedContact, utcnow
-from bot.outbox import SendResult, mask_user
+from bot.outbox import mask_user
+from bot.sending import Outcome, SendResult
 from bot.phones import normalize_phone
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, record_attribution, short_hash, split_text,
-                                 store_file, truncate)
+                                 truncate)
 
 log = logging.getLogger(__name__)
 
@@ -117,19 +118,19 @@ class TelegramSender:
                 last = i == len(chunks) - 1
                 sent = await bot.send_message(chat_id, html.escape(chunk, quote=False), parse_mode=ParseMode.HTML,
                                               reply_markup=markup if last else None)
-            return SendResult("sent", provider_id=f"{chat_id}:{sent.message_id}")
+            return SendResult(Outcome.SENT, provider_id=f"{chat_id}:{sent.message_id}")
         except RetryAfter as exc:
-            return SendResult("retry", error="429 flood control", retry_after=retry_seconds(exc))
+            return SendResult(Outcome.THROTTLED, error="429 flood control", retry_after=retry_seconds(exc), code=429)
         except Forbidden as exc:
-            return SendResult("blocked", error=f"403 {exc.message}")
+            return SendResult(Outcome.STOPPED, error=f"403 {exc.message}", code=403)
         except InvalidToken as exc:
-            return SendResult("failed", error=f"401 {exc.message}")
+            return SendResult(Outcome.FAILED, error=f"401 {exc.message}", code=401)
         except BadRequest as exc:
-            return SendResult("failed", error=f"400 {exc.message}")
+            return SendResult(Outcome.FAILED, error=f"400 {exc.message}", code=400)
         except NetworkError as exc:  # timeouts, connection errors, 5xx
-            return SendResult("retry", error=f"network {exc.message}")
+            return SendResult(Outcome.RETRY, error=f"network {exc.message}")
         except TelegramError as exc:
-            return SendResult("retry", error=exc.message)
+            return SendResult(Outcome.RETRY, error=exc.message)
 
 
 class TelegramChannel(Channel):
@@ -326,9 +327,9 @@ class TelegramChannel(Channel):
             tg_file = await self.app.bot.get_file(media.ref)
             data = bytes(await tg_file.download_as_bytearray())
             media.size = len(data)
-            media.gridfs_id = await store_file(self.runtime.stores.db, data, filename=media.filename or media.ref,
-                                               mime_type=media.mime_type, channel="telegram", ref=media.ref,
-                                               user_id=ident.user_id)
+            media.gridfs_id = await self.runtime.stores.files.store(
+                data, filename=media.filename or media.ref, mime_type=media.mime_type, channel="telegram",
+                ref=media.ref, user_id=ident.user_id)
         except Exception as exc:  # the message is still processed; the attachment keeps its file_id
             log.warning("telegram download failed for %s: %s", mask_user(ident.user_id), type(exc).__name__)
         return media

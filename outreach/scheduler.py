@@ -9,13 +9,13 @@ import asyncio
 import logging
 
 from bot.messages import utcnow
-from outreach.dispatch import Dispatcher, install
+from outreach.dispatch import Dispatcher
 
 log = logging.getLogger(__name__)
 
 
 async def tick(runtime, running: dict) -> list[str]:
-    out = install(runtime)
+    out = runtime.outreach
     await out.ensure_indexes()
     if not await runtime.stores.leases.acquire("outreach:scheduler", ttl_s=120):
         return []
@@ -37,7 +37,7 @@ async def tick(runtime, running: dict) -> list[str]:
 
 
 async def scheduler_loop(runtime, interval_s: float = 30.0) -> None:
-    out = install(runtime)
+    out = runtime.outreach
     try:
         await out.ensure_indexes()
         await out.campaigns.sync_files(out.codes)

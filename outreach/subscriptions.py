@@ -20,21 +20,19 @@ log = logging.getLogger(__name__)
 SUB_FIELDS = ("campaign", "venue", "segment", "institution", "region")
 
 
-def _codes(turn):
-    codes = turn.engine.services.get("campaign_codes")
-    if codes is None:  # outreach not installed on this runtime: read the collection directly
-        from outreach.codes import CampaignCodes
+def _outreach(turn):
+    """Outreach's stores, registered on the engine by the runtime's assembly (``outreach.register``)."""
+    return turn.engine.services["outreach"]
 
-        codes = CampaignCodes(turn.engine.stores.contacts.col.database)
-        turn.engine.services["campaign_codes"] = codes
-    return codes
+
+def _codes(turn):
+    return _outreach(turn).codes
 
 
 async def _event(turn, kind: str, sub: dict) -> None:
     try:
-        await turn.engine.stores.contacts.col.database["subscription_events"].insert_one({
-            "contact_id": turn.contact["_id"], "channel": turn.contact.get("channel"), "event": kind,
-            "at": utcnow(), **{k: sub.get(k) for k in ("code", "source", *SUB_FIELDS)}})
+        await _outreach(turn).events.append(turn.contact, kind, {k: sub.get(k) for k in ("code", "source",
+                                                                                          *SUB_FIELDS)})
     except Exception as exc:  # bookkeeping only: the subscription itself is saved with the turn
         log.warning("subscription event not stored: %s", type(exc).__name__)
 
@@ -64,15 +62,11 @@ async def ask_unsubscribe(dlg, turn) -> None:
     turn.say("outreach/confirm_unsubscribe", [("choice:ya", "choice.ya_berhenti"), ("choice:tidak", "choice.tidak")])
 
 
-async def cancel_queued(stores_db, contact_id) -> int:
+async def cancel_queued(stores, out, contact_id) -> int:
     """Queued campaign messages to someone who just opted out are never sent."""
-    res = await stores_db["messages"].update_many(
-        {"contact_id": contact_id, "status": "queued", "campaign": {"$type": "string"}},
-        {"$set": {"status": "failed", "failure_reason": "opted_out", "failed_at": utcnow()}})
-    await stores_db["campaign_deliveries"].update_many(
-        {"contact_id": contact_id, "status": "pending"},
-        {"$set": {"status": "skipped", "reason": "opted_out", "skipped_at": utcnow()}})
-    return res.modified_count
+    n = await stores.messages.cancel_queued_campaign(contact_id, "opted_out")
+    await out.deliveries.skip_pending_of_contact(contact_id, "opted_out")
+    return n
 
 
 async def confirm_unsubscribe(dlg, turn, pend: dict) -> bool:
@@ -84,10 +78,9 @@ async def confirm_unsubscribe(dlg, turn, pend: dict) -> bool:
         sub = dict(turn.contact.get("subscription") or {})
         sub.update(status="opted_out", opted_out_at=utcnow())
         turn.set_contact(subscription=sub)
-        db = turn.engine.stores.contacts.col.database
         # write now rather than with the turn: a campaign sender checking this contact must see it at once
         await turn.engine.stores.contacts.update(turn.contact["_id"], {"subscription": sub})
-        await cancel_queued(db, turn.contact["_id"])
+        await cancel_queued(turn.engine.stores, _outreach(turn), turn.contact["_id"])
         await _event(turn, "opted_out", sub)
         turn.say("outreach/unsubscribed")
         return True

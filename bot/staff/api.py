@@ -46,12 +46,7 @@ class ApiError(Exception):
 
 
 def _staff(runtime):
-    staff = getattr(runtime, "staff", None) or runtime.engine.services.get("staff")
-    if staff is None:
-        from bot.staff.services import register
-
-        staff = register(runtime)
-    return staff
+    return runtime.staff  # assembled by Runtime.open
 
 
 def add_routes(app: web.Application, runtime) -> None:
@@ -311,14 +306,9 @@ async def _attachment(request, rt, staff, who: Principal):
     if not n.isdigit() or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
         raise ApiError(404, "not_found", "no such attachment")
     att = atts[int(n)]
-    from gridfs import AsyncGridFSBucket
-    from gridfs.errors import NoFile
-
-    try:
-        stream = await AsyncGridFSBucket(rt.stores.db).open_download_stream(att["gridfs_id"])
-        data = await stream.read()
-    except NoFile:
-        raise ApiError(404, "not_found", "attachment bytes not stored") from None
+    data = await rt.stores.files.read(att["gridfs_id"])
+    if data is None:
+        raise ApiError(404, "not_found", "attachment bytes not stored")
     await staff.audit.record(who.actor, "attachment_download", report["tracking_id"], {"index": int(n)})
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", att.get("filename") or f"lampiran-{n}")[:100]
     return web.Response(body=data, content_type=(att.get("mime_type") or "application/octet-stream").split(";")[0],

@@ -129,11 +129,7 @@ class Notifier:
         """Each notification of a report with the outbox message's current status."""
         recs = await self.col.find({"tracking_id": tracking_id}).sort("at", 1).to_list(500)
         ids = [r["message_id"] for r in recs if r.get("message_id")]
-        msgs = {}
-        if ids:
-            for m in await self.runtime.stores.messages.col.find(
-                    {"_id": {"$in": ids}}, {"status": 1, "failure_reason": 1, "attempts": 1}).to_list(len(ids)):
-                msgs[m["_id"]] = m
+        msgs = await self.runtime.stores.messages.statuses(ids)
         out = []
         for r in recs:
             m = msgs.get(r.get("message_id")) or {}

@@ -1,10 +1,12 @@
 """Wires the staff side into the runtime: SLA deadlines, transition notifications, the SLA task.
 
-``register(runtime)`` (called by ``Runtime._register_services``) sets
+``register(runtime)`` (called by the runtime's assembly, ``Runtime.open``, which keeps the result on
+``runtime.staff``) sets
 - ``engine.services['sla']``: ``initial_deadlines(now)`` used when a report is filed;
 - ``engine.services['on_transition']``: ``async (report, actor)`` notifying everyone concerned;
 - ``engine.services['staff']``: the StaffServices object the HTTP API uses;
-and starts the periodic SLA task (one process at a time, MongoDB lease), stopped with the runtime.
+``StaffServices.start()`` (called by ``Runtime.start``) creates the staff indexes and starts the periodic SLA
+task (one process at a time, MongoDB lease); ``stop()`` ends it before the database closes.
 """
 from __future__ import annotations
 
@@ -30,6 +32,14 @@ class StaffServices:
         self.tokens = TokenStore(db)
         self.worker = SlaWorker(runtime, self, interval_s=sla_interval_s)
         self._indexes_done = False
+
+    def start(self) -> None:
+        """Background work: staff indexes (once) and the SLA task. Needs a running event loop."""
+        asyncio.get_running_loop().create_task(_ensure_indexes(self))
+        self.worker.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
 
     async def ensure_indexes(self) -> None:
         if not self._indexes_done:
@@ -70,7 +80,7 @@ class StaffServices:
             last = (report.get("history") or [{}])[-1]
             if actor == "warga" and last.get("to") == domain.DITERUSKAN:
                 fields = self.sla.on_forward(utcnow())
-                await self.runtime.stores.reports.col.update_one({"_id": report["_id"]}, {"$set": fields})
+                await self.runtime.stores.reports.set_fields(report["_id"], fields)
                 report = {**report, **fields}
                 await self.audit.record("warga", "objection", report["tracking_id"],
                                         {"from": last.get("from"), "to": last.get("to")})
@@ -86,14 +96,6 @@ def register(runtime) -> StaffServices:
     eng.services["on_transition"] = staff.on_transition
     eng.services["staff_notify"] = staff.notifier.on_transition
     eng.services["staff"] = staff
-    runtime.staff = staff
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return staff
-    loop.create_task(_ensure_indexes(staff))
-    staff.worker.start()
-    runtime.stop_hooks.append(staff.worker.stop)  # stop the SLA task before the database closes
     return staff
 
 

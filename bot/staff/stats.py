@@ -76,17 +76,12 @@ async def compute(stores, *, by: str = "province", start: datetime | None = None
     """Figures per group for reports filed in [start, end). ``agency`` restricts to one agency's reports."""
     if by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}")
-    q: dict = {}
-    if start or end:
-        q["created_at"] = {**({"$gte": start} if start else {}), **({"$lt": end} if end else {})}
-    if agency:
-        q["agency"] = agency
     proj = {"history.to": 1, "history.at": 1, "status": 1, "created_at": 1, "rating": 1, "agency": 1,
             "category": 1, "location.province_code": 1, "location.province_name": 1, "verify_due_at": 1,
             "followup_due_at": 1}
     groups: dict[tuple[str, str], list[dict]] = {}
     allr: list[dict] = []
-    async for r in stores.reports.col.find(q, proj):
+    async for r in stores.reports.for_stats(start, end, agency, proj):
         groups.setdefault(_key(r, by), []).append(r)
         allr.append(r)
     rows = [{"key": k, "name": name, **_figures(rs, now)} for (k, name), rs in sorted(groups.items())]

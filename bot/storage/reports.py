@@ -96,6 +96,30 @@ class ReportStore:
         await self.col.update_one({"tracking_id": tracking_id},
                                   {"$set": {"rating": {"score": score, "comment": comment, "at": utcnow()}}})
 
+    async def set_fields(self, report_id, fields: dict) -> None:
+        """Bookkeeping fields outside a transition (SLA clocks); never the status."""
+        assert "status" not in fields
+        await self.col.update_one({"_id": report_id}, {"$set": fields})
+
+    async def due_for_autoclose(self, now: datetime, limit: int = 1000) -> list[dict]:
+        """Answered reports whose automatic-closing time has come."""
+        cur = self.col.find({"status": domain.DITANGGAPI, "autoclose_at": {"$lte": now}})
+        return await cur.to_list(limit)
+
+    def for_stats(self, start: datetime | None = None, end: datetime | None = None, agency: str | None = None,
+                  projection: dict | None = None):
+        """Reports filed in [start, end) (optionally of one agency), as an async cursor."""
+        q: dict = {}
+        if start or end:
+            q["created_at"] = {**({"$gte": start} if start else {}), **({"$lt": end} if end else {})}
+        if agency:
+            q["agency"] = agency
+        return self.col.find(q, projection)
+
+    def filed_by(self, contact_ids: list):
+        """(contact_id, created_at) of the reports these contacts filed, as an async cursor."""
+        return self.col.find({"contact_id": {"$in": list(contact_ids)}}, {"contact_id": 1, "created_at": 1})
+
     async def open_similar_candidates(self, category: str, region_code: str | None, limit: int = 50) -> list[dict]:
         q: dict = {"status": {"$in": list(domain.OPEN_STATUSES)}, "category": category,
                    "privacy": {"$ne": "rahasia"}}
