@@ -255,9 +255,7 @@ async def _list_reports(request, rt, staff, who: Principal):
     limit = _int_param(request, "limit", 20, 1, MAX_PAGE)
     offset = _int_param(request, "offset", 0, 0, 10_000_000)
     query = {"$and": conds} if conds else {}
-    col = rt.stores.reports.col
-    total = await col.count_documents(query)
-    docs = await col.find(query).sort("created_at", -1).skip(offset).limit(limit).to_list(limit)
+    total, docs = await rt.stores.reports.search(query, offset=offset, limit=limit)
     now = utcnow()
     return web.json_response({"items": [serialize_report(d, who, now=now) for d in docs], "total": total,
                               "limit": limit, "offset": offset})

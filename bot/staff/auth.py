@@ -1,24 +1,18 @@
-"""Staff authentication and the audit trail.
+"""Staff authentication.
 
 Admin: ``Authorization: Bearer $LAPOR_STAFF_TOKEN``. Agency: a token issued by
-``laporbot staff token --agency CODE``, stored only as its SHA-256 in ``staff_tokens``.
+``laporbot staff token --agency CODE``, stored only as its SHA-256 (``bot/storage/staff_tokens.py``).
+The audit trail is ``bot/storage/audit.py``.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 
-from bson import ObjectId
+from bot.storage.audit import AuditLog
+from bot.storage.staff_tokens import TOKEN_PREFIX, TokenStore, hash_token
 
-from bot.messages import utcnow
-
-TOKEN_PREFIX = "lapag_"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+__all__ = ["Principal", "authenticate", "AuditLog", "TokenStore", "TOKEN_PREFIX", "hash_token"]
 
 
 @dataclass(frozen=True)
@@ -36,29 +30,6 @@ class Principal:
         return "admin" if self.is_admin else f"instansi:{self.agency}"
 
 
-class TokenStore:
-    def __init__(self, db):
-        self.col = db["staff_tokens"]
-
-    async def ensure_indexes(self) -> None:
-        await self.col.create_index("token_hash", unique=True)
-
-    async def issue(self, agency: str, created_by: str = "cli") -> tuple[str, dict]:
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        doc = {"_id": ObjectId(), "token_hash": hash_token(token), "agency": agency, "created_by": created_by,
-               "created_at": utcnow(), "revoked": False, "hint": token[-4:]}
-        await self.col.insert_one(doc)
-        return token, doc
-
-    async def revoke_agency(self, agency: str) -> int:
-        res = await self.col.update_many({"agency": agency, "revoked": False},
-                                         {"$set": {"revoked": True, "revoked_at": utcnow()}})
-        return res.modified_count
-
-    async def lookup(self, token: str) -> dict | None:
-        return await self.col.find_one({"token_hash": hash_token(token), "revoked": False})
-
-
 async def authenticate(header: str | None, admin_token: str | None, tokens: TokenStore) -> Principal | None:
     if not header or not header.startswith("Bearer "):
         return None
@@ -73,20 +44,3 @@ async def authenticate(header: str | None, admin_token: str | None, tokens: Toke
     if doc is None:
         return None
     return Principal("agency", agency=doc["agency"], token_id=str(doc["_id"]))
-
-
-class AuditLog:
-    """Append-only: who did what, when. Nothing here is ever updated or deleted."""
-
-    def __init__(self, db):
-        self.col = db["audit"]
-
-    async def ensure_indexes(self) -> None:
-        await self.col.create_index([("target", 1), ("at", 1)])
-
-    async def record(self, actor: str, action: str, target: str | None, details: dict | None = None) -> None:
-        await self.col.insert_one({"_id": ObjectId(), "actor": actor, "action": action, "target": target,
-                                   "details": details or {}, "at": utcnow()})
-
-    async def for_target(self, target: str) -> list[dict]:
-        return await self.col.find({"target": target}).sort("at", 1).to_list(1000)

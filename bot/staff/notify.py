@@ -23,14 +23,14 @@ RATING_ROLES = ("reporter", "volunteer")
 class Notifier:
     def __init__(self, runtime):
         self.runtime = runtime
-        self.col = runtime.stores.db["notifications"]
+        self.records = runtime.stores.notifications
 
     @property
     def engine(self):
         return self.runtime.engine
 
     async def ensure_indexes(self) -> None:
-        await self.col.create_index("tracking_id")
+        await self.records.ensure_indexes()
 
     def sms_configured(self) -> bool:
         outbox = self.runtime.outbox
@@ -116,7 +116,7 @@ class Notifier:
                 log.warning("notification %s for %s not queued: %s", event, tid, type(exc).__name__)
                 rec.update(status="failed", error=type(exc).__name__)
         try:
-            await self.col.insert_one(rec)
+            await self.records.add(rec)
         except Exception:
             log.warning("notification record for %s not saved", tid)
         return rec
@@ -127,7 +127,7 @@ class Notifier:
 
     async def statuses(self, tracking_id: str) -> list[dict]:
         """Each notification of a report with the outbox message's current status."""
-        recs = await self.col.find({"tracking_id": tracking_id}).sort("at", 1).to_list(500)
+        recs = await self.records.for_report(tracking_id)
         ids = [r["message_id"] for r in recs if r.get("message_id")]
         msgs = await self.runtime.stores.messages.statuses(ids)
         out = []

@@ -15,7 +15,6 @@ import logging
 
 from bot import reports as domain
 from bot.messages import utcnow
-from bot.staff.auth import AuditLog, TokenStore
 from bot.staff.notify import Notifier
 from bot.staff.sla import Sla, SlaWorker
 
@@ -25,11 +24,10 @@ log = logging.getLogger(__name__)
 class StaffServices:
     def __init__(self, runtime, *, sla_interval_s: float = 60.0):
         self.runtime = runtime
-        db = runtime.stores.db
         self.sla = Sla()
         self.notifier = Notifier(runtime)
-        self.audit = AuditLog(db)
-        self.tokens = TokenStore(db)
+        self.audit = runtime.stores.audit
+        self.tokens = runtime.stores.staff_tokens
         self.worker = SlaWorker(runtime, self, interval_s=sla_interval_s)
         self._indexes_done = False
 

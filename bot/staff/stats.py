@@ -10,7 +10,8 @@ import statistics
 from datetime import datetime
 
 from bot import reports as domain
-from bot.staff.sla import _aware, is_overdue
+from bot.messages import aware
+from bot.staff.sla import is_overdue
 
 BY = ("province", "agency", "category")
 FIELDS = ("received", "verified", "forwarded", "answered", "settled", "archived", "in_progress", "overdue",
@@ -49,7 +50,7 @@ def _figures(reports: list[dict], now: datetime) -> dict:
             settled += 1
             done = next((h["at"] for h in reversed(r.get("history") or []) if h.get("to") == domain.SELESAI), None)
             if done and r.get("created_at"):
-                settle_days.append((_aware(done) - _aware(r["created_at"])).total_seconds() / 86400)
+                settle_days.append((aware(done) - aware(r["created_at"])).total_seconds() / 86400)
         elif st == domain.DIARSIPKAN:
             archived += 1
         elif domain.is_open(st):

@@ -116,6 +116,12 @@ class ReportStore:
             q["agency"] = agency
         return self.col.find(q, projection)
 
+    async def search(self, query: dict, *, offset: int = 0, limit: int = 20) -> tuple[int, list[dict]]:
+        """(total, one page newest first) of the reports matching a staff filter."""
+        total = await self.col.count_documents(query)
+        docs = await self.col.find(query).sort("created_at", DESCENDING).skip(offset).limit(limit).to_list(limit)
+        return total, docs
+
     def filed_by(self, contact_ids: list):
         """(contact_id, created_at) of the reports these contacts filed, as an async cursor."""
         return self.col.find({"contact_id": {"$in": list(contact_ids)}}, {"contact_id": 1, "created_at": 1})
