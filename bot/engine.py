@@ -78,8 +78,11 @@ class Engine:
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,
                          mask_user(inbound.identity.user_id))
                 return []
+            payload = inbound.payload
             async with self._lock(contact["_id"]):
                 turn = await self._run_turn(contact, inbound)
+            if inbound.payload and not payload:  # a typed number answered the last choices: keep what it meant
+                await self.stores.messages.mark_inbound(stored, "received", payload=inbound.payload)
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)
         except PyMongoError as exc:

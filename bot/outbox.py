@@ -350,9 +350,6 @@ class Outbox:
         if not msgs:
             return []
         docs = await self.stores.messages.queue(msgs, status="sent" if already_sent else "queued")
-        for m in msgs:  # a turn remembers its own choices; a notification's become the ones a number answers
-            if m.kind != "reply" and m.choices and m.contact_id is not None:
-                await self.stores.conversations.remember_choices(m.contact_id, [c.payload for c in m.choices])
         if not already_sent:
             for d in docs:
                 w = self.workers.get(d["channel"])

@@ -80,6 +80,9 @@ class SmsSender:
     async def send(self, doc: dict) -> SendResult:
         s = self.chan.settings
         choices = doc_choices(doc)
+        if choices and doc.get("contact_id") is not None:  # a typed number answers them (engine: last_choices)
+            await self.chan.runtime.stores.conversations.remember_choices(doc["contact_id"],
+                                                                          [c["payload"] for c in choices])
         lang = "id"
         if choices and doc.get("contact_id") is not None:
             lang = ((await self.chan.runtime.stores.contacts.get(doc["contact_id"])) or {}).get("language") or "id"

@@ -107,6 +107,9 @@ class WhatsAppSender:
         lang = self._lang(contact)
         renderer = self.chan.runtime.engine.renderer
         if len(choices) > 10:
+            if contact is not None:  # a typed number answers it (the engine reads ``last_choices``)
+                await self.chan.runtime.stores.conversations.remember_choices(
+                    contact["_id"], [c["payload"] for c in choices])
             text = numbered_menu(text, choices, renderer.render("channels/reply_with_number", lang))
             return [{"type": "text", "text": {"body": c, "preview_url": False}} for c in split_text(text, TEXT_LIMIT)]
         if not choices and not doc.get("request_location"):

@@ -38,11 +38,9 @@ class ConversationStore:
         return {d["_id"]: d.get("last_inbound_at") for d in docs}
 
     async def remember_choices(self, contact_id, payloads: list[str]) -> None:
-        """Choices shown outside a turn (a notification's buttons) become the ones a bare number answers.
-        Bumps the version: a turn running meanwhile reruns on top of it."""
-        res = await self.col.update_one({"_id": contact_id}, {"$set": {"last_choices": payloads,
-                                                                         "updated_at": utcnow()},
-                                                                "$inc": {"version": 1}})
+        """Choices a channel showed as a numbered text menu outside a turn (a notification on SMS, a long
+        WhatsApp menu) become the ones a bare number answers (``last_choices``, as after a turn)."""
+        res = await self.col.update_one({"_id": contact_id}, {"$set": {"last_choices": payloads}})
         if res.matched_count:
             return
         state = {**new_state(contact_id), "last_choices": payloads}
