@@ -100,7 +100,7 @@ class Runtime:
     def _start_background(self) -> None:
         """The SLA worker and the campaign scheduler; each stops before the database closes."""
         self.staff.start()
-        self.stop_hooks.append(self.staff.stop)
+        self.stop_hooks.append(self.staff.worker.stop)
         outreach.start(self)
 
         async def _stop_outreach():

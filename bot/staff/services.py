@@ -6,7 +6,7 @@
 - ``engine.services['on_transition']``: ``async (report, actor)`` notifying everyone concerned;
 - ``engine.services['staff']``: the StaffServices object the HTTP API uses;
 ``StaffServices.start()`` (called by ``Runtime.start``) creates the staff indexes and starts the periodic SLA
-task (one process at a time, MongoDB lease); ``stop()`` ends it before the database closes.
+task (one process at a time, MongoDB lease); the runtime stops ``worker`` before the database closes.
 """
 from __future__ import annotations
 
@@ -35,9 +35,6 @@ class StaffServices:
         """Background work: staff indexes (once) and the SLA task. Needs a running event loop."""
         asyncio.get_running_loop().create_task(_ensure_indexes(self))
         self.worker.start()
-
-    async def stop(self) -> None:
-        await self.worker.stop()
 
     async def ensure_indexes(self) -> None:
         if not self._indexes_done:
