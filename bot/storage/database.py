@@ -19,6 +19,7 @@ from bot.storage.messages import MessageStore
 from bot.storage.notifications import NotificationStore
 from bot.storage.reports import ReportStore
 from bot.storage.staff_tokens import TokenStore
+from bot.storage.telegram_callbacks import CallbackPayloads
 from bot.storage.volunteers import VolunteerStore
 
 log = logging.getLogger(__name__)
@@ -39,6 +40,7 @@ class Stores:
     staff_tokens: TokenStore
     audit: AuditLog
     notifications: NotificationStore
+    telegram_callbacks: CallbackPayloads
 
     async def ensure_indexes(self) -> None:
         for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
@@ -81,6 +83,7 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
         handoffs=HandoffStore(db), volunteers=VolunteerStore(db), files=FileStore(db),
         staff_tokens=TokenStore(db), audit=AuditLog(db), notifications=NotificationStore(db),
+        telegram_callbacks=CallbackPayloads(db),
     )
     await stores.ensure_indexes()
     return stores
