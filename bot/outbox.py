@@ -26,7 +26,7 @@ from bot.messages import utcnow
 from bot.ratelimit import PerChatGap, WindowLimiter
 from bot.sending import Outcome, SendResult
 
-__all__ = ["Outbox", "Sender", "SendResult", "Outcome", "CampaignCheck", "MAX_ATTEMPTS", "mask_user"]
+__all__ = ["Outbox", "Sender", "SendResult", "Outcome", "SendCheck", "MAX_ATTEMPTS", "mask_user"]
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class Sender(Protocol):
     async def send(self, doc: dict) -> SendResult: ...
 
 
-class CampaignCheck(Protocol):
+class SendCheck(Protocol):
     """The last check before a campaign message (``doc['campaign']`` set) reaches its channel's sender.
 
     ``before_send`` answers the document to send (possibly changed, e.g. switched to an approved template)
@@ -306,9 +306,9 @@ class Outbox:
         self._sweeper: asyncio.Task | None = None
         self._seq = itertools.count()
         self.after_send: list = []  # async hooks (doc, SendResult) e.g. campaign delivery bookkeeping
-        self.campaign_check: CampaignCheck | None = None
+        self.campaign_check: SendCheck | None = None
 
-    def set_campaign_check(self, check: CampaignCheck | None) -> None:
+    def set_campaign_check(self, check: SendCheck | None) -> None:
         """Outreach registers the send-time check for campaign messages (one; replaces any earlier one)."""
         self.campaign_check = check
 
