@@ -122,6 +122,14 @@ class ReportStore:
         docs = await self.col.find(query).sort("created_at", DESCENDING).skip(offset).limit(limit).to_list(limit)
         return total, docs
 
+    async def volunteer_summary(self, contact_id, limit: int = 5) -> tuple[int, int, list[dict]]:
+        """(filed, settled, latest ``limit``) of the reports a volunteer filed for others."""
+        total = await self.col.count_documents({"volunteer_id": contact_id})
+        settled = await self.col.count_documents({"volunteer_id": contact_id, "status": domain.SELESAI})
+        rows = await self.col.find({"volunteer_id": contact_id}).sort("created_at", DESCENDING).limit(limit) \
+            .to_list(limit)
+        return total, settled, rows
+
     def filed_by(self, contact_ids: list):
         """(contact_id, created_at) of the reports these contacts filed, as an async cursor."""
         return self.col.find({"contact_id": {"$in": list(contact_ids)}}, {"contact_id": 1, "created_at": 1})
