@@ -1,25 +1,36 @@
-"""Runtime: starts and stops everything ``laporbot run`` needs, in order, and nothing it does not.
+"""Runtime: assembles the parts of the bot in one place and starts/stops what ``laporbot run`` needs, in order.
 
-NLU model (trained if needed, before any database connection exists) -> database (embedded SecantusDB
-unless MONGODB_URI, supervised) -> NLU server (local Rasa unless RASA_URL) -> outbox -> engine -> channels ->
-HTTP server. ``stop`` undoes it in reverse, also on Ctrl-C and SIGTERM.
+``open()`` is the assembly, used by every command (``laporbot run`` and the CLI commands alike):
+database (embedded SecantusDB unless MONGODB_URI or a running one is found; supervised when ours) -> NLU client
+(a local Rasa server only when asked) -> outbox -> engine -> staff services -> outreach (its stores, its
+send-time check on the outbox) -> privacy (its chat commands). Nothing runs in the background after ``open()``.
+``start()`` = NLU model (trained before any database connection exists) + ``open()`` + channels (their senders
+on the outbox) -> background tasks (SLA worker, live-conversation sweeper, forwarding, retention, campaign
+scheduler, outbox) -> channel start -> HTTP server. ``stop`` undoes it in reverse, also on Ctrl-C and SIGTERM,
+with a time limit on every step. A missing in-tree module or a failing part stops start-up with an error.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
-
 from pathlib import Path
 
 from aiohttp import web
 from pymongo.errors import PyMongoError
 
+import outreach
 from bot.config import Settings
 from bot.embedded_db import EmbeddedMongo, running_uri
 from bot.engine import Engine
+from bot.nlu import NluClient
 from bot.outbox import Outbox
+from bot.privacy import chat as privacy_chat
+from bot.privacy import retention
 from bot.progress import Progress, Silent
-from bot.storage import connect
+from bot.staff import services as staff_services
+from bot.staff.services import StaffServices
+from bot.storage import Stores, connect
+from outreach.dispatch import Outreach
 
 log = logging.getLogger(__name__)
 HOOK_STOP_TIMEOUT_S = 15.0  # each subsystem's background task gets this long to end
@@ -30,10 +41,14 @@ class Runtime:
         self.settings = settings
         self.embedded_db: EmbeddedMongo | None = None
         self.rasa_server = None
-        self.stores = None
+        self.stores: Stores | None = None
         self.outbox: Outbox | None = None
-        self.nlu = None
+        self.nlu: NluClient | None = None
         self.engine: Engine | None = None
+        self.staff: StaffServices | None = None
+        self.outreach: Outreach | None = None
+        self.outreach_scheduler: asyncio.Task | None = None
+        self.outreach_stopping: asyncio.Event | None = None
         self.channels: list = []
         self.http_runner: web.AppRunner | None = None
         self.http_port: int | None = None
@@ -41,11 +56,52 @@ class Runtime:
         self._supervisor: asyncio.Task | None = None
         self._stopped = False
 
+    # ------------------------------------------------------------------ assembly
+    async def open(self, *, nlu: bool = False, db_attempts: int | None = None, sweep_interval_s: float = 0.0,
+                   model=None, progress: Progress | None = None) -> "Runtime":
+        """Every part wired on the database, nothing started in the background (CLI commands stop here)."""
+        p = progress or Silent()
+        await p.step("database", self._open_database(db_attempts), result=lambda where: f"ready ({where})")
+        await p.step("NLU server", self._start_nlu(nlu, model),
+                     result=lambda _: "ready" if self.nlu and self.nlu.url else "off: buttons and menus only")
+        self.outbox = Outbox(self.stores, sweep_interval_s=sweep_interval_s)
+        self.engine = Engine(self.stores, self.outbox, self.nlu, self.settings)
+        self.staff = staff_services.register(self)
+        self.outreach = outreach.register(self)
+        privacy_chat.register_dialogue(self.engine.dialogue.registry)  # "data saya", "hapus data saya"
+        return self
+
+    async def _open_database(self, attempts: int | None) -> str:
+        s = self.settings
+        uri = s.mongodb_uri
+        where = "MONGODB_URI"
+        if not uri and (uri := running_uri(s.db_dir)):
+            where = f"shared embedded database of another process, data in {s.db_dir}"
+        elif not uri:
+            s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
+            self.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
+            # started from the loop's own thread: PR_SET_PDEATHSIG ties the server's life to this thread
+            uri = self.embedded_db.start()
+            where = f"embedded, data in {s.db_dir}, log {self.embedded_db.log_path}"
+            log.info("embedded database ready at %s (data in %s)", uri.split("/?")[0], s.db_dir)
+        try:
+            self.stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days,
+                                        attempts=attempts or s.lapor_db_connect_attempts)
+        except PyMongoError as exc:
+            if self.embedded_db is not None:
+                raise RuntimeError(self.embedded_db.describe_failure()) from exc
+            raise
+        if self.embedded_db is not None:
+            self._supervisor = asyncio.create_task(self.embedded_db.supervise())
+        return where
+
+    # ------------------------------------------------------------------ running
     async def start(self, *, http: bool = True, nlu: bool = True, console: bool = False,
-                    db_attempts: int | None = None, sweep_interval_s: float = 2.0,
-                    progress: Progress | None = None) -> "Runtime":
-        """Start in this order: NLU model (trained before the database connection exists, so a long first
-        training cannot leave idle connections behind), database, NLU server, channels, HTTP."""
+                    console_user: str | None = None, db_attempts: int | None = None,
+                    sweep_interval_s: float = 2.0, progress: Progress | None = None) -> "Runtime":
+        """NLU model (trained before the database connection exists, so a long first training cannot affect
+        it), ``open()``, then channels, background tasks and the HTTP server. ``console_user`` attaches a
+        console chat for that user (``laporbot chat``) without the terminal check ``console`` implies."""
         s = self.settings
         p = progress or Silent()
         model = None
@@ -59,14 +115,9 @@ class Runtime:
                                  result=lambda m: "ready" if m else "not available: buttons and menus only")
         else:
             p.skip("NLU model", f"using {s.rasa_url}" if nlu and s.rasa_url else "off")
-        await p.step("database", self._start_database(db_attempts),
-                     result=lambda where: f"ready ({where})")
-        await p.step("NLU server", self._start_nlu(nlu, model),
-                     result=lambda _: "ready" if self.nlu and self.nlu.url else "off: buttons and menus only")
-        self.outbox = Outbox(self.stores, sweep_interval_s=sweep_interval_s)
-        self.engine = Engine(self.stores, self.outbox, self.nlu, s)
-        self._register_services()
-        await p.step("channels", self._start_channels(console),
+        await self.open(nlu=nlu and (bool(s.rasa_url) or model is not None), db_attempts=db_attempts,
+                        sweep_interval_s=sweep_interval_s, model=model, progress=p)
+        await p.step("channels", self._start_channels(console, console_user),
                      result=lambda names: ", ".join(names) or "none")
         if http:
             await p.step("HTTP server", self._start_http(),
@@ -84,36 +135,40 @@ class Runtime:
             log.warning("NLU model not available (%s); running in degraded mode", str(exc).splitlines()[0][:200])
             return None
 
-    async def _start_database(self, db_attempts: int | None) -> str:
-        s = self.settings
-        uri = s.mongodb_uri
-        where = "MONGODB_URI"
-        if not uri and (uri := running_uri(s.db_dir)):
-            where = f"shared embedded database of another process, data in {s.db_dir}"
-        elif not uri:
-            s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
-            self.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
-            # started from the loop's own thread: PR_SET_PDEATHSIG ties the server's life to this thread
-            uri = self.embedded_db.start()
-            where = f"embedded, data in {s.db_dir}, log {self.embedded_db.log_path}"
-            log.info("embedded database ready at %s (data in %s)", uri.split("/?")[0], s.db_dir)
-        try:
-            self.stores = await connect(uri, s.lapor_db, retention_days=s.lapor_message_retention_days,
-                                        attempts=db_attempts or s.lapor_db_connect_attempts)
-        except PyMongoError as exc:
-            if self.embedded_db is not None:
-                raise RuntimeError(self.embedded_db.describe_failure()) from exc
-            raise
-        if self.embedded_db is not None:
-            self._supervisor = asyncio.create_task(self.embedded_db.supervise())
-        return where
+    async def _start_channels(self, console: bool, console_user: str | None) -> list[str]:
+        from channels import enabled_channels
+
+        self.channels = enabled_channels(self, console=console)
+        if console_user is not None:
+            from channels.console import ConsoleChannel
+
+            self.channels.append(ConsoleChannel(self, user_id=console_user))
+        for ch in self.channels:
+            snd = ch.sender()
+            if snd is not None:
+                self.outbox.register(snd)
+        self._start_background()
+        await self.outbox.start()
+        for ch in self.channels:
+            await ch.start()
+        return [ch.name for ch in self.channels]
+
+    def _start_background(self) -> None:
+        """The staff side's tasks, the retention sweep and the campaign scheduler; each stops before the
+        database closes."""
+        self.staff.start()
+        retention.start(self)  # the retention sweep (docs/privacy.md)
+        outreach.start(self)
+
+        async def _stop_outreach():
+            await outreach.stop(self)
+
+        self.stop_hooks.append(_stop_outreach)
 
     async def _start_nlu(self, enabled: bool, model=None) -> None:
-        from bot.nlu import NluClient
-
         s = self.settings
         url = s.rasa_url
-        if enabled and not url and model is not None:
+        if enabled and not url:
             from bot.nlu.rasa_server import RasaServer
 
             self.rasa_server = RasaServer(s)
@@ -123,43 +178,6 @@ class Runtime:
                 log.warning("NLU server not started (%s); running in degraded mode", str(exc).splitlines()[0][:200])
                 self.rasa_server, url = None, None
         self.nlu = NluClient(url if enabled else None, timeout_s=s.rasa_timeout_s)
-
-    async def _start_channels(self, console: bool) -> list[str]:
-        from channels import enabled_channels
-
-        self.channels = enabled_channels(self, console=console)
-        for ch in self.channels:
-            snd = ch.sender()
-            if snd is not None:
-                self.outbox.register(snd)
-        self._start_outreach()
-        await self.outbox.start()
-        for ch in self.channels:
-            await ch.start()
-        return [ch.name for ch in self.channels]
-
-    def _register_services(self) -> None:
-        """Optional collaborators the dialogue calls by name (staff side, outreach)."""
-        try:
-            from bot.staff.services import register
-        except ImportError:
-            return
-        register(self)
-        from bot.privacy import chat as privacy_chat, retention
-
-        privacy_chat.register_dialogue(self.engine.dialogue.registry)  # "data saya", "hapus data saya"
-        retention.start(self)  # the retention sweep (docs/privacy.md)
-
-    def _start_outreach(self) -> None:
-        """Campaign codes for the dialogue, send-time guards (opt-outs) and the campaign scheduler."""
-        import outreach
-
-        outreach.start(self)
-
-        async def _stop_outreach():
-            await outreach.stop(self)
-
-        self.stop_hooks.append(_stop_outreach)
 
     async def _start_http(self) -> None:
         from bot.http import build_app

@@ -74,21 +74,16 @@ async def _serve(args) -> int:
 
 async def _chat(args) -> int:
     from bot.app import Runtime
-    from bot.engine import TurnFailed  # noqa: F401  (console handles it)
 
     settings = load_settings()
     rt = Runtime(settings)
     try:
-        await rt.start(http=False, nlu=not args.no_nlu, console=False, sweep_interval_s=0)
+        await rt.start(http=False, nlu=not args.no_nlu, console_user=args.user, sweep_interval_s=0)
     except Exception as exc:
         print(f"laporbot: could not start: {_start_error(exc)}", file=sys.stderr)
         await rt.stop()
         return 1
-    from channels.console import ConsoleChannel
-
-    chat = ConsoleChannel(rt, user_id=args.user)
-    rt.outbox.register(chat.sender())
-    await rt.outbox.start()
+    chat = next(c for c in rt.channels if c.name == "console")
     try:
         await chat.chat()
         with contextlib.suppress(asyncio.TimeoutError):
@@ -164,11 +159,11 @@ def build_parser() -> argparse.ArgumentParser:
     db = sub.add_parser("db", help="run the embedded database on its own (prints its MONGODB_URI)")
     db.add_argument("--port", type=int, default=None, help="port to listen on (default: a free one)")
     db.set_defaults(func=lambda a: asyncio.run(_db(a)))
-    for module in ("bot.nlu.cli", "bot.staff.cli", "outreach.cli"):
-        try:
-            mod = __import__(module, fromlist=["add_subcommands"])
-        except ImportError:
-            continue
+    from bot.nlu import cli as nlu_cli
+    from bot.staff import cli as staff_cli
+    from outreach import cli as outreach_cli
+
+    for mod in (nlu_cli, staff_cli, outreach_cli):
         mod.add_subcommands(sub)
     return p
 

@@ -87,11 +87,14 @@ class Engine:
                 return []
             if await held.on_inbound(self, contact, inbound):  # a WhatsApp message releases what was held for the contact
                 return []
+            payload = inbound.payload
             async with self._lock(contact["_id"]):
                 for intercept in self.interceptors:  # e.g. a staff member holds the conversation
                     if await intercept(self, contact, inbound):
                         return []
                 turn = await self._run_turn(contact, inbound)
+            if inbound.payload and not payload:  # a typed number answered the last choices: keep what it meant
+                await self.stores.messages.mark_inbound(stored, "received", payload=inbound.payload)
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)
         except PyMongoError as exc:

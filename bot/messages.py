@@ -10,6 +10,13 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+def aware(dt: datetime | None) -> datetime | None:
+    """A datetime read back from the database, as UTC-aware (naive values are UTC); None stays None."""
+    if dt is None:
+        return None
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+
+
 @dataclass(frozen=True)
 class Identity:
     """Who wrote: a channel and that channel's id for the person (chat id, wa_id, E.164 number, cookie id)."""
@@ -87,4 +94,5 @@ class OutboundMessage:
     contact_id: Any = None
     message_id: Any = None  # messages._id once queued
     priority: int = 0  # 0 = reply to a citizen (first), 5 = notification, 9 = campaign
+    use_template: bool | None = None  # WhatsApp: None = the window decides; True/False = decided by the producer
     campaign: str | None = None

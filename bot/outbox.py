@@ -7,8 +7,11 @@ One dispatcher per channel in this process:
 - rate limits in one place: a sliding one-second window per channel account (never more than the provider's
   per-second cap, replies first) and a minimum gap per chat;
 - campaign traffic (priority 9) is claimed just in time in small batches and its results written in batches;
-- retries with back-off for transient errors (timeouts, 5xx, 429); ``blocked`` marks the contact
-  unreachable; a message is claimed before the provider call and never claimed twice.
+- retries with back-off for transient errors (timeouts, 5xx) and a pause of the channel when the provider
+  throttles; a stopped contact (blocked the bot) is marked unreachable; a message is claimed before the
+  provider call and never claimed twice (outcomes: ``bot.sending.Outcome``);
+- one send-time check for campaign messages (``set_campaign_check``, registered by outreach): the last word
+  on whether, and in which form, a campaign message goes out. Senders are never wrapped.
 """
 from __future__ import annotations
 
@@ -16,24 +19,18 @@ import asyncio
 import itertools
 import logging
 from collections import deque
-from dataclasses import dataclass
 from typing import Protocol
 
 from bot.messages import OutboundMessage
 from bot.messages import utcnow
 from bot.ratelimit import PerChatGap, WindowLimiter
+from bot.sending import Outcome, SendResult
+
+__all__ = ["Outbox", "Sender", "SendResult", "Outcome", "SendCheck", "MAX_ATTEMPTS", "mask_user"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
-
-
-@dataclass
-class SendResult:
-    status: str  # sent | retry | failed | blocked | held (bot/held.py)
-    provider_id: str | None = None
-    error: str | None = None
-    retry_after: float | None = None
 
 
 class Sender(Protocol):
@@ -44,6 +41,18 @@ class Sender(Protocol):
     per_chat_gap_s: float
 
     async def send(self, doc: dict) -> SendResult: ...
+
+
+class SendCheck(Protocol):
+    """The last check before a campaign message (``doc['campaign']`` set) reaches its channel's sender.
+
+    ``before_send`` answers the document to send (possibly changed, e.g. switched to an approved template)
+    or a ``SendResult`` that ends the message without a provider call (opted out, outside the window).
+    ``prepare`` is offered each claimed batch first, so the check can read what it needs in one query."""
+
+    async def prepare(self, channel: str, docs: list[dict]) -> None: ...
+
+    async def before_send(self, channel: str, doc: dict) -> dict | SendResult: ...
 
 
 def mask_user(user_id: str | None) -> str:
@@ -139,9 +148,9 @@ class _ChannelWorker:
             ids = [mid for _p, mid, _c in items]
             try:
                 docs = await store.claim_many(ids)
-                prepare = getattr(self.sender, "prepare", None)
-                if docs and prepare is not None:
-                    await prepare(docs)
+                check = self.outbox.campaign_check
+                if docs and check is not None:
+                    await check.prepare(self.sender.channel, [d for d in docs if d.get("campaign")])
             except Exception as exc:  # database outage: the sweeper offers them again later
                 log.warning("outbox bulk claim failed on %s: %s", self.sender.channel, type(exc).__name__)
                 for mid in ids:
@@ -160,11 +169,17 @@ class _ChannelWorker:
 
     async def _send(self, doc: dict) -> SendResult:
         try:
+            check = self.outbox.campaign_check
+            if check is not None and doc.get("campaign"):
+                verdict = await check.before_send(self.sender.channel, doc)
+                if isinstance(verdict, SendResult):
+                    return verdict
+                doc = verdict
             return await self.sender.send(doc)
         except Exception as exc:  # a sender bug or network error must not kill the dispatcher
             log.warning("send error on %s to %s: %s", self.sender.channel, mask_user(doc.get("user_id")),
                         type(exc).__name__)
-            return SendResult("retry", error=type(exc).__name__)
+            return SendResult(Outcome.RETRY, error=type(exc).__name__)
 
     async def _deliver_bulk(self, doc: dict, prev: asyncio.Task | None) -> None:
         slotted = False
@@ -183,7 +198,7 @@ class _ChannelWorker:
                 result = await self._send(doc)
             finally:
                 self.limiter.release()
-            if result.status == "sent":
+            if result.outcome is Outcome.SENT:
                 self._buffer_sent(doc, result)
                 buffered = True
             else:
@@ -261,22 +276,23 @@ class _ChannelWorker:
 
     async def _record(self, doc: dict, result: SendResult) -> None:
         store = self.outbox.stores.messages
-        self.stats[result.status] = self.stats.get(result.status, 0) + 1
-        if result.status == "sent":
+        key = "retry" if result.retryable else result.outcome.value
+        self.stats[key] = self.stats.get(key, 0) + 1
+        if result.outcome is Outcome.SENT:
             await store.mark_sent(doc["_id"], result.provider_id)
-        elif result.status == "retry" and doc.get("attempts", 1) < MAX_ATTEMPTS:
-            if result.retry_after:
+        elif result.retryable and doc.get("attempts", 1) < MAX_ATTEMPTS:
+            if result.throttled:
                 self.stats["rate_limited"] += 1
-                self.limiter.pause(result.retry_after)
+                self.limiter.pause(result.retry_after or 1.0)
             delay = result.retry_after or min(60.0, 0.5 * 2 ** doc.get("attempts", 1))
             await store.requeue(doc["_id"], delay, result.error or "retry")
             asyncio.get_running_loop().call_later(delay, self.push, doc.get("priority", 0), doc["_id"],
                                                   doc.get("user_id"))
-        elif result.status == "blocked":
+        elif result.outcome is Outcome.STOPPED:
             await store.mark_failed(doc["_id"], "blocked", result.error)
             if doc.get("contact_id") is not None:
                 await self.outbox.stores.contacts.mark_unreachable(doc["contact_id"], result.error or "blocked")
-        elif result.status == "held":  # parked by the sender until the person writes again (bot/held.py)
+        elif result.outcome is Outcome.HELD:  # parked by the sender until the person writes again (bot/held.py)
             pass
         else:
             await store.mark_failed(doc["_id"], result.error or "failed", result.error)
@@ -292,6 +308,11 @@ class Outbox:
         self._sweeper: asyncio.Task | None = None
         self._seq = itertools.count()
         self.after_send: list = []  # async hooks (doc, SendResult) e.g. campaign delivery bookkeeping
+        self.campaign_check: SendCheck | None = None
+
+    def set_campaign_check(self, check: SendCheck | None) -> None:
+        """Outreach registers the send-time check for campaign messages (one; replaces any earlier one)."""
+        self.campaign_check = check
 
     def register(self, sender: Sender) -> None:
         self.workers[sender.channel] = _ChannelWorker(self, sender)

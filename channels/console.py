@@ -1,6 +1,7 @@
 """Console channel: chat with the engine in a terminal, or pipe lines in from a script.
 
-Replies are printed with numbered choices; typing a number answers with that choice (as on SMS).
+Replies are printed with numbered choices; typing a number answers with that choice (the engine maps it,
+through the conversation's ``last_choices``, as on every channel).
 ``/lokasi LAT,LON`` sends a location pin; ``/foto PATH`` attaches a file.
 """
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage
-from bot.outbox import SendResult
+from bot.sending import Outcome, SendResult
 from channels.base import Channel
 
 
@@ -39,7 +40,7 @@ class ConsoleSender:
     async def send(self, doc: dict) -> SendResult:
         self.out.write("bot (notifikasi)> " + format_message(doc).replace("\n", "\n    ") + "\n")
         self.out.flush()
-        return SendResult("sent", provider_id=f"console-{doc['_id']}")
+        return SendResult(Outcome.SENT, provider_id=f"console-{doc['_id']}")
 
 
 class ConsoleChannel(Channel):
@@ -51,7 +52,6 @@ class ConsoleChannel(Channel):
         self.stdin = stdin or sys.stdin
         self.out = stdout or sys.stdout
         self.prompt = self.stdin.isatty() if prompt is None else prompt
-        self.last_choices: list = []
         self._seq = itertools.count(1)
         self._session = uuid.uuid4().hex[:8]
 
@@ -63,9 +63,6 @@ class ConsoleChannel(Channel):
         mid = f"{self._session}-{next(self._seq)}"
         text = line.rstrip("\n")
         stripped = text.strip()
-        if stripped.isdigit() and self.last_choices and 1 <= int(stripped) <= len(self.last_choices):
-            choice = self.last_choices[int(stripped) - 1]
-            return InboundMessage(ident, mid, text=stripped, payload=choice.payload, kind="choice")
         if stripped.startswith("/lokasi "):
             try:
                 lat, lon = (float(x) for x in stripped.split(" ", 1)[1].split(","))
@@ -82,8 +79,6 @@ class ConsoleChannel(Channel):
     def show(self, replies: list[OutboundMessage]) -> None:
         for r in replies:
             self.out.write("bot> " + format_message(r).replace("\n", "\n     ") + "\n")
-            if r.choices:
-                self.last_choices = r.choices
         self.out.flush()
 
     def _start_reader(self) -> asyncio.Queue:

@@ -1,4 +1,4 @@
-"""Helpers the channel adapters share: text shaping, numbered menus, SMS segments, GridFS storage.
+"""Helpers the channel adapters share: text shaping, numbered menu text, SMS segments, signatures.
 
 Nothing here knows a provider's protocol; each adapter picks what it needs.
 """
@@ -8,7 +8,6 @@ import hashlib
 import hmac
 import math
 
-from bot.messages import utcnow
 
 # ------------------------------------------------------------------ text shaping
 
@@ -59,39 +58,6 @@ def numbered_menu(text: str, choices: list[dict], footer: str | None = None) -> 
     if footer:
         lines.append(footer)
     return "\n".join(lines)
-
-
-def pick_numbered(text: str, choices: list[dict]) -> dict | None:
-    """A typed number (``2``, ``2.``, `` 2 ``) that names one of the offered choices."""
-    t = (text or "").strip().rstrip(".)")
-    if t.isdigit() and choices:
-        n = int(t)
-        if 1 <= n <= len(choices):
-            return choices[n - 1]
-    return None
-
-
-# ------------------------------------------------------------------ last offered menu, per person
-# The numbered menu a person saw last is kept in MongoDB (collection ``channel_menus``) so a typed
-# number maps back to its payload in whichever process receives the answer.
-
-MENU_TTL_S = 30 * 86400
-
-
-async def ensure_menu_index(db) -> None:
-    await db["channel_menus"].create_index("at", expireAfterSeconds=MENU_TTL_S, name="menus_ttl")
-
-
-async def remember_menu(db, channel: str, user_id: str, choices: list[dict]) -> None:
-    await db["channel_menus"].update_one(
-        {"_id": f"{channel}:{user_id}"},
-        {"$set": {"choices": [{"payload": c["payload"], "label": c["label"]} for c in choices],
-                  "at": utcnow()}}, upsert=True)
-
-
-async def last_menu(db, channel: str, user_id: str) -> list[dict]:
-    doc = await db["channel_menus"].find_one({"_id": f"{channel}:{user_id}"})
-    return (doc or {}).get("choices") or []
 
 
 # ------------------------------------------------------------------ SMS segments
@@ -181,26 +147,12 @@ def short_hash(text: str, n: int = 24) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:n]
 
 
-# ------------------------------------------------------------------ attachments in GridFS
-async def store_file(db, data: bytes, *, filename: str, mime_type: str | None, channel: str, ref: str,
-                     user_id: str | None = None):
-    """Store an attachment's bytes in GridFS (bucket ``fs``); returns the file id."""
-    from gridfs import AsyncGridFSBucket
+# ------------------------------------------------------------------ attachments
+async def read_file(db, file_id) -> bytes | None:
+    """An attachment's bytes (``bot.storage.files.FileStore`` owns GridFS; this is for a bare database handle)."""
+    from bot.storage.files import FileStore
 
-    from bot.privacy.exif import strip_metadata
-
-    data = strip_metadata(data, mime_type)  # no GPS position or phone model is ever stored (docs/privacy.md)
-    bucket = AsyncGridFSBucket(db)
-    meta = {"channel": channel, "ref": ref, "mime_type": mime_type, "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(), "user": (user_id or "")[-3:]}
-    return await bucket.upload_from_stream(filename or ref, data, metadata=meta)
-
-
-async def read_file(db, file_id) -> bytes:
-    from gridfs import AsyncGridFSBucket
-
-    stream = await AsyncGridFSBucket(db).open_download_stream(file_id)
-    return await stream.read()
+    return await FileStore(db).read(file_id)
 
 
 def extension_for(mime_type: str | None) -> str:
@@ -212,6 +164,4 @@ def extension_for(mime_type: str | None) -> str:
 # ------------------------------------------------------------------ attribution
 async def record_attribution(stores, channel: str, user_id: str, source: dict) -> None:
     """First-touch attribution on the contact (deep-link code, ad referral): kept once, never overwritten."""
-    await stores.contacts.col.update_one(
-        {"channel": channel, "user_id": user_id, "attribution": {"$exists": False}},
-        {"$set": {"attribution": {**source, "channel": channel, "at": utcnow()}}})
+    await stores.contacts.record_attribution(channel, user_id, source)

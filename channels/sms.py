@@ -25,12 +25,11 @@ from aiohttp import web
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Media, OutboundMessage
-from bot.outbox import SendResult
 from bot.phones import normalize_phone
+from bot.sending import Outcome, SendResult
 from channels import sms_parts
 from channels.base import Channel
-from channels.formatting import (constant_time_equal, doc_choices, ensure_menu_index, gsm_friendly, last_menu,
-                                 numbered_menu, pick_numbered, remember_menu)
+from channels.formatting import constant_time_equal, doc_choices, gsm_friendly, numbered_menu, sms_split
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +55,20 @@ def twiml(bodies: list[str]) -> str:
     return f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>'
 
 
+def sms_error(status: int, data: dict | None) -> SendResult:
+    """A refused send as a typed outcome: 429 throttled, 5xx retry, STOP (21610) stopped, anything else failed."""
+    code = (data or {}).get("code")
+    err = f"{status} {code} {(data or {}).get('message', '')}".strip()
+    num = code if isinstance(code, int) else None
+    if status == 429:
+        return SendResult(Outcome.THROTTLED, error=err, retry_after=2.0, code=num or 429)
+    if status >= 500:
+        return SendResult(Outcome.RETRY, error=err, code=num or status)
+    if code in BLOCKED_CODES:
+        return SendResult(Outcome.STOPPED, error=err, code=num)
+    return SendResult(Outcome.FAILED, error=err, code=num or status)
+
+
 class SmsSender:
     channel = "sms"
     per_chat_gap_s = 0.0
@@ -67,8 +80,9 @@ class SmsSender:
     async def send(self, doc: dict) -> SendResult:
         s = self.chan.settings
         choices = doc_choices(doc)
-        if choices:
-            await remember_menu(self.chan.db, "sms", doc["user_id"], choices)
+        if choices and doc.get("contact_id") is not None:  # a typed number answers them (engine: last_choices)
+            await self.chan.runtime.stores.conversations.remember_choices(doc["contact_id"],
+                                                                          [c["payload"] for c in choices])
         lang = "id"
         if choices and doc.get("contact_id") is not None:
             lang = ((await self.chan.runtime.stores.contacts.get(doc["contact_id"])) or {}).get("language") or "id"
@@ -90,24 +104,18 @@ class SmsSender:
                     status = resp.status
             except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
                 await self._parts_sent(doc, done)
-                return SendResult("retry", error=f"network {type(exc).__name__}")
+                return SendResult(Outcome.RETRY, error=f"network {type(exc).__name__}")
             if status in (200, 201) and data.get("sid"):
                 sid, done = data["sid"], done + 1
                 continue
             await self._parts_sent(doc, done)
-            code = (data or {}).get("code")
-            err = f"{status} {code} {(data or {}).get('message', '')}".strip()
-            if status == 429 or status >= 500:
-                return SendResult("retry", error=err, retry_after=2.0 if status == 429 else None)
-            if code in BLOCKED_CODES:
-                return SendResult("blocked", error=err)
-            return SendResult("failed", error=err)
-        return SendResult("sent", provider_id=sid)
+            return sms_error(status, data)
+        return SendResult(Outcome.SENT, provider_id=sid)
 
     async def _parts_sent(self, doc: dict, done: int) -> None:
         """A send stopped after some parts: the next attempt sends only the rest (``channels/sms_parts.py``)."""
         if done > (doc.get("parts_sent") or 0):
-            await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]}, {"$set": {"parts_sent": done}})
+            await self.chan.runtime.stores.messages.set_parts_sent(doc["_id"], done)
 
 
 class SmsChannel(Channel):
@@ -116,7 +124,6 @@ class SmsChannel(Channel):
     def __init__(self, runtime):
         super().__init__(runtime)
         self.settings = runtime.settings
-        self.db = runtime.stores.db
         self._session: aiohttp.ClientSession | None = None
 
     def sender(self):
@@ -126,9 +133,6 @@ class SmsChannel(Channel):
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
         return self._session
-
-    async def start(self) -> None:
-        await ensure_menu_index(self.db)
 
     async def stop(self) -> None:
         if self._session:
@@ -174,9 +178,6 @@ class SmsChannel(Channel):
                 inbound.media.append(Media("photo" if (mime or "").startswith("image/") else "document", url, mime))
         if inbound.media:
             inbound.kind = "media"
-        choice = pick_numbered(inbound.text, await last_menu(self.db, "sms", phone)) if inbound.text else None
-        if choice:
-            inbound.payload, inbound.kind = choice["payload"], "choice"
         try:
             replies = await self.runtime.engine.handle(inbound, inline=True)
         except TurnFailed:
@@ -186,7 +187,6 @@ class SmsChannel(Channel):
 
     async def render_replies(self, phone: str, replies: list[OutboundMessage]) -> list[str]:
         bodies: list[str] = []
-        menu = None
         lang = "id"
         if any(r.choices for r in replies):
             contact = await self.runtime.stores.contacts.find_by_identity("sms", phone)
@@ -195,10 +195,6 @@ class SmsChannel(Channel):
         for r in replies:
             choices = [{"payload": c.payload, "label": c.label} for c in r.choices]
             bodies += render_sms(r.text, choices, footer)
-            if choices:
-                menu = choices
-        if menu is not None:
-            await remember_menu(self.db, "sms", phone, menu)
         return bodies[:sms_parts.MAX_PARTS]
 
     async def status_callback(self, request: web.Request) -> web.Response:

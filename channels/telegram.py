@@ -6,9 +6,9 @@ translated into one InboundMessage and handed to ``engine.handle`` (not inline: 
 replies, at Telegram's limits). Photos and documents are downloaded with PTB and stored in GridFS.
 
 Outbound: HTML parse mode with ``< > &`` escaped; choices as an inline keyboard (callback data ≤64 bytes,
-longer payloads go through a small lookup collection); a location request as a one-time reply keyboard.
-Errors: 429 → retry after ``retry_after``; 403 → blocked (the outbox marks the contact unreachable);
-400 → failed; network errors and 5xx → retry.
+longer payloads are stored by bot/storage/telegram_callbacks.py); a location request as a one-time reply keyboard.
+Errors map to ``bot.sending.Outcome``: 429 → throttled (retry after ``retry_after``); 403 → stopped (the
+outbox marks the contact unreachable); 400/401 → failed; network errors and 5xx → retry.
 """
 from __future__ import annotations
 
@@ -26,16 +26,15 @@ from telegram.ext import Application, ContextTypes, TypeHandler
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, SharedContact, utcnow
-from bot.outbox import SendResult, mask_user
+from bot.outbox import mask_user
+from bot.sending import Outcome, SendResult
 from bot.phones import normalize_phone
 from channels.base import Channel
-from channels.formatting import (constant_time_equal, doc_choices, record_attribution, short_hash, split_text,
-                                 store_file, truncate)
+from channels.formatting import constant_time_equal, doc_choices, record_attribution, split_text, truncate
 
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
-CALLBACK_LIMIT = 64  # bytes
 MAX_DOWNLOAD = 20 * 1024 * 1024  # getFile refuses bigger files
 
 
@@ -52,26 +51,6 @@ def retry_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore")
         ra = exc.retry_after
     return ra.total_seconds() if isinstance(ra, timedelta) else float(ra)
-
-
-class CallbackPayloads:
-    """callback_data is 1–64 bytes; longer payloads are stored and replaced by ``h:<hash>``."""
-
-    def __init__(self, db):
-        self.col = db["telegram_callbacks"]
-
-    async def encode(self, payload: str) -> str:
-        if 0 < len(payload.encode()) <= CALLBACK_LIMIT and not payload.startswith("h:"):
-            return payload
-        key = "h:" + short_hash(payload, 40)
-        await self.col.update_one({"_id": key}, {"$set": {"payload": payload, "at": utcnow()}}, upsert=True)
-        return key
-
-    async def decode(self, data: str) -> str:
-        if data.startswith("h:"):
-            doc = await self.col.find_one({"_id": data})
-            return doc["payload"] if doc else data
-        return data
 
 
 class TelegramSender:
@@ -117,19 +96,19 @@ class TelegramSender:
                 last = i == len(chunks) - 1
                 sent = await bot.send_message(chat_id, html.escape(chunk, quote=False), parse_mode=ParseMode.HTML,
                                               reply_markup=markup if last else None)
-            return SendResult("sent", provider_id=f"{chat_id}:{sent.message_id}")
+            return SendResult(Outcome.SENT, provider_id=f"{chat_id}:{sent.message_id}")
         except RetryAfter as exc:
-            return SendResult("retry", error="429 flood control", retry_after=retry_seconds(exc))
+            return SendResult(Outcome.THROTTLED, error="429 flood control", retry_after=retry_seconds(exc), code=429)
         except Forbidden as exc:
-            return SendResult("blocked", error=f"403 {exc.message}")
+            return SendResult(Outcome.STOPPED, error=f"403 {exc.message}", code=403)
         except InvalidToken as exc:
-            return SendResult("failed", error=f"401 {exc.message}")
+            return SendResult(Outcome.FAILED, error=f"401 {exc.message}", code=401)
         except BadRequest as exc:
-            return SendResult("failed", error=f"400 {exc.message}")
+            return SendResult(Outcome.FAILED, error=f"400 {exc.message}", code=400)
         except NetworkError as exc:  # timeouts, connection errors, 5xx
-            return SendResult("retry", error=f"network {exc.message}")
+            return SendResult(Outcome.RETRY, error=f"network {exc.message}")
         except TelegramError as exc:
-            return SendResult("retry", error=exc.message)
+            return SendResult(Outcome.RETRY, error=exc.message)
 
 
 class TelegramChannel(Channel):
@@ -140,7 +119,7 @@ class TelegramChannel(Channel):
         s = runtime.settings
         self.mode = s.telegram_mode
         self.secret = s.telegram_webhook_secret
-        self.callbacks = CallbackPayloads(runtime.stores.db)
+        self.callbacks = runtime.stores.telegram_callbacks
         builder = (Application.builder().token(s.telegram_bot_token).base_url(s.telegram_api_base_url)
                    .base_file_url(file_base_url(s.telegram_api_base_url)).concurrent_updates(64)
                    .connection_pool_size(64).pool_timeout(10.0))
@@ -162,7 +141,7 @@ class TelegramChannel(Channel):
         return self.app.bot
 
     async def start(self) -> None:
-        await self.callbacks.col.create_index("at", expireAfterSeconds=30 * 86400, name="callbacks_ttl")
+        await self.callbacks.ensure_indexes()
         await self.app.initialize()  # getMe
         await self.app.start()
         if self.mode == "polling":
@@ -326,9 +305,9 @@ class TelegramChannel(Channel):
             tg_file = await self.app.bot.get_file(media.ref)
             data = bytes(await tg_file.download_as_bytearray())
             media.size = len(data)
-            media.gridfs_id = await store_file(self.runtime.stores.db, data, filename=media.filename or media.ref,
-                                               mime_type=media.mime_type, channel="telegram", ref=media.ref,
-                                               user_id=ident.user_id)
+            media.gridfs_id = await self.runtime.stores.files.store(
+                data, filename=media.filename or media.ref, mime_type=media.mime_type, channel="telegram",
+                ref=media.ref, user_id=ident.user_id)
         except Exception as exc:  # the message is still processed; the attachment keeps its file_id
             log.warning("telegram download failed for %s: %s", mask_user(ident.user_id), type(exc).__name__)
         return media

@@ -31,9 +31,8 @@ from bson.errors import InvalidId
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage
-from bot.outbox import SendResult
+from bot.sending import Outcome, SendResult
 from channels.base import Channel
-from channels.formatting import store_file
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +66,7 @@ class WebChatSender:
             "request_location": bool(doc.get("request_location")), "kind": doc.get("kind")}
         delivered = await self.chan.push(doc["user_id"], frame)
         # not connected: the message stays stored and is shown with the history on the next visit
-        return SendResult("sent", provider_id=f"webchat:{doc['_id']}" + ("" if delivered else ":stored"))
+        return SendResult(Outcome.SENT, provider_id=f"webchat:{doc['_id']}" + ("" if delivered else ":stored"))
 
 
 class WebChatChannel(Channel):
@@ -255,7 +254,7 @@ class WebChatChannel(Channel):
             oid = ObjectId(str(upload_id))
         except (InvalidId, TypeError):
             return None
-        f = await self.runtime.stores.db["fs.files"].find_one({"_id": oid, "metadata.visitor": visitor})
+        f = await self.runtime.stores.files.visitor_upload(oid, visitor)
         if f is None:
             return None
         mime = f["metadata"].get("mime_type")
@@ -289,7 +288,6 @@ class WebChatChannel(Channel):
         if mime is None:
             return web.json_response({"error": self._render("channels/file_type", visitor, lang)}, status=415)
         name = Path(part.filename or "lampiran").name[:120]
-        fid = await store_file(self.runtime.stores.db, bytes(data), filename=name, mime_type=mime, channel="webchat",
-                               ref=name, user_id=visitor)
-        await self.runtime.stores.db["fs.files"].update_one({"_id": fid}, {"$set": {"metadata.visitor": visitor}})
+        fid = await self.runtime.stores.files.store(bytes(data), filename=name, mime_type=mime, channel="webchat",
+                                                    ref=name, user_id=visitor, visitor=visitor)
         return web.json_response({"upload": str(fid), "filename": name, "mime_type": mime, "size": len(data)})

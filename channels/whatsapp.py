@@ -10,11 +10,14 @@ Inbound ``POST /webhooks/whatsapp``:
 ``GET /webhooks/whatsapp`` answers the verification challenge.
 
 Outbound: text; reply buttons for 1–3 choices; a list for 4–10; a numbered text beyond that (a typed number
-then maps back to the payload). Outside the 24-hour window (last inbound of the contact, kept by the engine on
-the conversation as ``last_inbound_at``) or on 131047, a message is held and the approved template
-WHATSAPP_NOTIFY_TEMPLATE invites the person to reply with a quick-reply button (``bot/held.py``); campaign
-messages use their own template instead. Errors are decided on ``error.code``: 130429/131056 back off and retry,
-anything else fails (recorded on the message).
+then answers it through the engine's ``last_choices``, as on every channel). Whether a message goes as an
+approved template is decided by its producer when it says so (``use_template`` True/False, with the template
+in ``template``/``template_params``/``template_language``: campaigns); otherwise by the one window rule
+``bot.sending.whatsapp_window_open`` on the conversation's ``last_inbound_at``: outside it the account's
+template WHATSAPP_NOTIFY_TEMPLATE is sent. Errors are mapped on ``error.code`` (``whatsapp_error``):
+130429/131056 throttled, network/5xx retry, anything else failed; a free-form send refused with 131047 (the
+window closed on Meta's side) or outside the window is held whole and the account template invites the
+person to reply with a quick-reply button (``bot/held.py``); campaign messages use their own template.
 """
 from __future__ import annotations
 
@@ -33,25 +36,22 @@ from bson import ObjectId
 from bot import held
 from bot.engine import TurnFailed
 from bot.messages import (Identity, InboundMessage, Location, Media, OutboundMessage, SharedContact, utcnow)
-from bot.outbox import SendResult, mask_user
+from bot.outbox import mask_user
+from bot.sending import Outcome, SendResult, whatsapp_window_open
 from bot.phones import normalize_phone
 from bot.tasks import stop_task
 from channels.base import Channel
-from channels.formatting import (constant_time_equal, doc_choices, ensure_menu_index, extension_for, last_menu,
-                                 numbered_menu, pick_numbered, record_attribution, remember_menu, split_text,
-                                 store_file, truncate)
+from channels.formatting import (constant_time_equal, doc_choices, extension_for, numbered_menu,
+                                 record_attribution, split_text, truncate)
 
 log = logging.getLogger(__name__)
 
 TEXT_LIMIT = 4096
 BODY_LIMIT = 1024  # interactive body
-WINDOW = timedelta(hours=24)
-WINDOW_MARGIN = timedelta(minutes=5)  # do not start a free-form send in the window's last minutes
 MAX_MEDIA = 16 * 1024 * 1024
 MEDIA_KINDS = {"image": "photo", "document": "document", "audio": "audio", "video": "video", "sticker": "sticker"}
 RETRY_CODES = {130429: 2.0, 131056: 6.0}  # throughput, per-user pair rate
 REENGAGE_CODE = 131047
-TEMPLATE_FALLBACK = "template_fallback"
 PROCESS_CONCURRENCY = 8
 STATUS_RETRY_S = (0.5, 2.0, 5.0)
 INBOX_TTL_S = 3 * 86400  # Meta stops retrying after a few days; bodies live on in ``messages``
@@ -59,12 +59,6 @@ INBOX_TTL_S = 3 * 86400  # Meta stops retrying after a few days; bodies live on 
 
 def sign(secret: str, raw: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), raw, hashlib.sha256).hexdigest()
-
-
-def _aware(dt):
-    if dt is None:
-        return None
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def template_text(text: str, limit: int = 1000) -> str:
@@ -99,14 +93,13 @@ class WhatsAppSender:
         return (contact or {}).get("language") or "id"
 
     def template_body(self, doc: dict, contact: dict | None) -> dict:
+        """The producer's template when it chose one (``template_language`` set with it), else the account's."""
         params = [template_text(p, 200) for p in (doc.get("template_params") or [])] or [
             template_text(doc.get("text") or "", 1000)]
-        lang = self._lang(contact)
-        name = self.chan.settings.whatsapp_notify_template
-        wa = doc.get("wa_template") or {}
-        if wa.get("name"):  # a campaign's own approved template (also after a 131047 on free text)
-            name, lang = wa["name"], wa.get("language") or lang
-            params = [template_text(p, 200) for p in (wa.get("params") or [])] or params
+        if doc.get("template_language") and doc.get("template"):
+            name, lang = doc["template"], doc["template_language"]
+        else:
+            name, lang = self.chan.settings.whatsapp_notify_template, self._lang(contact)
         components = [{"type": "body", "parameters": [{"type": "text", "text": p} for p in params]}]
         if doc.get("kind") == held.INVITE_KIND:  # the template's quick-reply button brings back the held messages
             components.append({"type": "button", "sub_type": "quick_reply", "index": "0",
@@ -119,7 +112,9 @@ class WhatsAppSender:
         lang = self._lang(contact)
         renderer = self.chan.runtime.engine.renderer
         if len(choices) > 10:
-            await remember_menu(self.chan.db, "whatsapp", doc["user_id"], choices)
+            if contact is not None:  # a typed number answers it (the engine reads ``last_choices``)
+                await self.chan.runtime.stores.conversations.remember_choices(
+                    contact["_id"], [c["payload"] for c in choices])
             text = numbered_menu(text, choices, renderer.render("channels/reply_with_number", lang))
             return [{"type": "text", "text": {"body": c, "preview_url": False}} for c in split_text(text, TEXT_LIMIT)]
         if not choices and not doc.get("request_location"):
@@ -149,17 +144,15 @@ class WhatsAppSender:
         return bodies
 
     # ---------------------------------------------------------------- sending
-    async def in_window(self, doc: dict, contact: dict | None) -> bool:
+    async def in_window(self, contact: dict | None, doc: dict | None = None) -> bool:
         # a reply answers a message that just arrived (which opened the window), even when the contact's
         # records are gone by now (the last reply after "delete my data")
-        created = _aware(doc.get("created_at"))
-        if doc.get("kind", "reply") == "reply" and created and utcnow() - created < WINDOW - WINDOW_MARGIN:
+        if doc is not None and doc.get("kind", "reply") == "reply" and whatsapp_window_open(doc.get("created_at")):
             return True
         if contact is None:
             return False
-        conv = await self.chan.db["conversations"].find_one({"_id": contact["_id"]}, {"last_inbound_at": 1})
-        last = _aware((conv or {}).get("last_inbound_at"))
-        return last is not None and utcnow() - last < WINDOW - WINDOW_MARGIN
+        last = (await self.chan.runtime.stores.conversations.last_inbound([contact["_id"]])).get(contact["_id"])
+        return whatsapp_window_open(last, contact.get("last_inbound_at"))
 
     async def send(self, doc: dict) -> SendResult:
         contact = None
@@ -167,37 +160,39 @@ class WhatsAppSender:
             contact = await self.chan.runtime.stores.contacts.get(doc["contact_id"])
         if contact is None:
             contact = await self.chan.runtime.stores.contacts.find_by_identity("whatsapp", doc["user_id"])
-        if doc.get("kind") in (TEMPLATE_FALLBACK, held.INVITE_KIND):
-            return await self._send_template(doc, contact)
-        if not await self.in_window(doc, contact):
+        as_template = doc.get("use_template")
+        if doc.get("kind") == held.INVITE_KIND:
+            as_template = True
+        if as_template is None and not await self.in_window(contact, doc):
             if held.holdable(doc):  # kept whole until the person writes; they are invited by the template
                 return await self._hold(doc, contact, "outside_window", doc.get("parts_sent") or 0, recheck=True)
+            as_template = True
+        if as_template:
             return await self._send_template(doc, contact)
         result, sent = None, doc.get("parts_sent") or 0
         for body in (await self.free_form_bodies(doc, contact))[sent:]:
             result = await self._post(doc["user_id"], body)
-            if result.status != "sent":
+            if result.outcome is not Outcome.SENT:
                 break
             sent += 1
-        if result.status == "failed" and result.error and result.error.startswith(f"{REENGAGE_CODE} "):
-            if held.holdable(doc):  # the window closed after all (the platform's view)
+        if result is None:  # every part went out before (a retry after the last part)
+            return SendResult(Outcome.SENT)
+        if result.code == REENGAGE_CODE:  # the window closed after all (the platform's view)
+            if held.holdable(doc):
                 return await self._hold(doc, contact, str(REENGAGE_CODE), sent, recheck=False)
             return await self._send_template(doc, contact)
-        if result.status == "retry" and sent > (doc.get("parts_sent") or 0):  # the retry sends only the rest
-            await self.chan.runtime.stores.messages.col.update_one({"_id": doc["_id"]}, {"$set": {"parts_sent": sent}})
+        if result.retryable and sent > (doc.get("parts_sent") or 0):  # the retry sends only the rest
+            await self.chan.runtime.stores.messages.set_parts_sent(doc["_id"], sent)
         return result
 
     async def _hold(self, doc: dict, contact: dict | None, reason: str, parts_sent: int, recheck: bool):
         async def window_open() -> bool:
-            return await self.in_window(doc, contact)
+            return await self.in_window(contact, doc)
         return await held.HeldMessages.of(self.chan.runtime.engine).hold(
             doc, contact, reason, parts_sent=parts_sent, window_open=window_open if recheck else None)
 
     async def _send_template(self, doc: dict, contact: dict | None) -> SendResult:
-        res = await self._post(doc["user_id"], self.template_body(doc, contact))
-        if res.status == "sent":
-            res.provider_id = res.provider_id
-        return res
+        return await self._post(doc["user_id"], self.template_body(doc, contact))
 
     async def _post(self, to: str, body: dict) -> SendResult:
         s = self.chan.settings
@@ -212,17 +207,22 @@ class WhatsAppSender:
                     data = {}
                 status = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
-            return SendResult("retry", error=f"network {type(exc).__name__}")
+            return SendResult(Outcome.RETRY, error=f"network {type(exc).__name__}")
         if status < 300 and (data.get("messages") or []):
-            return SendResult("sent", provider_id=data["messages"][0].get("id"))
-        err = (data or {}).get("error") or {}
-        code = err.get("code")
-        message = f"{code} {err.get('message') or status}"
-        if code in RETRY_CODES:
-            return SendResult("retry", error=message, retry_after=RETRY_CODES[code])
-        if code is None and (status >= 500 or status == 429):
-            return SendResult("retry", error=f"http {status}")
-        return SendResult("failed", error=message)
+            return SendResult(Outcome.SENT, provider_id=data["messages"][0].get("id"))
+        return whatsapp_error(status, data)
+
+
+def whatsapp_error(http_status: int, data: dict | None) -> SendResult:
+    """A refused Graph API send as a typed outcome, with Meta's numeric ``error.code``."""
+    err = (data or {}).get("error") or {}
+    code = err.get("code") if isinstance(err.get("code"), int) else None
+    message = f"{err.get('code')} {err.get('message') or http_status}"
+    if code in RETRY_CODES:
+        return SendResult(Outcome.THROTTLED, error=message, retry_after=RETRY_CODES[code], code=code)
+    if code is None and (http_status >= 500 or http_status == 429):
+        return SendResult(Outcome.RETRY, error=f"http {http_status}", code=http_status)
+    return SendResult(Outcome.FAILED, error=message, code=code)
 
 
 class WhatsAppChannel(Channel):
@@ -257,7 +257,6 @@ class WhatsAppChannel(Channel):
     async def start(self) -> None:
         await self.inbox.create_index([("status", 1), ("received_at", 1)])
         await self.inbox.create_index("received_at", expireAfterSeconds=INBOX_TTL_S, name="inbox_ttl")
-        await ensure_menu_index(self.db)
         await self.http()
         self._recover_task = asyncio.create_task(self._recover_forever())
 
@@ -368,7 +367,7 @@ class WhatsAppChannel(Channel):
         for delay in STATUS_RETRY_S:
             # a receipt can beat our own bookkeeping (the send's id is stored after Graph answered): wait for it,
             # unless the message is known and simply already further along (read before delivered)
-            if updated is not None or await messages.col.find_one({"provider_id": wamid}, {"_id": 1}):
+            if updated is not None or await messages.has_provider_id(wamid):
                 break
             await asyncio.sleep(delay)
             updated = await messages.update_provider_status(wamid, status, error)
@@ -378,11 +377,11 @@ class WhatsAppChannel(Channel):
                 if updated.get("contact_id") is not None else None
             await held.HeldMessages.of(self.runtime.engine).hold_copy(updated, contact, str(REENGAGE_CODE))
         elif updated and status == "failed" and errors and errors[0].get("code") == REENGAGE_CODE \
-                and updated.get("kind") != TEMPLATE_FALLBACK:
+                and updated.get("use_template") is not True:
             # the free-form message was refused later: the window had closed; send the template instead
             msg = OutboundMessage(Identity("whatsapp", updated["user_id"]), updated.get("text") or "",
-                                  kind=TEMPLATE_FALLBACK, template=updated.get("template"),
-                                  template_params=updated.get("template_params") or [],
+                                  kind=updated.get("kind") or "notification", template=updated.get("template"),
+                                  template_params=updated.get("template_params") or [], use_template=True,
                                   contact_id=updated.get("contact_id"), priority=updated.get("priority", 5))
             await self.runtime.outbox.enqueue([msg])
 
@@ -433,7 +432,6 @@ class WhatsAppChannel(Channel):
             msg.text = str(body.get("body") or "")
             if m.get("referral"):  # a click-to-WhatsApp ad: keep where the person came from
                 msg.raw = {"referral": m["referral"]}
-            await self._numbered(msg)
         elif mtype == "interactive":
             reply = body.get("button_reply") or body.get("list_reply")
             if reply:
@@ -481,15 +479,6 @@ class WhatsAppChannel(Channel):
                 msg.text = str(body.get("text") or "")
         return msg
 
-    async def _numbered(self, msg: InboundMessage) -> None:
-        """A number typed after a long numbered menu means that menu's choice."""
-        t = msg.text.strip().rstrip(".)")
-        if not t.isdigit():
-            return
-        choice = pick_numbered(t, await last_menu(self.db, "whatsapp", msg.identity.user_id))
-        if choice:
-            msg.payload, msg.kind = choice["payload"], "choice"
-
     async def _download(self, media: Media, wa_id: str) -> None:
         base = self.settings.whatsapp_api_base_url.rstrip("/")
         try:
@@ -511,7 +500,8 @@ class WhatsAppChannel(Channel):
             media.mime_type = media.mime_type or meta.get("mime_type")
             media.size = len(data)
             media.filename = media.filename or f"{media.ref}{extension_for(media.mime_type)}"
-            media.gridfs_id = await store_file(self.db, data, filename=media.filename, mime_type=media.mime_type,
-                                               channel="whatsapp", ref=media.ref, user_id=wa_id)
+            media.gridfs_id = await self.runtime.stores.files.store(
+                data, filename=media.filename, mime_type=media.mime_type, channel="whatsapp", ref=media.ref,
+                user_id=wa_id)
         except Exception as exc:  # still processed; the attachment keeps its media id
             log.warning("whatsapp media download failed for %s: %s", mask_user(wa_id), exc)

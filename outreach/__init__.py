@@ -1,29 +1,29 @@
 """Outreach: campaign sign-ups, campaigns, dispatch through the shared outbox, results.
 
-Hooks for the runtime:
-- ``register(runtime)``: subscribe/unsubscribe handlers in the dialogue's registry + send-time guards on the outbox
-  senders. Call after the channels' senders are registered.
-- ``start(runtime)``: ``register`` + the scheduler task (runs due campaigns; one scheduler across processes
-  via the lease ``outreach:scheduler``). Returns the task; ``stop(runtime)`` cancels it.
+Hooks for the runtime's assembly (``bot.app.Runtime``):
+- ``register(runtime)``: outreach's stores (``runtime.outreach``), the services the dialogue calls
+  (``campaign_codes``) and the outbox's send-time check for campaign messages. Returns the ``Outreach``.
+- ``start(runtime)``: the scheduler task (runs due campaigns; one scheduler across processes via the lease
+  ``outreach:scheduler``), kept on ``runtime.outreach_scheduler``; ``stop(runtime)`` ends it (its stop event,
+  then repeated cancellation, bounded).
 """
 from __future__ import annotations
 
 import asyncio
 import logging
 
+from outreach.dispatch import Outreach, install
+
 log = logging.getLogger(__name__)
 
 
-def register(runtime):
-    from outreach.dispatch import install
-
+def register(runtime) -> Outreach:
     return install(runtime)
 
 
 def start(runtime, interval_s: float = 30.0) -> asyncio.Task:
     from outreach.scheduler import scheduler_loop
 
-    register(runtime)
     runtime.outreach_stopping = asyncio.Event()
     task = asyncio.create_task(scheduler_loop(runtime, interval_s, stopping=runtime.outreach_stopping))
     runtime.outreach_scheduler = task
@@ -33,5 +33,5 @@ def start(runtime, interval_s: float = 30.0) -> asyncio.Task:
 async def stop(runtime) -> None:
     from bot.tasks import stop_task
 
-    await stop_task(getattr(runtime, "outreach_scheduler", None), stopping=getattr(runtime, "outreach_stopping", None),
-                    name="outreach scheduler")
+    task, runtime.outreach_scheduler = runtime.outreach_scheduler, None
+    await stop_task(task, stopping=runtime.outreach_stopping, name="outreach scheduler")

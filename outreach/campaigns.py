@@ -7,14 +7,14 @@ contacts outside the 24-hour window, a schedule and per-channel rate caps. The t
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from bot.messages import utcnow
+from bot.messages import aware, utcnow
 from outreach.codes import SEGMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +55,7 @@ class Audience(BaseModel):
     @field_validator("subscribed_since")
     @classmethod
     def _aware(cls, v):
-        return v.replace(tzinfo=timezone.utc) if v and v.tzinfo is None else v
+        return aware(v)
 
 
 class WhatsAppTemplate(BaseModel):
@@ -74,7 +74,7 @@ class Schedule(BaseModel):
     @field_validator("start", "until")
     @classmethod
     def _aware(cls, v):
-        return v.replace(tzinfo=timezone.utc) if v and v.tzinfo is None else v
+        return aware(v)
 
 
 class Campaign(BaseModel):

@@ -10,32 +10,17 @@ from pathlib import Path
 
 
 async def _runtime(*, senders: bool):
-    """A runtime without HTTP or NLU; channel senders only when something will be sent."""
+    """The runtime's assembly without HTTP or NLU (``Runtime.open``); started with its channel senders only
+    when something will be sent."""
     from bot.app import Runtime
     from bot.config import load_settings
-    from outreach.dispatch import install
 
     rt = Runtime(load_settings())
     if senders:
         await rt.start(http=False, nlu=False, console=False, sweep_interval_s=1.0)
     else:
-        from bot.engine import Engine
-        from bot.outbox import Outbox
-        from bot.embedded_db import running_uri
-        from bot.storage import connect
-
-        s = rt.settings
-        uri = s.mongodb_uri or running_uri(s.db_dir)  # a running bot's embedded database is shared
-        if not uri:
-            from bot.embedded_db import EmbeddedMongo
-
-            s.lapor_data_dir.mkdir(parents=True, exist_ok=True)
-            rt.embedded_db = EmbeddedMongo(s.db_dir, log_path=s.lapor_data_dir / "db.log")
-            uri = rt.embedded_db.start()
-        rt.stores = await connect(uri, s.lapor_db)
-        rt.outbox = Outbox(rt.stores, sweep_interval_s=0)
-        rt.engine = Engine(rt.stores, rt.outbox, None, s)
-    out = install(rt)
+        await rt.open(db_attempts=1)
+    out = rt.outreach
     await out.ensure_indexes()
     await out.campaigns.sync_files(out.codes)
     return rt, out
@@ -97,7 +82,7 @@ async def _test(args) -> int:
             print(f"laporbot: channel {r['channel']} is not configured here; message queued", file=sys.stderr)
         with contextlib.suppress(asyncio.TimeoutError):
             await rt.outbox.drain(timeout_s=20)
-        doc = await rt.stores.messages.col.find_one({"_id": __import__("bson").ObjectId(r["message_id"])})
+        doc = await rt.stores.messages.get(__import__("bson").ObjectId(r["message_id"]))
         print(f"test message to {args.to}: {doc.get('status')} {doc.get('failure_reason') or ''}".rstrip())
         print(r["text"])
         return 0 if doc.get("status") in ("sent", "delivered", "read") else 1

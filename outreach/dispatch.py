@@ -10,9 +10,11 @@
    messages just in time in small batches, results written in batches), keeps the channel account's rate
    limiter (replies first) and per-chat gap, retries transient errors and records blocked users.
    A message left in 'sending' by a killed process is marked 'interrupted' and never resent.
-4. ``CampaignGuard`` wraps each channel sender: at send time a campaign message to a contact who opted out
-   (or became unreachable) is dropped, and a WhatsApp message outside the 24-hour window is switched to the
-   campaign's approved template (or dropped when there is none).
+4. ``CampaignCheck`` is the outbox's send-time check for campaign messages (``Outbox.set_campaign_check``,
+   registered by ``install``; senders are not wrapped, other traffic never reaches outreach code): a campaign
+   message to a contact who opted out (or became unreachable) is dropped, and on WhatsApp the one window rule
+   (``bot.sending.whatsapp_window_open``) decides between free text and the campaign's approved template
+   (dropped when there is none).
 Only the holder of the MongoDB lease ``dispatch:<channel>`` (the outbox's own lease) pushes messages to its
 sender; other processes only create messages, which the holder's sweeper picks up.
 """
@@ -21,24 +23,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import timedelta
 
 from bson import ObjectId
-from pymongo import ASCENDING
-from pymongo.errors import BulkWriteError
 
-from bot.messages import Identity, OutboundMessage, utcnow
-from bot.outbox import SendResult
+from bot.messages import Identity, OutboundMessage, aware, utcnow
+from bot.sending import Outcome, SendResult, whatsapp_window_open
 from outreach.campaigns import CHANNELS, Campaign, CampaignStore, audience_query
 from outreach.codes import CampaignCodes
+from outreach.deliveries import DeliveryStore
+from outreach.events import SubscriptionEvents
 from outreach.render import render_wa_template, try_render
 
 log = logging.getLogger(__name__)
 
 PRIORITY = 9
 CAMPAIGN_SHARE = 1.0  # the outbox's window limiter keeps the account under its cap and serves replies first
-WA_WINDOW = timedelta(hours=24)
-WA_MARGIN = timedelta(minutes=10)  # closer than this to the window's end counts as outside
 
 
 def is_subscribed(contact: dict | None) -> bool:
@@ -46,54 +45,28 @@ def is_subscribed(contact: dict | None) -> bool:
         and contact.get("reachable", True) is not False
 
 
-def _aware(dt):
-    if dt is not None and dt.tzinfo is None:
-        from datetime import timezone
-
-        return dt.replace(tzinfo=timezone.utc)
-    return dt
-
-
 def inside_wa_window(contact: dict, now=None) -> bool:
-    """The person wrote to us within 24 h (less a margin). The engine keeps the time on the conversation;
-    ``_last_inbound`` is that value merged in by the caller, ``last_inbound_at`` the contact's own field."""
-    times = [_aware(t) for t in (contact.get("_last_inbound"), contact.get("last_inbound_at")) if t is not None]
-    if not times:
-        return False
-    return (now or utcnow()) - max(times) < WA_WINDOW - WA_MARGIN
+    """The one window rule on a contact: its conversation's ``last_inbound_at`` (merged in as ``_last_inbound``
+    by ``with_last_inbound``) or the contact's own ``last_inbound_at``."""
+    return whatsapp_window_open(contact.get("_last_inbound"), contact.get("last_inbound_at"), now=now)
 
 
-async def with_last_inbound(db, contacts: list[dict]) -> None:
+async def with_last_inbound(stores, contacts: list[dict]) -> None:
     """Merge each contact's conversation ``last_inbound_at`` into ``_last_inbound`` (one query)."""
-    ids = [c["_id"] for c in contacts if c]
-    if not ids:
-        return
-    convs = {d["_id"]: d.get("last_inbound_at") for d in await db["conversations"].find(
-        {"_id": {"$in": ids}}, {"last_inbound_at": 1}).to_list(None)}
+    found = await stores.conversations.last_inbound([c["_id"] for c in contacts if c])
     for c in contacts:
         if c:
-            c["_last_inbound"] = convs.get(c["_id"])
-
-
-class DeliveryStore:
-    def __init__(self, db):
-        self.col = db["campaign_deliveries"]
-
-    async def ensure_indexes(self) -> None:
-        await self.col.create_index([("run", ASCENDING), ("contact_id", ASCENDING)], unique=True, name="once")
-        await self.col.create_index([("run", ASCENDING), ("channel", ASCENDING), ("status", ASCENDING)])
-        await self.col.create_index([("campaign", ASCENDING), ("status", ASCENDING)])
-        await self.col.create_index("message_id")
+            c["_last_inbound"] = found.get(c["_id"])
 
 
 class Outreach:
-    """Outreach's collections, built on the runtime's database."""
+    """Outreach's collections (one owner module each), built on the runtime's database."""
 
     def __init__(self, db):
-        self.db = db
         self.campaigns = CampaignStore(db)
         self.codes = CampaignCodes(db)
         self.deliveries = DeliveryStore(db)
+        self.events = SubscriptionEvents(db)
         self._indexed = False
 
     async def ensure_indexes(self) -> None:
@@ -101,76 +74,67 @@ class Outreach:
             return
         await self.codes.ensure_indexes()
         await self.deliveries.ensure_indexes()
-        await self.db["messages"].create_index(
-            [("campaign", ASCENDING), ("status", ASCENDING)], name="outreach_campaign",
-            partialFilterExpression={"campaign": {"$type": "string"}})
-        await self.db["contacts"].create_index([("subscription.campaign", ASCENDING)], name="outreach_attrib")
+        await self.events.ensure_indexes()
         self._indexed = True
 
 
-class CampaignGuard:
-    """Wraps a channel Sender: last check before a campaign message reaches the provider."""
+class CampaignCheck:
+    """The outbox's send-time check for campaign messages: last word before one reaches the provider."""
 
-    def __init__(self, inner, stores):
-        self.inner, self.stores = inner, stores
-        self.channel = inner.channel
-        self.rate_per_s = inner.rate_per_s
-        self.per_chat_gap_s = inner.per_chat_gap_s
-        self.dropped = {"opted_out": 0, "outside_24h_window": 0}
+    def __init__(self, stores):
+        self.stores = stores
         self._contacts: dict = {}  # message _id -> contact, prefetched for a claimed batch
 
-    def __getattr__(self, name):
-        return getattr(self.inner, name)
-
-    async def prepare(self, docs: list[dict]) -> None:
+    async def prepare(self, channel: str, docs: list[dict]) -> None:
         """The outbox claimed a batch: read its contacts (and WhatsApp windows) in one query each, instead of
         two per message at send time. The batch is sent within about a second."""
-        want = [d for d in docs if d.get("campaign") and d.get("contact_id") is not None]
+        want = [d for d in docs if d.get("contact_id") is not None]
         if not want:
             return
-        found = {c["_id"]: c for c in await self.stores.contacts.col.find(
-            {"_id": {"$in": list({d["contact_id"] for d in want})}}).to_list(None)}
-        if found and self.channel == "whatsapp":
-            await with_last_inbound(self.stores.db, list(found.values()))
+        found = await self.stores.contacts.get_many(d["contact_id"] for d in want)
+        if found and channel == "whatsapp":
+            await with_last_inbound(self.stores, list(found.values()))
         if len(self._contacts) > 10_000:  # messages claimed but never sent (cancelled): forget them
             self._contacts.clear()
         for d in want:
             self._contacts[d["_id"]] = found.get(d["contact_id"])
 
-    async def send(self, doc: dict) -> SendResult:
-        if doc.get("campaign") and doc.get("contact_id") is not None:
-            if doc["_id"] in self._contacts:
-                contact = self._contacts.pop(doc["_id"])
-            else:
-                contact = await self.stores.contacts.get(doc["contact_id"])
-                if contact is not None and self.channel == "whatsapp":
-                    await with_last_inbound(self.stores.db, [contact])
-            if not is_subscribed(contact) and not doc.get("staff_test"):
-                self.dropped["opted_out"] += 1
-                return SendResult("failed", error="opted_out")
-            if self.channel == "whatsapp":
-                doc = with_whatsapp_mode(doc, contact)
-                if doc is None:
-                    self.dropped["outside_24h_window"] += 1
-                    return SendResult("failed", error="outside_24h_window")
-        return await self.inner.send(doc)
+    async def before_send(self, channel: str, doc: dict) -> dict | SendResult:
+        if doc.get("contact_id") is None:
+            return doc
+        if doc["_id"] in self._contacts:
+            contact = self._contacts.pop(doc["_id"])
+        else:
+            contact = await self.stores.contacts.get(doc["contact_id"])
+            if contact is not None and channel == "whatsapp":
+                await with_last_inbound(self.stores, [contact])
+        if not is_subscribed(contact) and not doc.get("staff_test"):
+            return SendResult(Outcome.FAILED, error="opted_out")
+        if channel == "whatsapp":
+            doc = with_whatsapp_mode(doc, contact)
+            if doc is None:
+                return SendResult(Outcome.FAILED, error="outside_24h_window")
+        return doc
 
 
 def with_whatsapp_mode(doc: dict, contact: dict | None) -> dict | None:
-    """Inside the window: free text. Outside: the campaign's approved template — ``kind`` 'template_fallback'
-    (what channels/whatsapp.py sends as a template whatever the window), ``template`` its name,
-    ``template_params`` its rendered parameters, ``template_language``, ``use_template`` True."""
-    if contact and inside_wa_window(contact):
-        return {**doc, "use_template": False}
+    """The campaign decided its template (``wa_template``); the window decides whether it is needed: inside,
+    free text (``use_template`` False); outside, that template (``use_template`` True with ``template``,
+    ``template_params``, ``template_language``: what channels/whatsapp.py sends); None when there is none.
+    The template also rides along with free text, for a send refused because the window closed meanwhile."""
     wa = doc.get("wa_template")
+    template = {"template": wa["name"], "template_params": wa["params"], "template_language": wa["language"]} \
+        if wa else {}
+    if contact and inside_wa_window(contact):
+        return {**doc, **template, "use_template": False}
     if not wa:
         return None
-    return {**doc, "use_template": True, "kind": "template_fallback", "template": wa["name"],
-            "template_params": wa["params"], "template_language": wa["language"]}
+    return {**doc, **template, "use_template": True}
 
 
 def install(runtime) -> Outreach:
-    """Idempotent: subscriptions plugged into the dialogue's registry, send-time guards on the outbox senders."""
+    """Idempotent: outreach's stores on ``runtime.outreach``, subscriptions plugged into the dialogue's registry
+    and its send-time check on the outbox. Called by the runtime's assembly (``outreach.register``)."""
     out = getattr(runtime, "outreach", None)
     if out is None:
         out = Outreach(runtime.stores.db)
@@ -178,43 +142,20 @@ def install(runtime) -> Outreach:
     if runtime.engine is not None:
         from outreach.subscriptions import register_dialogue
 
-        register_dialogue(runtime.engine.dialogue.registry, out.codes)
-    if runtime.outbox is not None:
-        for w in runtime.outbox.workers.values():
-            if not isinstance(w.sender, CampaignGuard):
-                w.sender = CampaignGuard(w.sender, runtime.stores)
+        register_dialogue(runtime.engine.dialogue.registry, out)
+    if runtime.outbox is not None and not isinstance(runtime.outbox.campaign_check, CampaignCheck):
+        runtime.outbox.set_campaign_check(CampaignCheck(runtime.stores))
     return out
-
-
-def guard_outbox(outbox, stores) -> None:
-    """For senders registered after ``install``."""
-    for w in outbox.workers.values():
-        if not isinstance(w.sender, CampaignGuard):
-            w.sender = CampaignGuard(w.sender, stores)
-
-
-async def _insert_ignoring_duplicates(col, docs: list[dict]) -> int:
-    if not docs:
-        return 0
-    try:
-        res = await col.insert_many(docs, ordered=False)
-        return len(res.inserted_ids)
-    except BulkWriteError as exc:
-        other = [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]
-        if other:
-            raise
-        return exc.details.get("nInserted", 0)
 
 
 async def create_deliveries(runtime, campaign: Campaign, run_id: str, batch: int = 1000) -> dict:
     """One delivery per (run, contact) in the audience. Safe to repeat: existing ones are kept."""
     out = install(runtime)
     await out.ensure_indexes()
-    col = out.deliveries.col
-    existing = {d["contact_id"] for d in await col.find({"run": run_id}, {"contact_id": 1}).to_list(None)}
+    existing = await out.deliveries.contacts_of_run(run_id)
     created = 0
     now = utcnow()
-    cur = runtime.stores.contacts.col.find(audience_query(campaign), {"_id": 1, "channel": 1, "language": 1})
+    cur = runtime.stores.contacts.matching(audience_query(campaign), {"_id": 1, "channel": 1, "language": 1})
     buf: list[dict] = []
     async for c in cur:
         if c["_id"] in existing:
@@ -223,10 +164,10 @@ async def create_deliveries(runtime, campaign: Campaign, run_id: str, batch: int
                     "channel": c["channel"], "language": c.get("language") or "id", "status": "pending",
                     "message_id": ObjectId(), "created_at": now})
         if len(buf) >= batch:
-            created += await _insert_ignoring_duplicates(col, buf)
+            created += await out.deliveries.insert(buf)
             buf = []
-    created += await _insert_ignoring_duplicates(col, buf)
-    total = await col.count_documents({"run": run_id})
+    created += await out.deliveries.insert(buf)
+    total = await out.deliveries.count(run_id)
     await out.campaigns.mark_run(run_id, audience=total, created_at=now)
     return {"created": created, "total": total}
 
@@ -263,14 +204,13 @@ class Dispatcher:
             return
         from bot.outbox import MAX_ATTEMPTS
 
-        if result.status == "retry" and doc.get("attempts", 1) < MAX_ATTEMPTS:
+        if result.retryable and doc.get("attempts", 1) < MAX_ATTEMPTS:
             return
         self.inflight.get(doc.get("channel"), set()).discard(doc["_id"])
-        self.local["sent" if result.status == "sent" else "failed"] += 1
+        self.local["sent" if result.outcome is Outcome.SENT else "failed"] += 1
 
     async def run(self, progress=None, progress_every_s: float = 1.0) -> dict:
         await create_deliveries(self.rt, self.c, self.run_id)
-        guard_outbox(self.rt.outbox, self.rt.stores)
         await self.out.campaigns.mark_run(self.run_id, status="running", started_at=self.started)
         self.rt.outbox.after_send.append(self._after_send)
         await self._refresh()
@@ -290,7 +230,7 @@ class Dispatcher:
         final = await self.progress()
         if progress:
             progress(final, final=True)
-        left = await self.out.deliveries.col.count_documents({"run": self.run_id, "status": "pending"})
+        left = await self.out.deliveries.count(self.run_id, "pending")
         await self.out.campaigns.mark_run(self.run_id, status="done" if left == 0 else "partial",
                                           finished_at=utcnow())
         return final
@@ -305,14 +245,12 @@ class Dispatcher:
         window = max(10, int(cap * 2))  # campaign messages queued at once: replies never wait long
         burst = max(1.0, cap * max(self.poll_s, 0.1))  # credit for one poll interval: no bursts above the cap
         credit, last = burst, time.monotonic()
-        msgs = self.rt.stores.messages.col
-        pending = await self.out.deliveries.col.find(
-            {"run": self.run_id, "channel": channel, "status": "pending"}).to_list(None)
+        msgs = self.rt.stores.messages
+        pending = await self.out.deliveries.pending(self.run_id, channel)
         pending.reverse()  # pop() from the end keeps creation order
         # messages a previous (crashed) run left queued: the sweeper sends them; wait for them too
         inflight = self.inflight.setdefault(channel, set())
-        inflight.update(d["_id"] for d in await msgs.find(
-            {"campaign": self.run_id, "channel": channel, "status": "queued"}, {"_id": 1}).to_list(None))
+        inflight.update(await msgs.campaign_ids(self.run_id, channel, "queued"))
         lease_ttl = max(10, 5 * outbox.sweep_interval_s)
         next_lease = next_reconcile = 0.0
         holder = False
@@ -323,10 +261,9 @@ class Dispatcher:
                 self.holding[channel] = holder
                 next_lease = now + lease_ttl / 3
             if inflight and (now >= next_reconcile or not pending):
-                live = await msgs.find({"_id": {"$in": list(inflight)}, "status": {"$in": ["queued", "sending"]}},
-                                       {"_id": 1, "status": 1, "claimed_at": 1}).to_list(None)
+                live = await msgs.still_pending(inflight)
                 inflight.intersection_update(
-                    d["_id"] for d in live if d["status"] == "queued" or _aware(d.get("claimed_at")) >= self.started)
+                    d["_id"] for d in live if d["status"] == "queued" or aware(d.get("claimed_at")) >= self.started)
                 next_reconcile = now + self.reconcile_s
             if not pending and not inflight:
                 return
@@ -350,10 +287,9 @@ class Dispatcher:
         if not batch:
             return []
         stores = self.rt.stores
-        contacts = {c["_id"]: c for c in await stores.contacts.col.find(
-            {"_id": {"$in": [d["contact_id"] for d in batch]}}).to_list(None)}
+        contacts = await stores.contacts.get_many(d["contact_id"] for d in batch)
         if any(d["channel"] == "whatsapp" for d in batch):
-            await with_last_inbound(stores.db, list(contacts.values()))
+            await with_last_inbound(stores, list(contacts.values()))
         docs, queued, skipped = [], [], {}
         for d in batch:
             c = contacts.get(d["contact_id"])
@@ -361,7 +297,7 @@ class Dispatcher:
             if not is_subscribed(c):
                 reason = "opted_out"
             else:
-                text, errors, lang, variant = try_render(self.c, c, d["channel"])
+                text, errors, _lang, _variant = try_render(self.c, c, d["channel"])
                 wa = None
                 if not errors and d["channel"] == "whatsapp":
                     try:
@@ -377,34 +313,23 @@ class Dispatcher:
                 continue
             msg = OutboundMessage(identity=Identity(c["channel"], c["user_id"]), text=text, kind="campaign",
                                   template=f"outreach/{self.c.name}", contact_id=c["_id"],
-                                  message_id=d["message_id"], priority=PRIORITY, campaign=self.run_id,
-                                  template_params=(wa or {}).get("params") or [])
+                                  message_id=d["message_id"], priority=PRIORITY, campaign=self.run_id)
             doc = stores.messages.outbound_doc(msg)
-            doc.update(campaign_name=self.c.name, delivery_id=d["_id"], language=lang, variant=variant,
-                       wa_template=wa)
+            if wa:
+                doc["wa_template"] = wa  # the producer's choice; the send-time check decides whether it is used
             docs.append(doc)
             queued.append(d["_id"])
-        await _insert_ignoring_duplicates(stores.messages.col, docs)
-        dcol = self.out.deliveries.col
-        if queued:
-            await dcol.update_many({"_id": {"$in": queued}, "status": "pending"},
-                                   {"$set": {"status": "queued", "queued_at": utcnow()}})
+        await stores.messages.insert_outbound(docs)
+        await self.out.deliveries.mark_queued(queued)
         self.local["skipped"] += sum(len(ids) for ids in skipped.values())
         for reason, ids in skipped.items():
-            await dcol.update_many({"_id": {"$in": ids}, "status": "pending"},
-                                   {"$set": {"status": "skipped", "reason": reason, "skipped_at": utcnow()}})
+            await self.out.deliveries.mark_skipped(ids, reason)
         return docs
 
     async def _refresh(self) -> None:
         """Counts from the database (all processes, delivery receipts); local counters restart from here."""
-        counts: dict = {}
-        async for row in await self.rt.stores.messages.col.aggregate([
-                {"$match": {"campaign": self.run_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
-            counts[row["_id"]] = row["n"]
-        dcounts: dict = {}
-        async for row in await self.out.deliveries.col.aggregate([
-                {"$match": {"run": self.run_id}}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
-            dcounts[row["_id"]] = row["n"]
+        counts = await self.rt.stores.messages.count_by_status(self.run_id)
+        dcounts = await self.out.deliveries.count_by_status(self.run_id)
         self._base = {"total": sum(dcounts.values()), "skipped": dcounts.get("skipped", 0),
                       "sent": counts.get("sent", 0) + counts.get("delivered", 0) + counts.get("read", 0),
                       "delivered": counts.get("delivered", 0) + counts.get("read", 0),

@@ -11,18 +11,16 @@ from outreach.render import SAMPLE_CONTACT, render_wa_template, sms_info, try_re
 
 
 async def preview(runtime, campaign: Campaign) -> dict:
-    contacts = runtime.stores.contacts.col
+    contacts = runtime.stores.contacts
     sizes: dict = {}
-    async for row in await contacts.aggregate([
-            {"$match": audience_query(campaign)},
-            {"$group": {"_id": {"channel": "$channel", "language": "$language"}, "n": {"$sum": 1}}}]):
-        sizes[f"{row['_id']['channel']}/{row['_id'].get('language') or 'id'}"] = row["n"]
+    for (ch, lang), n in (await contacts.count_by_channel_language(audience_query(campaign))).items():
+        sizes[f"{ch}/{lang or 'id'}"] = n
     variants, errors = [], []
     channels = campaign.audience.channel or list(CHANNELS)
     langs = campaign.audience.language or sorted(campaign.texts())
     for lang in langs:
         for ch in channels:
-            sample = await contacts.find_one({**audience_query(campaign, [ch]), "language": lang}) or \
+            sample = await contacts.find_one_matching({**audience_query(campaign, [ch]), "language": lang}) or \
                 {**SAMPLE_CONTACT, "language": lang, "channel": ch}
             text, errs, used_lang, variant = try_render(campaign, sample, ch)
             item = {"channel": ch, "language": lang, "variant": f"{used_lang}/{variant}", "text": text,
@@ -65,14 +63,14 @@ class NotStaff(Exception):
 
 async def find_contact(runtime, ref: str) -> dict | None:
     """``channel:user_id`` or a contact id."""
-    col = runtime.stores.contacts.col
+    contacts = runtime.stores.contacts
     if ObjectId.is_valid(ref):
-        doc = await col.find_one({"_id": ObjectId(ref)})
+        doc = await contacts.get(ObjectId(ref))
         if doc:
             return doc
     if ":" in ref:
         ch, uid = ref.split(":", 1)
-        return await col.find_one({"channel": ch, "user_id": uid})
+        return await contacts.find_by_identity(ch, uid)
     return None
 
 
@@ -84,16 +82,18 @@ async def send_test(runtime, campaign: Campaign, ref: str) -> dict:
         raise LookupError(f"no contact {ref!r} (use channel:user_id or a contact id)")
     if "staff" not in (contact.get("tags") or []):
         raise NotStaff(f"contact {ref!r} is not tagged 'staff': test sends go to staff only")
-    text, errs, lang, variant = try_render(campaign, contact, contact["channel"])
+    text, errs, _lang, _variant = try_render(campaign, contact, contact["channel"])
     if text is None or errs:
         raise ValueError("; ".join(errs))
     wa = render_wa_template(campaign, contact) if contact["channel"] == "whatsapp" else None
     msg = OutboundMessage(identity=Identity(contact["channel"], contact["user_id"]), text=text, kind="campaign",
                           template=f"outreach/{campaign.name}", contact_id=contact["_id"], priority=0,
-                          campaign=f"test:{campaign.name}", template_params=(wa or {}).get("params") or [])
+                          campaign=f"test:{campaign.name}")
     doc = runtime.stores.messages.outbound_doc(msg)
-    doc.update(staff_test=True, wa_template=wa, language=lang, variant=variant)
-    await runtime.stores.messages.col.insert_one(doc)
+    doc["staff_test"] = True
+    if wa:
+        doc["wa_template"] = wa
+    await runtime.stores.messages.insert_outbound([doc])
     w = runtime.outbox.workers.get(contact["channel"])
     if w:
         w.push(0, doc["_id"], doc["user_id"])

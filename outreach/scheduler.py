@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 
 async def tick(runtime, running: dict) -> list[str]:
-    out = install(runtime)
+    out = runtime.outreach
     await out.ensure_indexes()
     if not await runtime.stores.leases.acquire("outreach:scheduler", ttl_s=120):
         return []

@@ -1,6 +1,6 @@
 """Subscribing to and leaving LAPOR! outreach messages (keywords, deep-link codes, opt-out).
 
-Plugged into the dialogue by ``register_dialogue(registry, codes)`` (called at assembly by ``outreach.register``);
+Plugged into the dialogue by ``register_dialogue(registry, out)`` (called at assembly by ``outreach.register``);
 the dialogue never imports this module:
 - command ``subscribe`` ("DAFTAR", "berlangganan", "DAFTAR CODE" — WhatsApp click-to-chat pre-filled text) and
   the default deep link (Telegram ``/start CODE``). A known code attributes the sign-up to its campaign and
@@ -18,32 +18,29 @@ from bot.dialogue.keywords import Keywords
 from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
-from outreach.codes import CampaignCodes
 
 log = logging.getLogger(__name__)
 
 SUB_FIELDS = ("campaign", "venue", "segment", "institution", "region")
 
 
-def _event(turn: Turn, kind: str, sub: dict) -> None:
+def _event(out, turn: Turn, kind: str, sub: dict) -> None:
     """Append to ``subscription_events`` once, after the turn saved."""
-    col = turn.stores.db["subscription_events"]
-    doc = {"contact_id": turn.contact["_id"], "channel": turn.contact.get("channel"), "event": kind,
-           "at": utcnow(), **{k: sub.get(k) for k in ("code", "source", *SUB_FIELDS)}}
+    contact, fields = dict(turn.contact), {k: sub.get(k) for k in ("code", "source", *SUB_FIELDS)}
 
     async def store() -> None:
         try:
-            await col.insert_one(doc)
+            await out.events.append(contact, kind, fields)
         except Exception as exc:  # bookkeeping only: the subscription itself is saved with the turn
             log.warning("subscription event not stored: %s", type(exc).__name__)
 
     turn.effect(store)
 
 
-async def subscribe(codes: CampaignCodes, turn: Turn, code: str | None) -> None:
+async def subscribe(out, turn: Turn, code: str | None) -> None:
     """Opt in; ``code`` (from a deep link or 'DAFTAR CODE') attributes the sign-up to a campaign venue."""
     old = dict(turn.contact.get("subscription") or {})
-    info = await codes.lookup(code) if code else None
+    info = await out.codes.lookup(code) if code else None
     now = utcnow()
     if old.get("status") == "subscribed" and not info:
         sub = old  # already in: a repeated DAFTAR keeps the original attribution and date
@@ -56,7 +53,7 @@ async def subscribe(codes: CampaignCodes, turn: Turn, code: str | None) -> None:
                    source="deep_link" if turn.msg.start_param else "keyword",
                    language=turn.lang, opted_out_at=None)
         turn.set_contact(subscription=sub, reachable=True)
-        _event(turn, "subscribed", sub)
+        _event(out, turn, "subscribed", sub)
     turn.say("outreach/subscribed", sub=sub)
 
 
@@ -65,18 +62,14 @@ async def ask_unsubscribe(turn: Turn) -> None:
     turn.say("outreach/confirm_unsubscribe", [("choice:ya", "choice.ya_berhenti"), ("choice:tidak", "choice.tidak")])
 
 
-async def cancel_queued(stores_db, contact_id) -> int:
+async def cancel_queued(stores, out, contact_id) -> int:
     """Queued campaign messages to someone who just opted out are never sent."""
-    res = await stores_db["messages"].update_many(
-        {"contact_id": contact_id, "status": "queued", "campaign": {"$type": "string"}},
-        {"$set": {"status": "failed", "failure_reason": "opted_out", "failed_at": utcnow()}})
-    await stores_db["campaign_deliveries"].update_many(
-        {"contact_id": contact_id, "status": "pending"},
-        {"$set": {"status": "skipped", "reason": "opted_out", "skipped_at": utcnow()}})
-    return res.modified_count
+    n = await stores.messages.cancel_queued_campaign(contact_id, "opted_out")
+    await out.deliveries.skip_pending_of_contact(contact_id, "opted_out")
+    return n
 
 
-async def confirm_unsubscribe(kw: Keywords, turn: Turn, pend: dict) -> bool:
+async def confirm_unsubscribe(out, kw: Keywords, turn: Turn, pend: dict) -> bool:
     p = turn.msg.payload or ""
     yes = p == "choice:ya" or kw.is_yes(turn.text) or kw.command(turn.text) == "unsubscribe"
     no = p == "choice:tidak" or kw.is_no(turn.text)
@@ -85,15 +78,15 @@ async def confirm_unsubscribe(kw: Keywords, turn: Turn, pend: dict) -> bool:
         sub = dict(turn.contact.get("subscription") or {})
         sub.update(status="opted_out", opted_out_at=utcnow())
         turn.set_contact(subscription=sub)
-        contacts, db, contact_id = turn.stores.contacts, turn.stores.db, turn.contact["_id"]
+        stores, contact_id = turn.stores, turn.contact["_id"]
 
         async def opt_out() -> None:
             # written at once after the turn saved: a campaign sender checking this contact must see it
-            await contacts.update(contact_id, {"subscription": sub})
-            await cancel_queued(db, contact_id)
+            await stores.contacts.update(contact_id, {"subscription": sub})
+            await cancel_queued(stores, out, contact_id)
 
         turn.effect(opt_out)
-        _event(turn, "opted_out", sub)
+        _event(out, turn, "opted_out", sub)
         turn.say("outreach/unsubscribed")
         return True
     if no:
@@ -102,11 +95,12 @@ async def confirm_unsubscribe(kw: Keywords, turn: Turn, pend: dict) -> bool:
     return False
 
 
-def register_dialogue(registry: Registry, codes: CampaignCodes) -> None:
-    """Plug subscribing and leaving into the dialogue (idempotent: a second call replaces the handlers)."""
+def register_dialogue(registry: Registry, out) -> None:
+    """Plug subscribing and leaving into the dialogue (idempotent: a second call replaces the handlers).
+    ``out`` is outreach's stores (``outreach.dispatch.Outreach``: codes, events, deliveries)."""
 
     async def cmd_subscribe(dlg: DialogueAPI, turn: Turn, code: str = "") -> None:
-        await subscribe(codes, turn, (code or "").strip() or None)
+        await subscribe(out, turn, (code or "").strip() or None)
 
     async def cmd_unsubscribe(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
         await ask_unsubscribe(turn)
@@ -115,7 +109,7 @@ def register_dialogue(registry: Registry, codes: CampaignCodes) -> None:
         await ask_unsubscribe(turn)
 
     async def pending_unsubscribe(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
-        return await confirm_unsubscribe(dlg.kw, turn, pend)
+        return await confirm_unsubscribe(out, dlg.kw, turn, pend)
 
     registry.command("subscribe", cmd_subscribe, with_argument=True, idle_only=True)
     registry.command("unsubscribe", cmd_unsubscribe, with_argument=True)

@@ -181,7 +181,6 @@ async def erase(stores, contact_id, actor: str, *, in_turn: bool = False) -> dic
     counts["messages"] += (await msgs.delete_many({"channel": channel, "user_id": user_id})).deleted_count
     counts["handoffs"] = (await stores.handoffs.col.delete_many({"contact_id": contact_id})).deleted_count
     await stores.volunteers.col.delete_many({"contact_id": contact_id})
-    await db["channel_menus"].delete_many({"_id": f"{channel}:{user_id}"})
     if channel == "whatsapp":
         base = "payload.entry.changes.value."
         await db["whatsapp_inbox"].delete_many({"status": {"$ne": "processing"}, "$or": [

@@ -47,12 +47,7 @@ class ApiError(Exception):
 
 
 def _staff(runtime):
-    staff = getattr(runtime, "staff", None)
-    if staff is None:
-        from bot.staff.services import register
-
-        staff = register(runtime)
-    return staff
+    return runtime.staff  # assembled by Runtime.open
 
 
 def add_routes(app: web.Application, runtime) -> None:
@@ -262,9 +257,7 @@ async def _list_reports(request, rt, staff, who: Principal):
     limit = _int_param(request, "limit", 20, 1, MAX_PAGE)
     offset = _int_param(request, "offset", 0, 0, 10_000_000)
     query = {"$and": conds} if conds else {}
-    col = rt.stores.reports.col
-    total = await col.count_documents(query)
-    docs = await col.find(query).sort("created_at", -1).skip(offset).limit(limit).to_list(limit)
+    total, docs = await rt.stores.reports.search(query, offset=offset, limit=limit)
     now = utcnow()
     return web.json_response({"items": [serialize_report(d, who, now=now) for d in docs], "total": total,
                               "limit": limit, "offset": offset})
@@ -313,14 +306,9 @@ async def _attachment(request, rt, staff, who: Principal):
     if not n.isdigit() or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
         raise ApiError(404, "not_found", "no such attachment")
     att = atts[int(n)]
-    from gridfs import AsyncGridFSBucket
-    from gridfs.errors import NoFile
-
-    try:
-        stream = await AsyncGridFSBucket(rt.stores.db).open_download_stream(att["gridfs_id"])
-        data = await stream.read()
-    except NoFile:
-        raise ApiError(404, "not_found", "attachment bytes not stored") from None
+    data = await rt.stores.files.read(att["gridfs_id"])
+    if data is None:
+        raise ApiError(404, "not_found", "attachment bytes not stored")
     await staff.audit.record(who.actor, "attachment_download", report["tracking_id"], {"index": int(n)})
     filename = re.sub(r"[^A-Za-z0-9._-]+", "_", att.get("filename") or f"lampiran-{n}")[:100]
     return web.Response(body=data, content_type=(att.get("mime_type") or "application/octet-stream").split(";")[0],

@@ -1,27 +1,22 @@
-"""Staff authentication and the audit trail.
+"""Staff authentication.
 
 Admin: ``Authorization: Bearer $LAPOR_STAFF_TOKEN``. Agency: a token issued by
-``laporbot staff token --agency CODE``, stored only as its SHA-256 in ``staff_tokens``.
+``laporbot staff token --agency CODE``, stored only as its SHA-256 (``bot/storage/staff_tokens.py``).
 Person: a ``lapst_`` token a back-office admin or officer created for themself (``staff_api_tokens``); it acts
-with that person's role and agency and is audited under their id.
+with that person's role and agency and is audited under their id. The audit trail is ``bot/storage/audit.py``.
 """
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
 from dataclasses import dataclass
 
-from bson import ObjectId
+from bot.storage.audit import AuditLog
+from bot.storage.staff_tokens import TOKEN_PREFIX, TokenStore, hash_token
 
-from bot.messages import utcnow
+__all__ = ["Principal", "authenticate", "AuditLog", "TokenStore", "TOKEN_PREFIX", "PERSON_TOKEN_PREFIX",
+           "hash_token"]
 
-TOKEN_PREFIX = "lapag_"
 PERSON_TOKEN_PREFIX = "lapst_"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -40,29 +35,6 @@ class Principal:
         if self.staff_id:
             return f"staff:{self.staff_id}"
         return "admin" if self.is_admin else f"instansi:{self.agency}"
-
-
-class TokenStore:
-    def __init__(self, db):
-        self.col = db["staff_tokens"]
-
-    async def ensure_indexes(self) -> None:
-        await self.col.create_index("token_hash", unique=True)
-
-    async def issue(self, agency: str, created_by: str = "cli") -> tuple[str, dict]:
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        doc = {"_id": ObjectId(), "token_hash": hash_token(token), "agency": agency, "created_by": created_by,
-               "created_at": utcnow(), "revoked": False, "hint": token[-4:]}
-        await self.col.insert_one(doc)
-        return token, doc
-
-    async def revoke_agency(self, agency: str) -> int:
-        res = await self.col.update_many({"agency": agency, "revoked": False},
-                                         {"$set": {"revoked": True, "revoked_at": utcnow()}})
-        return res.modified_count
-
-    async def lookup(self, token: str) -> dict | None:
-        return await self.col.find_one({"token_hash": hash_token(token), "revoked": False})
 
 
 async def authenticate(header: str | None, admin_token: str | None, tokens: TokenStore) -> Principal | None:
@@ -95,20 +67,3 @@ async def _person(db, token: str) -> Principal | None:
     if user.get("role") == "officer" and user.get("agency"):
         return Principal("agency", agency=user["agency"], token_id=str(doc["_id"]), staff_id=str(user["_id"]))
     return None  # campaign and coordinator accounts have no report scope in the API
-
-
-class AuditLog:
-    """Append-only: who did what, when. Nothing here is ever updated or deleted."""
-
-    def __init__(self, db):
-        self.col = db["audit"]
-
-    async def ensure_indexes(self) -> None:
-        await self.col.create_index([("target", 1), ("at", 1)])
-
-    async def record(self, actor: str, action: str, target: str | None, details: dict | None = None) -> None:
-        await self.col.insert_one({"_id": ObjectId(), "actor": actor, "action": action, "target": target,
-                                   "details": details or {}, "at": utcnow()})
-
-    async def for_target(self, target: str) -> list[dict]:
-        return await self.col.find({"target": target}).sort("at", 1).to_list(1000)

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import sys
 from datetime import date, datetime, time, timedelta, timezone
+
+from bot.storage.open import open_stores as _open_stores  # the database alone (account commands)
 
 
 def add_subcommands(subparsers) -> None:
@@ -92,38 +95,50 @@ async def _user(args) -> int:
     return 0
 
 
-from bot.storage.open import open_stores as _open_stores  # noqa: E402  (one way CLI tools reach the database)
 
 
-async def issue_token(stores, agency_code: str) -> str:
+@contextlib.asynccontextmanager
+async def _opened():
+    """The runtime's parts on the bot's database (MONGODB_URI, or the embedded one in LAPOR_DATA_DIR),
+    assembled by ``Runtime.open``; nothing runs in the background."""
+    from bot.app import Runtime
+    from bot.config import load_settings
+
+    rt = Runtime(load_settings())
+    try:
+        await rt.open(db_attempts=1)
+        yield rt
+    finally:
+        await rt.stop()
+
+
+async def issue_token(staff, agency_code: str) -> str:
+    """A new API token for an agency (``staff``: the runtime's StaffServices), audited."""
     from bot import agencies
-    from bot.staff.auth import AuditLog, TokenStore
 
     a = agencies.get(agency_code)
     if a is None:
         raise ValueError(f"unknown agency code {agency_code!r}")
-    tokens = TokenStore(stores.db)
-    await tokens.ensure_indexes()
-    token, doc = await tokens.issue(a["code"], created_by="cli")
-    await AuditLog(stores.db).record("cli", "agency_token", a["code"], {"token_id": str(doc["_id"])})
+    await staff.tokens.ensure_indexes()
+    token, doc = await staff.tokens.issue(a["code"], created_by="cli")
+    await staff.audit.record("cli", "agency_token", a["code"], {"token_id": str(doc["_id"])})
     return token
 
 
 async def _token(args) -> int:
     from bot import agencies
-    from bot.staff.auth import AuditLog, TokenStore
 
     a = agencies.get(args.agency)
     if a is None:
         print(f"laporbot: unknown agency code {args.agency!r} (search: bot.agencies.search)", file=sys.stderr)
         return 2
-    async with _open_stores() as stores:
+    async with _opened() as rt:
         if args.revoke:
-            n = await TokenStore(stores.db).revoke_agency(a["code"])
-            await AuditLog(stores.db).record("cli", "agency_token_revoke", a["code"], {"revoked": n})
+            n = await rt.staff.tokens.revoke_agency(a["code"])
+            await rt.staff.audit.record("cli", "agency_token_revoke", a["code"], {"revoked": n})
             print(f"revoked {n} token(s) of {a['code']} ({a['name']})")
             return 0
-        token = await issue_token(stores, a["code"])
+        token = await issue_token(rt.staff, a["code"])
     print(f"# {a['code']} - {a['name']}. Shown once; only its SHA-256 is stored.", file=sys.stderr)
     print(token)
     return 0
@@ -135,7 +150,7 @@ async def _stats(args) -> int:
 
     start = datetime.combine(args.start, time(0), tzinfo=timezone.utc) if args.start else None
     end = datetime.combine(args.end + timedelta(days=1), time(0), tzinfo=timezone.utc) if args.end else None
-    async with _open_stores() as stores:
-        result = await stats.compute(stores, by=args.by, start=start, end=end, now=utcnow())
+    async with _opened() as rt:
+        result = await stats.compute(rt.stores, by=args.by, start=start, end=end, now=utcnow())
     print(json.dumps(result, indent=2) if args.json else stats.table(result))
     return 0

@@ -30,14 +30,14 @@ def _note_for(report: dict, role: str, entry: dict) -> str | None:
 class Notifier:
     def __init__(self, runtime):
         self.runtime = runtime
-        self.col = runtime.stores.db["notifications"]
+        self.records = runtime.stores.notifications
 
     @property
     def engine(self):
         return self.runtime.engine
 
     async def ensure_indexes(self) -> None:
-        await self.col.create_index("tracking_id")
+        await self.records.ensure_indexes()
 
     def sms_configured(self) -> bool:
         outbox = self.runtime.outbox
@@ -123,7 +123,7 @@ class Notifier:
                 log.warning("notification %s for %s not queued: %s", event, tid, type(exc).__name__)
                 rec.update(status="failed", error=type(exc).__name__)
         try:
-            await self.col.insert_one(rec)
+            await self.records.add(rec)
         except Exception:
             log.warning("notification record for %s not saved", tid)
         return rec
@@ -134,13 +134,9 @@ class Notifier:
 
     async def statuses(self, tracking_id: str) -> list[dict]:
         """Each notification of a report with the outbox message's current status."""
-        recs = await self.col.find({"tracking_id": tracking_id}).sort("at", 1).to_list(500)
+        recs = await self.records.for_report(tracking_id)
         ids = [r["message_id"] for r in recs if r.get("message_id")]
-        msgs = {}
-        if ids:
-            for m in await self.runtime.stores.messages.col.find(
-                    {"_id": {"$in": ids}}, {"status": 1, "failure_reason": 1, "attempts": 1}).to_list(len(ids)):
-                msgs[m["_id"]] = m
+        msgs = await self.runtime.stores.messages.statuses(ids)
         out = []
         for r in recs:
             m = msgs.get(r.get("message_id")) or {}

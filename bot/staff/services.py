@@ -1,9 +1,12 @@
 """Wires the staff side into the runtime: SLA deadlines, transition notifications, the SLA task.
 
-``register(runtime)`` (called by ``Runtime._register_services``) plugs ``StaffServices`` into the dialogue as
-its report life-cycle port (``engine.ports.lifecycle``: ``initial_deadlines(now)`` when a report is filed,
-``on_transition(report, actor)`` after a citizen's objection), sets ``runtime.staff`` (used by the HTTP API)
-and starts the periodic SLA task (one process at a time, MongoDB lease), stopped with the runtime.
+``register(runtime)`` (called by the runtime's assembly, ``Runtime.open``, which keeps the result on
+``runtime.staff``) plugs ``StaffServices`` into the dialogue as its report life-cycle port
+(``engine.ports.lifecycle``: ``initial_deadlines(now)`` when a report is filed, ``on_transition(report, actor)``
+after a citizen's objection) and the live-conversation interceptor into the engine.
+``StaffServices.start()`` (called by ``Runtime.start``) creates the staff indexes and starts the periodic SLA
+task (one process at a time, MongoDB lease), the live-conversation sweeper and forwarding; the runtime stops
+them before the database closes.
 """
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ import logging
 
 from bot import reports as domain
 from bot.messages import utcnow
-from bot.staff.auth import AuditLog, TokenStore
+from bot.staff import handoff
 from bot.staff.notify import Notifier
 from bot.staff.sla import Sla, SlaWorker
 
@@ -22,14 +25,25 @@ log = logging.getLogger(__name__)
 class StaffServices:
     def __init__(self, runtime, *, sla_interval_s: float = 60.0):
         self.runtime = runtime
-        db = runtime.stores.db
         self.sla = Sla()
         self.notifier = Notifier(runtime)
-        self.audit = AuditLog(db)
-        self.tokens = TokenStore(db)
+        self.audit = runtime.stores.audit
+        self.tokens = runtime.stores.staff_tokens
         self.worker = SlaWorker(runtime, self, interval_s=sla_interval_s)
+        self.handoffs = None  # the live-conversation sweeper, once started
         self.after_transition: list = []  # async (report, actor) after every staff transition (bot.forwarding)
         self._indexes_done = False
+
+    def start(self) -> None:
+        """Background work: staff indexes (once), the SLA task, the live-conversation sweeper and forwarding.
+        Needs a running event loop; each is stopped by the runtime before the database closes."""
+        from bot import forwarding
+
+        asyncio.get_running_loop().create_task(_ensure_indexes(self))
+        self.worker.start()
+        self.runtime.stop_hooks.append(self.worker.stop)
+        self.handoffs = handoff.start(self.runtime)  # idle live conversations go back to the bot
+        forwarding.start(self.runtime, self)  # reports forwarded to an agency's own system (docs/open311.md)
 
     async def ensure_indexes(self) -> None:
         if not self._indexes_done:
@@ -79,7 +93,7 @@ class StaffServices:
             last = (report.get("history") or [{}])[-1]
             if actor == "warga" and last.get("to") == domain.DITERUSKAN:
                 fields = self.sla.on_forward(utcnow())
-                await self.runtime.stores.reports.col.update_one({"_id": report["_id"]}, {"$set": fields})
+                await self.runtime.stores.reports.set_fields(report["_id"], fields)
                 report = {**report, **fields}
                 await self.audit.record("warga", "objection", report["tracking_id"],
                                         {"from": last.get("from"), "to": last.get("to")})
@@ -91,21 +105,7 @@ class StaffServices:
 def register(runtime) -> StaffServices:
     staff = StaffServices(runtime)
     runtime.engine.ports.lifecycle = staff
-    runtime.staff = staff
-    from bot.staff import handoff
-
     runtime.engine.interceptors.append(handoff.intercept)  # while a person holds it, the bot stays quiet
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return staff
-    loop.create_task(_ensure_indexes(staff))
-    staff.worker.start()
-    runtime.stop_hooks.append(staff.worker.stop)  # stop the SLA task before the database closes
-    staff.handoffs = handoff.start(runtime)  # idle live conversations go back to the bot
-    from bot import forwarding
-
-    forwarding.start(runtime, staff)  # reports forwarded to an agency's own system (docs/open311.md)
     return staff
 
 

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import holidays
 
 from bot import reports as domain
-from bot.messages import utcnow
+from bot.messages import aware, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -100,17 +100,13 @@ def is_overdue(report: dict, now: datetime) -> bool:
     st = report.get("status")
     due = report.get("verify_due_at") if st == domain.DITERIMA else \
         report.get("followup_due_at") if st == domain.DITERUSKAN else None
-    return due is not None and _aware(due) < now
-
-
-def _aware(dt: datetime) -> datetime:
-    return dt if dt.tzinfo else dt.replace(tzinfo=ZoneInfo("UTC"))
+    return due is not None and aware(due) < now
 
 
 def citizen_replied_after(report: dict, since: datetime | None) -> bool:
     if since is None:
         return False
-    return any(_aware(a["at"]) > _aware(since) for a in report.get("additions") or [] if a.get("at"))
+    return any(aware(a["at"]) > aware(since) for a in report.get("additions") or [] if a.get("at"))
 
 
 class SlaWorker:
@@ -156,13 +152,12 @@ class SlaWorker:
             return {"skipped": True}
         now = now or utcnow()
         closed, kept = [], []
-        cur = stores.reports.col.find({"status": domain.DITANGGAPI, "autoclose_at": {"$lte": now}})
-        for rep in await cur.to_list(1000):
+        for rep in await stores.reports.due_for_autoclose(now):
             tid = rep["tracking_id"]
             if citizen_replied_after(rep, rep.get("answered_at")):
                 # the citizen answered back: the agency must follow up, no automatic closing
-                await stores.reports.col.update_one({"_id": rep["_id"]},
-                                                    {"$set": {"autoclose_at": None, "autoclose_skipped": "citizen_replied"}})
+                await stores.reports.set_fields(rep["_id"], {"autoclose_at": None,
+                                                             "autoclose_skipped": "citizen_replied"})
                 kept.append(tid)
                 continue
             try:

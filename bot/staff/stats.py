@@ -17,7 +17,8 @@ import statistics
 from datetime import date, datetime, time, timedelta, timezone
 
 from bot import reports as domain
-from bot.staff.sla import _aware, is_overdue
+from bot.messages import aware
+from bot.staff.sla import is_overdue
 
 BY = ("province", "agency", "category")
 FIELDS = ("received", "verified", "forwarded", "answered", "settled", "archived", "in_progress", "overdue",
@@ -89,7 +90,7 @@ def _figures(reports: list[dict], now: datetime) -> dict:
             settled += 1
             done = next((h["at"] for h in reversed(r.get("history") or []) if h.get("to") == domain.SELESAI), None)
             if done and r.get("created_at"):
-                settle_days.append((_aware(done) - _aware(r["created_at"])).total_seconds() / 86400)
+                settle_days.append((aware(done) - aware(r["created_at"])).total_seconds() / 86400)
         elif st == domain.DIARSIPKAN:
             archived += 1
         elif domain.is_open(st):
@@ -209,22 +210,13 @@ async def compute(stores, *, by: str = "province", start: datetime | None = None
     ``province`` (code) and ``category`` likewise."""
     if by not in BY:
         raise ValueError(f"by must be one of {', '.join(BY)}")
-    q: dict = {}
-    if start or end:
-        q["created_at"] = {**({"$gte": start} if start else {}), **({"$lt": end} if end else {})}
-    if agency:
-        q["agency"] = agency
-    if province:
-        q["location.province_code"] = province
-    if category:
-        q["category"] = category
     proj = {"history.to": 1, "history.from": 1, "history.at": 1, "status": 1, "created_at": 1, "rating": 1,
             "agency": 1, "channel": 1,
             "category": 1, "location.province_code": 1, "location.province_name": 1, "verify_due_at": 1,
             "followup_due_at": 1}
     groups: dict[tuple[str, str], list[dict]] = {}
     allr: list[dict] = []
-    async for r in stores.reports.col.find(q, proj):
+    async for r in stores.reports.for_stats(start, end, agency, proj, province=province, category=category):
         groups.setdefault(_key(r, by), []).append(r)
         allr.append(r)
     rows = [{"key": k, "name": name, **_figures(rs, now)} for (k, name), rs in sorted(groups.items())]

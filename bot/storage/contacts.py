@@ -18,6 +18,7 @@ class ContactStore:
         await self.col.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
         await self.col.create_index([("subscription.status", ASCENDING), ("channel", ASCENDING)])
         await self.col.create_index([("subscription.code", ASCENDING)])
+        await self.col.create_index([("subscription.campaign", ASCENDING)], name="outreach_attrib")
 
     async def get_or_create(self, identity: Identity, default_language: str = "id") -> dict:
         """One read on the hot path; an insert only the first time this identity writes."""
@@ -50,6 +51,46 @@ class ContactStore:
     async def update(self, contact_id, fields: dict[str, Any]) -> None:
         if fields:
             await self.col.update_one({"_id": contact_id}, {"$set": fields})
+
+    async def get_many(self, contact_ids) -> dict:
+        """{_id: contact} for the given ids, in one query."""
+        ids = list({i for i in contact_ids if i is not None})
+        if not ids:
+            return {}
+        return {c["_id"]: c for c in await self.col.find({"_id": {"$in": ids}}).to_list(None)}
+
+    def matching(self, query: dict, projection: dict | None = None):
+        """Contacts matching a query (a campaign audience), as an async cursor."""
+        return self.col.find(query, projection)
+
+    async def find_one_matching(self, query: dict) -> dict | None:
+        return await self.col.find_one(query)
+
+    async def count(self, query: dict) -> int:
+        return await self.col.count_documents(query)
+
+    async def count_by_channel_language(self, query: dict) -> dict:
+        """{(channel, language): n} for the contacts matching ``query``."""
+        out: dict = {}
+        async for row in await self.col.aggregate([
+                {"$match": query},
+                {"$group": {"_id": {"channel": "$channel", "language": "$language"}, "n": {"$sum": 1}}}]):
+            out[(row["_id"]["channel"], row["_id"].get("language"))] = row["n"]
+        return out
+
+    async def opted_out_among(self, contact_ids) -> list[dict]:
+        """Those of ``contact_ids`` who left the outreach list (subscription and unreachable times)."""
+        ids = list(contact_ids)
+        if not ids:
+            return []
+        return await self.col.find({"_id": {"$in": ids}, "subscription.status": "opted_out"},
+                                   {"subscription": 1, "unreachable_at": 1}).to_list(None)
+
+    async def record_attribution(self, channel: str, user_id: str, source: dict) -> None:
+        """First-touch attribution (deep-link code, ad referral): kept once, never overwritten."""
+        await self.col.update_one(
+            {"channel": channel, "user_id": user_id, "attribution": {"$exists": False}},
+            {"$set": {"attribution": {**source, "channel": channel, "at": utcnow()}}})
 
     async def mark_unreachable(self, contact_id, reason: str) -> None:
         """Provider says the person blocked us: stop all bulk sends until they write again."""

@@ -29,6 +29,26 @@ class ConversationStore:
     async def load(self, contact_id) -> dict:
         return await self.col.find_one({"_id": contact_id}) or new_state(contact_id)
 
+    async def last_inbound(self, contact_ids) -> dict:
+        """{contact_id: when the person last wrote} (the engine keeps it on the conversation), one query."""
+        ids = list(contact_ids)
+        if not ids:
+            return {}
+        docs = await self.col.find({"_id": {"$in": ids}}, {"last_inbound_at": 1}).to_list(None)
+        return {d["_id"]: d.get("last_inbound_at") for d in docs}
+
+    async def remember_choices(self, contact_id, payloads: list[str]) -> None:
+        """Choices a channel showed as a numbered text menu outside a turn (a notification on SMS, a long
+        WhatsApp menu) become the ones a bare number answers (``last_choices``, as after a turn)."""
+        res = await self.col.update_one({"_id": contact_id}, {"$set": {"last_choices": payloads}})
+        if res.matched_count:
+            return
+        state = {**new_state(contact_id), "last_choices": payloads}
+        try:
+            await self.save(state)
+        except VersionConflict:  # the first turn saved in between: update that one
+            await self.remember_choices(contact_id, payloads)
+
     async def save(self, state: dict) -> None:
         """Write the state if nobody saved since it was loaded; bumps ``version`` in place."""
         expected = state["version"]

@@ -10,13 +10,18 @@ from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import PyMongoError
 
+from bot.storage.audit import AuditLog
 from bot.storage.contacts import ContactStore
 from bot.storage.conversations import ConversationStore
 from bot.storage.counters import CounterStore
+from bot.storage.files import FileStore
 from bot.storage.handoffs import HandoffStore
 from bot.storage.leases import LeaseStore
 from bot.storage.messages import MessageStore
+from bot.storage.notifications import NotificationStore
 from bot.storage.reports import ReportStore
+from bot.storage.staff_tokens import TokenStore
+from bot.storage.telegram_callbacks import CallbackPayloads
 from bot.storage.volunteers import VolunteerStore
 
 log = logging.getLogger(__name__)
@@ -41,6 +46,11 @@ class Stores:
     handoffs: HandoffStore
     volunteers: VolunteerStore
     counters: CounterStore
+    files: FileStore
+    staff_tokens: TokenStore
+    audit: AuditLog
+    notifications: NotificationStore
+    telegram_callbacks: CallbackPayloads
 
     async def ensure_indexes(self) -> None:
         for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
@@ -85,7 +95,9 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
         client=client, db=db,
         contacts=ContactStore(db), conversations=ConversationStore(db),
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
-        handoffs=HandoffStore(db), volunteers=VolunteerStore(db), counters=CounterStore(db),
+        handoffs=HandoffStore(db), volunteers=VolunteerStore(db), counters=CounterStore(db), files=FileStore(db),
+        staff_tokens=TokenStore(db), audit=AuditLog(db), notifications=NotificationStore(db),
+        telegram_callbacks=CallbackPayloads(db),
     )
     await stores.ensure_indexes()
     return stores

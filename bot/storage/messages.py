@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from bot.storage.durability import durable
 from bot.messages import InboundMessage, OutboundMessage, utcnow
@@ -36,6 +36,8 @@ class MessageStore:
         await self.col.create_index([("provider_id", ASCENDING)], sparse=True)
         await self.col.create_index("created_at", expireAfterSeconds=self.retention_days * 86400,
                                     name="retention")
+        await self.col.create_index([("campaign", ASCENDING), ("status", ASCENDING)], name="outreach_campaign",
+                                    partialFilterExpression={"campaign": {"$type": "string"}})
 
     async def store_inbound(self, msg: InboundMessage, contact_id) -> ObjectId | None:
         """Insert before processing. Returns None when this channel message id was seen already."""
@@ -57,6 +59,10 @@ class MessageStore:
     async def mark_inbound(self, message_id, status: str, **fields) -> None:
         await self.col.update_one({"_id": message_id}, {"$set": {"status": status, **fields}})
 
+    async def set_parts_sent(self, message_id, n: int) -> None:
+        """How many parts of a long message went out already (a retry sends only the rest)."""
+        await self.col.update_one({"_id": message_id}, {"$set": {"parts_sent": n}})
+
     def outbound_doc(self, msg: OutboundMessage, status: str = "queued") -> dict:
         now = utcnow()
         return {
@@ -65,6 +71,7 @@ class MessageStore:
             "text": msg.text, "choices": [c.__dict__ for c in msg.choices] or None,
             "request_location": msg.request_location or None,
             "template": msg.template, "template_params": msg.template_params or None,
+            **({"use_template": msg.use_template} if msg.use_template is not None else {}),
             "priority": msg.priority, "campaign": msg.campaign, "status": status, "attempts": 0,
             "next_attempt_at": now, "created_at": now, "sent_at": now if status == "sent" else None,
         }
@@ -76,6 +83,19 @@ class MessageStore:
         if docs:
             await self.col.insert_many(docs, ordered=True)
         return docs
+
+    async def insert_outbound(self, docs: list[dict]) -> int:
+        """Insert prepared outbound documents (``outbound_doc``); an ``_id`` already stored is kept, not
+        duplicated (campaign messages have pre-allocated ids). Returns how many were inserted."""
+        if not docs:
+            return 0
+        try:
+            res = await self.col.insert_many(docs, ordered=False)
+            return len(res.inserted_ids)
+        except BulkWriteError as exc:
+            if [e for e in exc.details.get("writeErrors", []) if e.get("code") != 11000]:
+                raise
+            return exc.details.get("nInserted", 0)
 
     async def claim(self, message_id, lease_s: float = 60) -> dict | None:
         """queued -> sending, only if still queued. The one place that decides who sends."""
@@ -159,6 +179,72 @@ class MessageStore:
 
     async def get(self, message_id) -> dict | None:
         return await self.col.find_one({"_id": message_id})
+
+    async def has_provider_id(self, provider_id: str) -> bool:
+        return await self.col.find_one({"provider_id": provider_id}, {"_id": 1}) is not None
+
+    async def statuses(self, message_ids: list) -> dict:
+        """{_id: {status, failure_reason, attempts}} of the given outbound messages."""
+        if not message_ids:
+            return {}
+        docs = await self.col.find({"_id": {"$in": list(message_ids)}},
+                                   {"status": 1, "failure_reason": 1, "attempts": 1, "claimed_at": 1}).to_list(None)
+        return {d["_id"]: d for d in docs}
+
+    # ---------------------------------------------------------------- campaign traffic (outreach)
+    async def still_pending(self, message_ids) -> list[dict]:
+        """Those of ``message_ids`` still queued or being sent (``_id``, ``status``, ``claimed_at``)."""
+        ids = list(message_ids)
+        if not ids:
+            return []
+        return await self.col.find({"_id": {"$in": ids}, "status": {"$in": ["queued", "sending"]}},
+                                   {"_id": 1, "status": 1, "claimed_at": 1}).to_list(None)
+
+    async def campaign_ids(self, run_id: str, channel: str, status: str) -> list:
+        """Ids of one campaign run's messages on a channel in a status."""
+        docs = await self.col.find({"campaign": run_id, "channel": channel, "status": status},
+                                   {"_id": 1}).to_list(None)
+        return [d["_id"] for d in docs]
+
+    async def count_by_status(self, campaign) -> dict:
+        """{status: n} of outbound messages whose ``campaign`` matches (a run id, or a query such as a regex)."""
+        out: dict = {}
+        async for row in await self.col.aggregate([{"$match": {"campaign": campaign}},
+                                                   {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+            out[row["_id"]] = row["n"]
+        return out
+
+    async def count_by_status_reason(self, campaign) -> dict:
+        """{(status, failure_reason): n} of outbound messages whose ``campaign`` matches."""
+        out: dict = {}
+        async for row in await self.col.aggregate([
+                {"$match": {"campaign": campaign, "direction": "out"}},
+                {"$group": {"_id": {"s": "$status", "r": "$failure_reason"}, "n": {"$sum": 1}}}]):
+            out[(row["_id"]["s"], row["_id"].get("r"))] = row["n"]
+        return out
+
+    async def first_sent(self, campaign) -> dict:
+        """{contact_id: first sent_at} of the sent campaign messages whose ``campaign`` matches."""
+        first: dict = {}
+        async for doc in self.col.find({"campaign": campaign, "direction": "out",
+                                        "status": {"$in": ["sent", "delivered", "read"]}},
+                                       {"contact_id": 1, "sent_at": 1}):
+            at = doc.get("sent_at")
+            if at and (doc["contact_id"] not in first or at < first[doc["contact_id"]]):
+                first[doc["contact_id"]] = at
+        return first
+
+    def inbound_since(self, contact_ids, since):
+        """(contact_id, created_at) of messages these contacts wrote since ``since``, as an async cursor."""
+        return self.col.find({"direction": "in", "contact_id": {"$in": list(contact_ids)},
+                              "created_at": {"$gte": since}}, {"contact_id": 1, "created_at": 1})
+
+    async def cancel_queued_campaign(self, contact_id, reason: str = "opted_out") -> int:
+        """Queued campaign messages to this contact are never sent."""
+        res = await self.col.update_many(
+            {"contact_id": contact_id, "status": "queued", "campaign": {"$type": "string"}},
+            {"$set": {"status": "failed", "failure_reason": reason, "failed_at": utcnow()}})
+        return res.modified_count
 
     async def history(self, contact_id, limit: int = 50) -> list[dict]:
         cur = self.col.find({"contact_id": contact_id}).sort("created_at", DESCENDING).limit(limit)

@@ -98,6 +98,49 @@ class ReportStore:
         await self.col.update_one({"tracking_id": tracking_id},
                                   {"$set": {"rating": {"score": score, "comment": comment, "at": utcnow()}}})
 
+    async def set_fields(self, report_id, fields: dict) -> None:
+        """Bookkeeping fields outside a transition (SLA clocks); never the status."""
+        assert "status" not in fields
+        await self.col.update_one({"_id": report_id}, {"$set": fields})
+
+    async def due_for_autoclose(self, now: datetime, limit: int = 1000) -> list[dict]:
+        """Answered reports whose automatic-closing time has come."""
+        cur = self.col.find({"status": domain.DITANGGAPI, "autoclose_at": {"$lte": now}})
+        return await cur.to_list(limit)
+
+    def for_stats(self, start: datetime | None = None, end: datetime | None = None, agency: str | None = None,
+                  projection: dict | None = None, *, province: str | None = None, category: str | None = None):
+        """Reports filed in [start, end) (optionally of one agency, province code or category), as an async
+        cursor."""
+        q: dict = {}
+        if start or end:
+            q["created_at"] = {**({"$gte": start} if start else {}), **({"$lt": end} if end else {})}
+        if agency:
+            q["agency"] = agency
+        if province:
+            q["location.province_code"] = province
+        if category:
+            q["category"] = category
+        return self.col.find(q, projection)
+
+    async def search(self, query: dict, *, offset: int = 0, limit: int = 20) -> tuple[int, list[dict]]:
+        """(total, one page newest first) of the reports matching a staff filter."""
+        total = await self.col.count_documents(query)
+        docs = await self.col.find(query).sort("created_at", DESCENDING).skip(offset).limit(limit).to_list(limit)
+        return total, docs
+
+    async def volunteer_summary(self, contact_id, limit: int = 5) -> tuple[int, int, list[dict]]:
+        """(filed, settled, latest ``limit``) of the reports a volunteer filed for others."""
+        total = await self.col.count_documents({"volunteer_id": contact_id})
+        settled = await self.col.count_documents({"volunteer_id": contact_id, "status": domain.SELESAI})
+        rows = await self.col.find({"volunteer_id": contact_id}).sort("created_at", DESCENDING).limit(limit) \
+            .to_list(limit)
+        return total, settled, rows
+
+    def filed_by(self, contact_ids: list):
+        """(contact_id, created_at) of the reports these contacts filed, as an async cursor."""
+        return self.col.find({"contact_id": {"$in": list(contact_ids)}}, {"contact_id": 1, "created_at": 1})
+
     async def open_similar_candidates(self, category: str, region_code: str | None, limit: int = 50) -> list[dict]:
         """Open public reports only: a rahasia or anonim report is never offered to a stranger as "similar"."""
         q: dict = {"status": {"$in": list(domain.OPEN_STATUSES)}, "category": category, "privacy": "publik"}

@@ -5,7 +5,6 @@ from gridfs import AsyncGridFSBucket
 
 from bot.messages import Identity, InboundMessage, utcnow
 from bot.privacy.retention import RetentionWorker, sweep
-from channels.formatting import store_file
 from tests.privacy.photos import CLEAN_JPEG, gps_jpeg
 
 
@@ -22,10 +21,10 @@ async def test_sweep_enforces_every_retention(make_runtime):
     await st.conversations.save({**(await st.conversations.load(idle["_id"])), "flow": "filing",
                                  "slots": {"description": "draft text"}})
     await st.handoffs.open(idle["_id"], "please call me")
-    kept_file = await store_file(db, gps_jpeg(), filename="a.jpg", mime_type="image/jpeg", channel="telegram",
-                                 ref="r1", user_id="1002")
-    draft_file = await store_file(db, gps_jpeg(), filename="b.jpg", mime_type="image/jpeg", channel="telegram",
-                                  ref="r2", user_id="1001")
+    kept_file = await st.files.store(gps_jpeg(), filename="a.jpg", mime_type="image/jpeg", channel="telegram",
+                                     ref="r1", user_id="1002")
+    draft_file = await st.files.store(gps_jpeg(), filename="b.jpg", mime_type="image/jpeg", channel="telegram",
+                                      ref="r2", user_id="1001")
     settled = await st.reports.create({"contact_id": idle["_id"], "reporter_name": "Idle Person",
                                        "description": "x", "privacy": "publik", "supporters": [busy["_id"]]})
     await st.reports.col.update_one({"_id": settled["_id"]}, {"$set": {"status": "selesai"}})

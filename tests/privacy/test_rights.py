@@ -65,7 +65,6 @@ async def test_every_role_is_summarised_then_removed_and_others_are_untouched(ma
 
 
 async def test_web_chat_uploads_go_unless_a_kept_report_uses_them(make_runtime):
-    from channels.formatting import store_file
     from tests.privacy.photos import gps_jpeg
 
     rt = await make_runtime()
@@ -74,8 +73,8 @@ async def test_web_chat_uploads_go_unless_a_kept_report_uses_them(make_runtime):
     me = await _c(rt, "webchat", visitor, None)
     files = []
     for name in ("sent.jpg", "never-sent.jpg"):
-        fid = await store_file(st.db, gps_jpeg(), filename=name, mime_type="image/jpeg", channel="webchat",
-                               ref=name, user_id=visitor)
+        fid = await st.files.store(gps_jpeg(), filename=name, mime_type="image/jpeg", channel="webchat",
+                                   ref=name, user_id=visitor)
         await st.db["fs.files"].update_one({"_id": fid}, {"$set": {"metadata.visitor": visitor}})
         files.append(fid)
     rep = await st.reports.create({"contact_id": me["_id"], "description": "x",

@@ -1,0 +1,16 @@
+"""notifications: one record per notification attempt after a transition (role, channel, outbox message id)."""
+from __future__ import annotations
+
+
+class NotificationStore:
+    def __init__(self, db):
+        self.col = db["notifications"]
+
+    async def ensure_indexes(self) -> None:
+        await self.col.create_index("tracking_id")
+
+    async def add(self, record: dict) -> None:
+        await self.col.insert_one(record)
+
+    async def for_report(self, tracking_id: str, limit: int = 500) -> list[dict]:
+        return await self.col.find({"tracking_id": tracking_id}).sort("at", 1).to_list(limit)
