@@ -49,8 +49,8 @@ def _key(report: dict, by: str) -> tuple[str, str]:
 def _stage_end(history: list[dict], leaving: str, after: datetime | None = None) -> datetime | None:
     """When the report first left status ``leaving`` (after ``after``), or None."""
     for h in history:
-        if h.get("from") == leaving and h.get("at") and (after is None or _aware(h["at"]) >= after):
-            return _aware(h["at"])
+        if h.get("from") == leaving and h.get("at") and (after is None or aware(h["at"]) >= after):
+            return aware(h["at"])
     return None
 
 
@@ -61,7 +61,7 @@ def _sla(r: dict, now: datetime) -> tuple[str | None, str | None]:
     def judge(due, ended) -> str | None:
         if due is None:
             return None
-        due = _aware(due)
+        due = aware(due)
         if ended is not None:
             return "on_time" if ended <= due else "late"
         return "late" if now > due else None
@@ -69,7 +69,7 @@ def _sla(r: dict, now: datetime) -> tuple[str | None, str | None]:
     verify = judge(r.get("verify_due_at"), _stage_end(hist, domain.DITERIMA))
     follow = None
     if r.get("followup_due_at"):
-        fwd = [_aware(h["at"]) for h in hist if h.get("to") == domain.DITERUSKAN and h.get("at")]
+        fwd = [aware(h["at"]) for h in hist if h.get("to") == domain.DITERUSKAN and h.get("at")]
         follow = judge(r["followup_due_at"], _stage_end(hist, domain.DITERUSKAN, fwd[-1] if fwd else None))
     return verify, follow
 
@@ -123,7 +123,7 @@ def _pct_on_time(sla: dict) -> float | None:
 
 
 def _bucket(at: datetime, every: str) -> date:
-    d = _aware(at).astimezone(timezone.utc).date()
+    d = aware(at).astimezone(timezone.utc).date()
     if every == "week":
         return d - timedelta(days=d.weekday())
     if every == "month":
@@ -142,7 +142,7 @@ def _next_bucket(d: date, every: str) -> date:
 def _series(reports: list[dict], start: datetime | None, end: datetime | None, every: str | None) -> dict:
     """Reports filed per period (UTC dates) by current status; empty periods between the first and last included.
     A period too fine for the span (over ``MAX_BUCKETS`` of them) is made coarser (day -> week -> month)."""
-    times = [_aware(r["created_at"]) for r in reports if r.get("created_at")]
+    times = [aware(r["created_at"]) for r in reports if r.get("created_at")]
     lo = start or (min(times) if times else None)
     hi = (end - timedelta(microseconds=1)) if end else (max(times) if times else None)
     span = (hi - lo).days if lo and hi else 0
