@@ -2,10 +2,13 @@
 
 handle(inbound):
   1. clean the text (control characters, size limit; the original size is kept)
-  2. find or create the contact, store the inbound message (a redelivered id stops here)
+  2. find or create the contact, store the inbound message (a redelivered id stops here, unless its
+     earlier turn died unfinished: see ``MessageStore.store_inbound``)
   3. run one dialogue turn under a per-contact lock, saved with an optimistic version check
-     (another process saving first makes us reload and rerun the turn)
-  4. store the replies in the outbox (queued, or already delivered for inline channels)
+     (another process saving first makes us reload and rerun the turn); the saved conversation lists the
+     inbound ids it answered, so a rerun after a crash never answers twice
+  4. store the replies in the outbox (queued, or already delivered for inline channels), mark the inbound
+     ``processed``
 """
 from __future__ import annotations
 
@@ -28,6 +31,9 @@ from bot.templates import Renderer
 log = logging.getLogger(__name__)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+
+
+HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
 
 
 class TurnFailed(Exception):
@@ -79,9 +85,13 @@ class Engine:
                          mask_user(inbound.identity.user_id))
                 return []
             async with self._lock(contact["_id"]):
-                turn = await self._run_turn(contact, inbound)
+                turn = await self._run_turn(contact, inbound, stored)
+            if turn is None:  # the turn was saved before a crash: only the bookkeeping below was missing
+                await self.stores.messages.mark_inbound(stored, "processed")
+                return []
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)
+            await self.stores.messages.mark_inbound(stored, "processed")
         except PyMongoError as exc:
             self.metrics["failures"] += 1
             log.warning("turn %s failed: database unavailable (%s)", corr, type(exc).__name__)
@@ -103,13 +113,19 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
-    async def _run_turn(self, contact: dict, inbound: InboundMessage) -> Turn:
+    async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None) -> Turn | None:
+        """Run and save one turn; None when the conversation already saved this inbound's turn (a rerun
+        after a crash), so a message is never answered twice."""
         for attempt in range(5):
             state = await self.stores.conversations.load(contact["_id"])
+            if inbound_id is not None and inbound_id in (state.get("handled") or []):
+                return None
             turn = Turn(self, dict(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
+            if inbound_id is not None:  # saved with the state: the proof this turn happened
+                state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:
