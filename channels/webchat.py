@@ -4,11 +4,13 @@
   once under LAPOR_DATA_DIR/webchat.key), set when the page is served; the socket refuses connections
   without a valid cookie or from another origin.
 - On connect the last messages are sent back (history restored on reload).
-- Client frames (JSON): ``{"type": "text", "id", "text"}``, ``{"type": "choice", "id", "payload", "label"}``,
+- Client frames (JSON objects, parsed by ``bot.untrusted``: a frame that is not one, or nests deeper than 4,
+  gets ``{"type": "error", "text": "bad frame"}`` and the socket stays open): ``{"type": "text", "id", "text"}``, ``{"type": "choice", "id", "payload", "label"}``,
   ``{"type": "location", "id", "latitude", "longitude"}``, ``{"type": "file", "id", "upload", "text"}``,
   ``{"type": "lang", "lang"}``. ``id`` is made by the page, so a resent frame is deduplicated by the engine.
 - Server frames: ``{"type": "history", "messages": [...]}``, ``{"type": "bot", "text", "choices",
   "request_location"}``, ``{"type": "error", "text"}``.
+- Static files: ``GET /webchat/static/{name}`` serves only the files of ``channels/static`` by exact name.
 - Uploads: ``POST /webchat/upload`` (multipart, one file ≤5 MB, JPEG/PNG/PDF checked by content) → GridFS.
 - Notifications: the Sender pushes to the visitor's open sockets in this process; otherwise they stay stored
   and appear with the history on the next visit.
@@ -18,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
@@ -28,16 +29,20 @@ from pathlib import Path
 from aiohttp import WSMsgType, web
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.errors import PyMongoError
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage
 from bot.outbox import SendResult
+from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import store_file
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+STATIC_FILES = frozenset(p.name for p in STATIC.iterdir() if p.is_file())
+MAX_FRAME_DEPTH = 4  # frames are flat objects
 COOKIE = "lapor_webchat"
 COOKIE_MAX_AGE = 365 * 86400
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -118,7 +123,14 @@ class WebChatChannel(Channel):
         app.router.add_get("/webchat", self.page)
         app.router.add_get("/webchat/ws", self.socket)
         app.router.add_post("/webchat/upload", self.upload)
-        app.router.add_static("/webchat/static", STATIC, show_index=False, append_version=False)
+        app.router.add_get("/webchat/static/{name}", self.static)
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        """Only the page's own files, by exact name: no path is ever built from the request."""
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:
+            return web.json_response({"error": "not found"}, status=404)
+        return web.FileResponse(STATIC / name, headers={"X-Content-Type-Options": "nosniff"})
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         resp = web.FileResponse(STATIC / "webchat.html", headers={
@@ -153,13 +165,15 @@ class WebChatChannel(Channel):
                 if msg.type != WSMsgType.TEXT:
                     continue
                 try:
-                    frame = json.loads(msg.data)
-                    if not isinstance(frame, dict):
-                        raise ValueError
-                except ValueError:
+                    frame = loads_object(msg.data, max_depth=MAX_FRAME_DEPTH)
+                except BadInput:
                     await ws.send_json({"type": "error", "text": "bad frame"})
                     continue
-                await self.on_frame(visitor, frame)
+                try:
+                    await self.on_frame(visitor, frame)
+                except PyMongoError as exc:  # the database is away: say so, keep the socket
+                    log.warning("webchat frame not processed: database unavailable (%s)", type(exc).__name__)
+                    await ws.send_json({"type": "error", "text": self.runtime.engine.failure_text("id")})
         finally:
             conns = self.sockets.get(visitor)
             if conns is not None:
@@ -210,10 +224,12 @@ class WebChatChannel(Channel):
             inbound.kind = "choice"
         elif kind == "location":
             try:
-                inbound.location = Location(float(frame["latitude"]), float(frame["longitude"]))
-                inbound.kind = "location"
+                lat, lon = float(frame["latitude"]), float(frame["longitude"])
+                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                    raise ValueError("out of range")
             except (KeyError, TypeError, ValueError):
                 return
+            inbound.location, inbound.kind = Location(lat, lon), "location"
         elif kind == "file":
             media = await self._own_upload(visitor, frame.get("upload"))
             if media is None:
