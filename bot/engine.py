@@ -33,6 +33,14 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
+def plain_digits(text: str) -> str:
+    """Digits that ``str.isdigit()`` accepts but ``int()`` refuses (², ①, ➍...) become ASCII digits, so no
+    "is it a number?" check downstream can crash on them."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isdecimal() else ch for ch in text)
+
+
 HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
 
 
@@ -42,6 +50,7 @@ class TurnFailed(Exception):
 
 def clean_text(msg: InboundMessage, max_chars: int) -> InboundMessage:
     text = unicodedata.normalize("NFC", _CONTROL.sub("", msg.text or ""))
+    text = plain_digits(text)
     text = re.sub(r"[ \t]+", " ", text).strip()
     if len(text) > max_chars:
         msg.original_size = len(msg.text)

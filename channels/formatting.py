@@ -64,7 +64,7 @@ def numbered_menu(text: str, choices: list[dict], footer: str | None = None) -> 
 def pick_numbered(text: str, choices: list[dict]) -> dict | None:
     """A typed number (``2``, ``2.``, `` 2 ``) that names one of the offered choices."""
     t = (text or "").strip().rstrip(".)")
-    if t.isdigit() and choices:
+    if t.isascii() and t.isdigit() and choices:
         n = int(t)
         if 1 <= n <= len(choices):
             return choices[n - 1]

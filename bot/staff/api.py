@@ -199,7 +199,7 @@ async def _attachment(request, rt, staff, who: Principal):
     report = await _scoped_report(rt, who, request.match_info["tracking_id"])
     n = request.match_info["n"]
     atts = report.get("attachments") or []
-    if not n.isdigit() or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
+    if not (n.isascii() and n.isdigit()) or len(n) > 4 or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
         raise ApiError(404, "not_found", "no such attachment")
     att = atts[int(n)]
     from gridfs import AsyncGridFSBucket
