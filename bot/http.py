@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from pymongo.errors import ConnectionFailure
 
 log = logging.getLogger(__name__)
 
@@ -16,13 +17,18 @@ RUNTIME_KEY = web.AppKey("runtime", object)
 
 @web.middleware
 async def json_errors(request: web.Request, handler):
-    """Every error answers JSON; no traceback ever reaches a client."""
+    """Every error answers JSON; no traceback ever reaches a client. The database being away is a 503 (which
+    providers retry) with one warning line, not a traceback per request."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         return web.json_response({"error": exc.reason, "status": exc.status}, status=exc.status)
+    except ConnectionFailure as exc:  # unreachable or timed out; other database errors are bugs (500, logged)
+        log.warning("%s %s: database unavailable (%s); answered 503", request.method, request.path,
+                    type(exc).__name__)
+        return web.json_response({"error": "storage unavailable, retry later", "status": 503}, status=503)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error", "status": 500}, status=500)
