@@ -269,8 +269,10 @@ class TelegramChannel(Channel):
         await self._run(update, doc=doc)
 
     async def _run(self, update: Update, doc: dict | None = None, payload: dict | None = None) -> None:
-        chat = update.effective_chat
-        key = str(chat.id) if chat is not None else "-"
+        try:
+            key = str(update.effective_chat.id) if update.effective_chat is not None else "-"
+        except Exception:  # an update of a shape PTB could not make sense of
+            key = "-"
         lock = self._chat_locks.setdefault(key, asyncio.Lock())  # one update at a time per chat, in order
         async with lock, self._turns:
             try:
@@ -289,9 +291,9 @@ class TelegramChannel(Channel):
 
     async def _turn(self, update: Update, first: bool) -> tuple[str, str | None]:
         """(DONE | RETRY | REJECTED, reason) for one update."""
-        if update.effective_chat is None:
-            return DONE, None
         try:
+            if update.effective_chat is None:
+                return DONE, None
             inbound = await self.to_inbound(update)
         except PyMongoError:
             return RETRY, "database"

@@ -26,7 +26,7 @@ import secrets
 import uuid
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from bson import ObjectId
 from bson.errors import InvalidId
 from pymongo.errors import PyMongoError
@@ -34,7 +34,7 @@ from pymongo.errors import PyMongoError
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage
 from bot.outbox import SendResult
-from bot.untrusted import BadInput, loads_object
+from bot.untrusted import BadInput, clean_str, loads_object
 from channels.base import Channel
 from channels.formatting import store_file
 
@@ -278,6 +278,19 @@ class WebChatChannel(Channel):
         return Media("photo" if mime.startswith("image/") else "document", str(oid), mime, f.get("filename"),
                      f.get("length"), gridfs_id=oid)
 
+    @staticmethod
+    async def _read_file_part(request: web.Request) -> tuple[bytearray | None, str | None]:
+        """The bytes (at most MAX_UPLOAD + 1) and name of the form part ``file``; (None, None) without one.
+        Malformed multipart raises ValueError (or the like), which the caller answers with 400."""
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                data = bytearray()
+                while len(data) <= MAX_UPLOAD and (chunk := await part.read_chunk(64 * 1024)):
+                    data += chunk
+                return data, part.filename
+        return None, None
+
     async def upload(self, request: web.Request) -> web.Response:
         visitor = self.visitor(request)
         if visitor is None or not self._same_origin(request):
@@ -288,23 +301,17 @@ class WebChatChannel(Channel):
         if request.content_length and request.content_length > MAX_UPLOAD + 64 * 1024:
             return web.json_response(too_big, status=413)
         try:
-            reader = await request.multipart()
-            part = await reader.next()
-        except (ValueError, AssertionError, KeyError):
+            data, filename = await self._read_file_part(request)
+        except (ValueError, AssertionError, KeyError, RuntimeError, UnicodeDecodeError):
             return web.json_response({"error": "multipart form expected"}, status=400)
-        while part is not None and part.name != "file":
-            part = await reader.next()
-        if part is None:
+        if data is None:
             return web.json_response({"error": "no file"}, status=400)
-        data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return web.json_response(too_big, status=413)
+        if len(data) > MAX_UPLOAD:
+            return web.json_response(too_big, status=413)
         mime = sniff(bytes(data[:16]))
         if mime is None:
             return web.json_response({"error": self._render("channels/file_type", visitor, lang)}, status=415)
-        name = Path(part.filename or "lampiran").name[:120]
+        name = clean_str(Path(filename or "lampiran").name[:120]) or "lampiran"
         fid = await store_file(self.runtime.stores.db, bytes(data), filename=name, mime_type=mime, channel="webchat",
                                ref=name, user_id=visitor)
         await self.runtime.stores.db["fs.files"].update_one({"_id": fid}, {"$set": {"metadata.visitor": visitor}})

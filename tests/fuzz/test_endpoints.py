@@ -1,6 +1,7 @@
 """Every public endpoint under hostile input: no 5xx, no hang, and a normal citizen is answered afterwards."""
 from __future__ import annotations
 
+import io
 import json
 import time
 
@@ -134,14 +135,23 @@ def frames():
 async def test_webchat_http_and_websocket(bot):
     def body(client):
         @FUZZ
-        @given(frames=st.lists(frames(), min_size=1, max_size=4), name=nasty_text, upload=raw_bodies)
-        def one(frames, name, upload):
+        @given(frames=st.lists(frames(), min_size=1, max_size=4), name=nasty_text, upload=raw_bodies,
+               part=st.tuples(st.sampled_from(["file", "x", ""]), nasty_text,
+                              st.one_of(st.binary(max_size=64), st.sampled_from([b"\xff\xd8\xff" + b"x" * 20,
+                                                                                 b"%PDF-1.4", b"\x89PNG\r\n\x1a\n"]))))
+        def one(frames, name, upload, part):
             from urllib.parse import quote
 
             client.request("GET", "/webchat/static/" + quote(name, safe="", errors="surrogatepass") if name else "/webchat/static/x")
             client.session.cookie_jar.clear()
             assert client.request("GET", "/webchat") == 200  # a new visitor each time (rate limits are per person)
             client.request("POST", "/webchat/upload", data=upload)
+            form = aiohttp.FormData()
+            field, filename, content = part
+            printable = "".join(c for c in filename.encode("utf-8", "replace").decode() if c.isprintable())
+            form.add_field(field or "file", io.BytesIO(content), filename=printable or "f",
+                           content_type="application/octet-stream")
+            client.request("POST", "/webchat/upload", data=form)
 
             async def chat():
                 async with client.session.ws_connect(client.base + "/webchat/ws") as ws:
