@@ -20,8 +20,8 @@ from pymongo.errors import DuplicateKeyError
 
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 
-PRIVATE_MARK = "[disembunyikan]"
-INBOUND_LEASE_S = 60.0  # a turn that has not finished after this is taken to have died with its process  # stored in place of bodies we must not keep readable in logs
+PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep readable in logs
+INBOUND_LEASE_S = 60.0  # a turn that has not finished after this is taken to have died with its process
 
 
 class MessageStore:

@@ -3,7 +3,7 @@ import json
 from datetime import timedelta
 
 from bot.messages import Identity, InboundMessage, utcnow
-from tests.channels.test_whatsapp import SECRET, WA, chan, wa  # noqa: F401 (fixture)
+from tests.channels.test_whatsapp import WA, chan, wa  # noqa: F401 (fixture)
 
 OTHER = "6281234567002"
 
