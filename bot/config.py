@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     lapor_max_messages_per_minute: int = Field(20, ge=1)
     lapor_max_text_chars: int = Field(2000, ge=100)
     lapor_draft_ttl_days: int = Field(30, ge=1)
+    lapor_inbox_recovery_s: float = Field(30.0, gt=0, le=3600)  # webhook inboxes: checked this often; an entry is
+    # taken over when its process has not finished it after twice this (channels/inbox.py)
     # understanding
     rasa_url: str | None = None
     rasa_timeout_s: float = Field(3.0, gt=0)

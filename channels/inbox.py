@@ -10,8 +10,9 @@ is in the database. One document per webhook body in ``<channel>_inbox``:
 
 A body that is signed but cannot be parsed is stored as ``rejected`` (reason and size, no body) and answered
 200, since a resend would be refused again. ``next_try_at`` is the lease: the receiving process owns a fresh
-entry for ``GRACE_S``; after that (the process died, or the database was away) the recovery loop of any
-process claims it again. Processing is idempotent per message (the engine stores each inbound message once
+entry for twice ``LAPOR_INBOX_RECOVERY_S`` (60 s by default; a claimed one for four times); after that (the
+process died, or the database was away) the recovery loop of any process, which looks every
+``LAPOR_INBOX_RECOVERY_S``, claims it again. Processing is idempotent per message (the engine stores each inbound message once
 and never answers it twice), so a second run of the same body is harmless.
 """
 from __future__ import annotations
@@ -30,18 +31,19 @@ from bot.messages import utcnow
 log = logging.getLogger(__name__)
 
 TTL_S = 3 * 86400  # providers stop retrying after a few days; bodies live on in ``messages``
-GRACE_S = 60.0  # a fresh entry belongs to the process that received it this long
-LEASE_S = 120.0  # a claimed entry belongs to its claimer this long
+RECOVERY_S = 30.0  # default of LAPOR_INBOX_RECOVERY_S: how often the recovery loop looks
 MAX_ATTEMPTS = 5
 
-# outcome of one message of a body
-DONE, RETRY, REJECTED = "done", "retry", "rejected"
+# outcome of one message of a body: done; retry (the database was away: counts as an attempt); wait (another
+# live turn holds the message: look again later, not an attempt); rejected (cannot be used: recorded)
+DONE, RETRY, WAIT, REJECTED = "done", "retry", "wait", "rejected"
 
 
 class Inbox:
-    def __init__(self, db, name: str):
+    def __init__(self, db, name: str, recovery_s: float = RECOVERY_S):
         self.col = db[name]
         self.name = name
+        self.every_s, self.grace_s, self.lease_s = recovery_s, 2 * recovery_s, 4 * recovery_s
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("status", 1), ("next_try_at", 1)])
@@ -51,7 +53,7 @@ class Inbox:
         """Insert a verified body; None when ``key`` (a provider's own update id) was stored already."""
         now = utcnow()
         doc = {"_id": ObjectId() if key is None else key, "payload": payload, "status": "pending",
-               "received_at": now, "next_try_at": now + timedelta(seconds=GRACE_S), "attempts": 0}
+               "received_at": now, "next_try_at": now + timedelta(seconds=self.grace_s), "attempts": 0}
         try:
             await self.col.insert_one(doc)
         except DuplicateKeyError:
@@ -67,10 +69,14 @@ class Inbox:
     async def finish(self, doc: dict, outcomes: list[tuple[str, str | None]]) -> str:
         """Record the outcome of one processing run; returns the entry's new status."""
         rejected = [why for what, why in outcomes if what == REJECTED]
+        if any(what == WAIT for what, _ in outcomes) and not any(what == RETRY for what, _ in outcomes):
+            await self.col.update_one({"_id": doc["_id"]}, {"$set": {
+                "status": "pending", "next_try_at": utcnow() + timedelta(seconds=self.grace_s)}})
+            return "pending"
         if any(what == RETRY for what, _ in outcomes):
             attempts = doc.get("attempts", 0) + 1
             status = "failed" if attempts >= MAX_ATTEMPTS else "pending"
-            delay = min(GRACE_S * 2 ** (attempts - 1), 3600)
+            delay = min(self.grace_s * 2 ** (attempts - 1), 3600)
             await self.col.update_one({"_id": doc["_id"]}, {"$set": {
                 "status": status, "attempts": attempts, "next_try_at": utcnow() + timedelta(seconds=delay)}})
             if status == "failed":
@@ -88,7 +94,7 @@ class Inbox:
         return await self.col.find_one_and_update(
             {"status": {"$in": ["pending", "processing"]},
              "$or": [{"next_try_at": {"$lt": now}}, {"next_try_at": {"$exists": False}}]},  # older entries
-            {"$set": {"status": "processing", "next_try_at": now + timedelta(seconds=LEASE_S)}},
+            {"$set": {"status": "processing", "next_try_at": now + timedelta(seconds=self.lease_s)}},
             return_document=ReturnDocument.AFTER)
 
     async def recover_once(self, process) -> int:
@@ -99,9 +105,9 @@ class Inbox:
             await process(doc)
         return n
 
-    async def recover_forever(self, process, every_s: float = 30.0) -> None:
+    async def recover_forever(self, process) -> None:
         while True:
-            await asyncio.sleep(every_s)
+            await asyncio.sleep(self.every_s)
             try:
                 await self.recover_once(process)
             except PyMongoError as exc:
@@ -111,8 +117,8 @@ class Inbox:
 
 
 async def run_turn(runtime, inbound, on_failure=None) -> str:
-    """Hand one parsed inbound message to the engine: DONE, or RETRY when it must be processed again later
-    (database away, or another live turn holds it). ``on_failure`` (async, no arguments) answers the person
+    """Hand one parsed inbound message to the engine: DONE, RETRY (the database is away) or WAIT (another
+    live turn holds it). ``on_failure`` (async, no arguments) answers the person
     when the turn failed (first try only)."""
     try:
         replies = await runtime.engine.handle(inbound)
@@ -128,7 +134,7 @@ async def run_turn(runtime, inbound, on_failure=None) -> str:
         try:
             if await runtime.stores.messages.inbound_unfinished(inbound.identity.channel,
                                                                 inbound.channel_message_id):
-                return RETRY
+                return WAIT
         except PyMongoError:
             return RETRY
     return DONE

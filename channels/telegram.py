@@ -158,7 +158,7 @@ class TelegramChannel(Channel):
         self._ready = asyncio.Event()
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self.poll_timeout = 10
-        self.inbox = Inbox(runtime.stores.db, "telegram_inbox")
+        self.inbox = Inbox(runtime.stores.db, "telegram_inbox", s.lapor_inbox_recovery_s)
         self._tasks: set[asyncio.Task] = set()
         self._turns = asyncio.Semaphore(64)
         self._recover_task: asyncio.Task | None = None

@@ -265,7 +265,7 @@ class WhatsAppChannel(Channel):
         super().__init__(runtime)
         self.settings = runtime.settings
         self.db = runtime.stores.db
-        self.inbox = Inbox(self.db, "whatsapp_inbox")
+        self.inbox = Inbox(self.db, "whatsapp_inbox", self.settings.lapor_inbox_recovery_s)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._user_locks: dict[str, asyncio.Lock] = {}

@@ -108,7 +108,7 @@ async def test_a_message_another_live_turn_holds_keeps_its_entry_pending(wa):
     assert (await drv.post(payload)).status == 200
     await chan(rt).idle()
     entry = await rt.stores.db.whatsapp_inbox.find_one({})
-    assert entry["status"] == "pending" and entry["attempts"] == 1 and entry["payload"]
+    assert entry["status"] == "pending" and entry["attempts"] == 0 and entry["payload"]
     # that process died: once the lease is over, the recovery runs the turn
     past = utcnow() - timedelta(minutes=5)
     await rt.stores.db.messages.update_one({"channel_message_id": wamid}, {"$set": {"lease_until": past}})
