@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha256s
 export RASA_TELEMETRY_ENABLED := false
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: run test install install-rasa test-model browser bench clean
+.PHONY: run test install install-rasa test-model browser bench fuzz clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@echo "[setup] application virtualenv $(VENV)"
@@ -37,6 +37,11 @@ test: install install-rasa browser test-model
 
 bench: install install-rasa
 	@$(VENV)/bin/python bench/turns.py
+
+# long fuzzing of every public endpoint: FUZZ_EXAMPLES per test (default here 2000; CI runs 25, derandomized)
+FUZZ_EXAMPLES ?= 2000
+fuzz: install
+	@FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/fuzz $(PYTEST_ARGS)
 
 clean:
 	rm -rf var .pytest_cache

@@ -42,6 +42,8 @@ class Settings(BaseSettings):
     lapor_handoff_idle_minutes: float = Field(30.0, gt=0)  # a live conversation quiet this long goes back to the bot
     lapor_max_lookups_per_hour: int = Field(10, ge=1)  # typed tracking IDs, per contact
     lapor_max_lookups_per_address_per_hour: int = Field(30, ge=1)  # same, per source address (web chat)
+    lapor_inbox_recovery_s: float = Field(30.0, gt=0, le=3600)  # webhook inboxes: checked this often; an entry is
+    # taken over when its process has not finished it after twice this (channels/inbox.py)
     # understanding
     rasa_url: str | None = None
     rasa_timeout_s: float = Field(3.0, gt=0)

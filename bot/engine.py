@@ -2,11 +2,14 @@
 
 handle(inbound):
   1. clean the text (control characters, size limit; the original size is kept)
-  2. find or create the contact, store the inbound message (a redelivered id stops here)
+  2. find or create the contact, store the inbound message (a redelivered id stops here, unless its
+     earlier turn died unfinished: see ``MessageStore.store_inbound``)
   3. run one dialogue turn under a per-contact lock, saved with an optimistic version check
      (another process saving first makes us reload and rerun the turn); the turn's effects (added
-     information, ratings, objections, notifications…) run only after its state saved, so exactly once
-  4. store the replies in the outbox (queued, or already delivered for inline channels)
+     information, ratings, objections, notifications…) run only after its state saved, so exactly once; the
+     saved conversation lists the inbound ids it answered, so a rerun after a crash never answers twice
+  4. store the replies in the outbox (queued, or already delivered for inline channels), mark the inbound
+     ``processed``
 """
 from __future__ import annotations
 
@@ -32,12 +35,24 @@ log = logging.getLogger(__name__)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
 
 
+def plain_digits(text: str) -> str:
+    """Digits that ``str.isdigit()`` accepts but ``int()`` refuses (², ①, ➍...) become ASCII digits, so no
+    "is it a number?" check downstream can crash on them."""
+    if text.isascii():
+        return text
+    return "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isdecimal() else ch for ch in text)
+
+
+HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
+
+
 class TurnFailed(Exception):
     """The turn could not be completed (database outage). Nothing was half-written; the user may retry."""
 
 
 def clean_text(msg: InboundMessage, max_chars: int) -> InboundMessage:
     text = unicodedata.normalize("NFC", _CONTROL.sub("", msg.text or ""))
+    text = plain_digits(text)
     text = re.sub(r"[ \t]+", " ", text).strip()
     if len(text) > max_chars:
         msg.original_size = len(msg.text)
@@ -86,17 +101,23 @@ class Engine:
                          mask_user(inbound.identity.user_id))
                 return []
             if await held.on_inbound(self, contact, inbound):  # a WhatsApp message releases what was held for the contact
+                await self.stores.messages.mark_inbound(stored, "processed")
                 return []
             payload = inbound.payload
             async with self._lock(contact["_id"]):
                 for intercept in self.interceptors:  # e.g. a staff member holds the conversation
                     if await intercept(self, contact, inbound):
+                        await self.stores.messages.mark_inbound(stored, "processed")
                         return []
-                turn = await self._run_turn(contact, inbound)
-            if inbound.payload and not payload:  # a typed number answered the last choices: keep what it meant
-                await self.stores.messages.mark_inbound(stored, "received", payload=inbound.payload)
+                turn = await self._run_turn(contact, inbound, stored)
+            if turn is None:  # the turn was saved before a crash: only the bookkeeping below was missing
+                await self.stores.messages.mark_inbound(stored, "processed")
+                return []
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)
+            # a typed number answered the last choices: the stored message keeps what it meant
+            meant = {"payload": inbound.payload} if inbound.payload and not payload else {}
+            await self.stores.messages.mark_inbound(stored, "processed", **meant)
         except PyMongoError as exc:
             self.metrics["failures"] += 1
             log.warning("turn %s failed: database unavailable (%s)", corr, type(exc).__name__)
@@ -118,13 +139,19 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
-    async def _run_turn(self, contact: dict, inbound: InboundMessage) -> Turn:
+    async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None) -> Turn | None:
+        """Run and save one turn; None when the conversation already saved this inbound's turn (a rerun
+        after a crash), so a message is never answered twice."""
         for attempt in range(5):
             state = await self.stores.conversations.load(contact["_id"])
+            if inbound_id is not None and inbound_id in (state.get("handled") or []):
+                return None
             turn = Turn(self.ports, dict(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
+            if inbound_id is not None:  # saved with the state: the proof this turn happened
+                state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:

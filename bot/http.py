@@ -1,9 +1,13 @@
-"""The HTTP server: health, channel webhooks, web chat, staff API. Bodies over 10 MB are refused (413)."""
+"""The HTTP server: health, channel webhooks, web chat, staff API. Bodies over 10 MB are refused (413).
+
+Health: ``/healthz/live`` (liveness: the process answers, 200 always) and ``/healthz/ready`` = ``/healthz``
+(readiness: 503 only when the database is unreachable; NLU down or failing is ``degraded`` with 200)."""
 from __future__ import annotations
 
 import logging
 
 from aiohttp import web
+from pymongo.errors import ConnectionFailure
 
 from bot.appkeys import RUNTIME_KEY  # noqa: F401  (re-exported: tests and older imports)
 
@@ -14,36 +18,60 @@ MAX_BODY = 10 * 1024 * 1024
 
 @web.middleware
 async def json_errors(request: web.Request, handler):
-    """Every error answers JSON; no traceback ever reaches a client."""
+    """Every error answers JSON; no traceback ever reaches a client. The database being away is a 503 (which
+    providers retry) with one warning line, not a traceback per request."""
     try:
         return await handler(request)
     except web.HTTPException as exc:
         if exc.content_type == "application/json" or exc.status < 400:
             raise
         return web.json_response({"error": exc.reason, "status": exc.status}, status=exc.status)
+    except ConnectionFailure as exc:  # unreachable or timed out; other database errors are bugs (500, logged)
+        log.warning("%s %s: database unavailable (%s); answered 503", request.method, request.path,
+                    type(exc).__name__)
+        return web.json_response({"error": "storage unavailable, retry later", "status": 503}, status=503)
     except Exception:
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response({"error": "internal error", "status": 500}, status=500)
 
 
-async def healthz(request: web.Request) -> web.Response:
+async def live(request: web.Request) -> web.Response:
+    """Liveness: the process and its event loop answer. Never touches a dependency."""
+    return web.json_response({"status": "ok"})
+
+
+def nlu_state(health: dict) -> dict:
+    """Rasa down, or up while its parses fail (last parse degraded): ``degraded``, never ``down``: citizens are
+    still answered with buttons, numbered menus and keywords."""
+    if health.get("state") == "down" or (health.get("state") == "up" and health.get("last_error")):
+        return {**health, "state": "degraded", "status_endpoint": health.get("state")}
+    return health
+
+
+async def ready(request: web.Request) -> web.Response:
+    """Readiness (also ``/healthz``): 503 only when the bot cannot take messages (database unreachable);
+    degraded understanding is reported as ``degraded`` with 200."""
     rt = request.app[RUNTIME_KEY]
     db_up = await rt.stores.ping() if rt.stores else False
     deps = {"database": {"state": "up" if db_up else "down", "embedded": rt.embedded_db is not None}}
     if rt.embedded_db is not None:  # supervised: "restarting" while it comes back after a crash
         deps["database"].update(process=rt.embedded_db.state, restarts=rt.embedded_db.restarts)
     if rt.nlu is not None:
-        deps["nlu"] = await rt.nlu.health()
+        deps["nlu"] = nlu_state(await rt.nlu.health())
     deps["channels"] = {"state": "up", "enabled": sorted(c.name for c in rt.channels)}
     down = [k for k, v in deps.items() if v.get("state") == "down"]
-    body = {"status": "ok" if not down else "degraded", "down": down, "dependencies": deps}
+    degraded = [k for k, v in deps.items() if v.get("state") == "degraded"]
+    status = "down" if down else "degraded" if degraded else "ok"
+    body = {"status": status, "down": down, "degraded": degraded, "dependencies": deps}
     return web.json_response(body, status=503 if down else 200)
 
 
 def build_app(runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
     app[RUNTIME_KEY] = runtime
-    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/healthz", ready)
+    app.router.add_get("/healthz/ready", ready)
+    app.router.add_get("/healthz/live", live)
     for ch in runtime.channels:
         ch.add_routes(app)
     from bot.staff.api import add_routes as add_staff_routes

@@ -1,6 +1,7 @@
 """SMS through a Twilio-style gateway (e.g. the 1708 short code).
 
-Inbound ``POST /webhooks/sms`` (form: MessageSid, From, To, Body, NumMedia…): ``X-Twilio-Signature`` must be
+Inbound ``POST /webhooks/sms`` (form: MessageSid, From, To, Body, NumMedia…): a body that is not a UTF-8
+urlencoded form gets 400; ``X-Twilio-Signature`` must be
 base64(HMAC-SHA1(SMS_AUTH_TOKEN, SMS_PUBLIC_URL + sorted name+value pairs)) or the request gets 403. The
 number is normalized to E.164; the turn runs inline and the replies come back at once as TwiML. Choices are a
 numbered menu; the menu last shown to a number is kept in MongoDB so a typed ``2`` maps back to its payload in
@@ -28,6 +29,7 @@ from bot.messages import Identity, InboundMessage, Media, OutboundMessage
 from bot.phones import normalize_phone
 from bot.sending import Outcome, SendResult
 from channels import sms_parts
+from bot.untrusted import BadInput, parse_form
 from channels.base import Channel
 from channels.formatting import constant_time_equal, doc_choices, gsm_friendly, numbered_menu, sms_split
 
@@ -157,14 +159,22 @@ class SmsChannel(Channel):
         given = request.headers.get("X-Twilio-Signature", "")
         return bool(token and given) and constant_time_equal(given, twilio_signature(token, url, form))
 
+    async def _form(self, request: web.Request) -> dict[str, str]:
+        """The urlencoded body (``bot.untrusted.parse_form``); BadInput (400) when it is not UTF-8."""
+        return parse_form(await request.read())
+
     async def webhook(self, request: web.Request) -> web.Response:
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        try:
+            form = await self._form(request)
+        except BadInput as exc:
+            return web.json_response({"error": exc.message}, status=400)
         if not self._verified(request, form, "/webhooks/sms"):
             return web.json_response({"error": "invalid signature"}, status=403)
         sender = form.get("From", "").strip()
         sid = form.get("MessageSid") or form.get("SmsSid")
-        if not sender or not sid:
-            return web.json_response({"error": "From and MessageSid are required"}, status=400)
+        if not sender or not sid or len(sender) > 40 or len(sid) > 64:
+            return web.json_response({"error": "From and MessageSid (at most 40/64 characters) are required"},
+                                     status=400)
         phone = normalize_phone(sender) or sender
         inbound = InboundMessage(Identity("sms", phone), sid, text=form.get("Body", ""))
         try:
@@ -198,7 +208,10 @@ class SmsChannel(Channel):
         return bodies[:sms_parts.MAX_PARTS]
 
     async def status_callback(self, request: web.Request) -> web.Response:
-        form = {k: str(v) for k, v in (await request.post()).items()}
+        try:
+            form = await self._form(request)
+        except BadInput as exc:
+            return web.json_response({"error": exc.message}, status=400)
         if not self._verified(request, form, "/webhooks/sms/status"):
             return web.json_response({"error": "invalid signature"}, status=403)
         status = STATUS_MAP.get(form.get("MessageStatus", ""))

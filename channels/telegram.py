@@ -1,9 +1,13 @@
 """Telegram with python-telegram-bot v22.
 
 Inbound: long polling (default) or a webhook at ``POST /webhooks/telegram`` whose
-``X-Telegram-Bot-Api-Secret-Token`` must match TELEGRAM_WEBHOOK_SECRET (403 otherwise). Every update is
-translated into one InboundMessage and handed to ``engine.handle`` (not inline: the outbox sends the
-replies, at Telegram's limits). Photos and documents are downloaded with PTB and stored in GridFS.
+``X-Telegram-Bot-Api-Secret-Token`` must match TELEGRAM_WEBHOOK_SECRET (403 otherwise). A webhook update is
+parsed (``bot.untrusted``), stored in ``telegram_inbox`` under its ``update_id`` (``channels.inbox``) and only
+then answered 200 (503 while the database is away; a body without an update_id is recorded as rejected and
+answered 200); a polled update is kept there too while its turn runs. Every update is translated into one
+InboundMessage and handed to ``engine.handle`` (not inline: the outbox sends the replies, at Telegram's
+limits); entries a crash left behind are processed again by the recovery loop. Photos and documents are
+downloaded with PTB and stored in GridFS.
 
 Outbound: HTML parse mode with ``< > &`` escaped; choices as an inline keyboard (callback data ≤64 bytes,
 longer payloads are stored by bot/storage/telegram_callbacks.py); a location request as a one-time reply keyboard.
@@ -19,18 +23,20 @@ import warnings
 from datetime import timedelta
 
 from aiohttp import web
+from pymongo.errors import PyMongoError
 from telegram import (InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, Update)
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, InvalidToken, NetworkError, RetryAfter, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 
-from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, SharedContact, utcnow
 from bot.outbox import mask_user
 from bot.sending import Outcome, SendResult
 from bot.phones import normalize_phone
+from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
-from channels.formatting import constant_time_equal, doc_choices, record_attribution, split_text, truncate
+from channels.formatting import constant_time_equal, doc_choices, record_attribution, short_hash, split_text, truncate
+from channels.inbox import DONE, REJECTED, RETRY, Inbox, run_turn
 
 log = logging.getLogger(__name__)
 
@@ -131,6 +137,10 @@ class TelegramChannel(Channel):
         self._ready = asyncio.Event()
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self.poll_timeout = 10
+        self.inbox = Inbox(runtime.stores.db, "telegram_inbox", s.lapor_inbox_recovery_s)
+        self._tasks: set[asyncio.Task] = set()
+        self._turns = asyncio.Semaphore(64)
+        self._recover_task: asyncio.Task | None = None
 
     # ------------------------------------------------------------------ lifecycle
     def sender(self):
@@ -142,6 +152,8 @@ class TelegramChannel(Channel):
 
     async def start(self) -> None:
         await self.callbacks.ensure_indexes()
+        await self.inbox.ensure_indexes()
+        self._recover_task = asyncio.create_task(self.inbox.recover_forever(self._process))
         await self.app.initialize()  # getMe
         await self.app.start()
         if self.mode == "polling":
@@ -157,6 +169,10 @@ class TelegramChannel(Channel):
 
     async def stop(self) -> None:
         self._ready.clear()
+        if self._recover_task:
+            self._recover_task.cancel()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5)
         try:
             if self.app.updater and self.app.updater.running:
                 await self.app.updater.stop()
@@ -177,42 +193,106 @@ class TelegramChannel(Channel):
             app.router.add_post("/webhooks/telegram", self.webhook)
 
     async def webhook(self, request: web.Request) -> web.Response:
+        """verify → parse → store → 200 → process: Telegram does not resend an update it got 200 for."""
         given = request.headers.get("X-Telegram-Bot-Api-Secret-Token", "")
         if not self.secret or not constant_time_equal(given, self.secret):
             return web.json_response({"error": "forbidden"}, status=403)
+        raw = await request.read()
         try:
-            data = await request.json()
-            update = Update.de_json(data, self.app.bot)
-        except Exception:
-            return web.json_response({"error": "bad update"}, status=400)
-        await self.app.update_queue.put(update)
+            try:
+                data = loads_object(raw)
+                uid = data.get("update_id")
+                if not isinstance(uid, int) or isinstance(uid, bool) or not 0 <= uid < 2 ** 63:
+                    raise BadInput("no update_id")
+            except BadInput as exc:  # a resend would be refused again: recorded, answered 200
+                await self.inbox.reject(exc.message, len(raw))
+                return web.json_response({"ok": True, "rejected": exc.message})
+            doc = await self.inbox.store(data, key=uid)
+        except PyMongoError as exc:
+            log.warning("telegram update not stored: database unavailable (%s); answered 503", type(exc).__name__)
+            return web.json_response({"error": "storage unavailable, retry"}, status=503)
+        if doc is not None:  # None: this update_id is stored already (a resend)
+            self._spawn(self._process(doc))
         return web.json_response({"ok": True})
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def idle(self, timeout: float = 10) -> None:
+        """Wait until every webhook update received so far is processed (tests)."""
+        while self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout)
+
+    async def recover_once(self) -> int:
+        return await self.inbox.recover_once(self._process)
 
     # ------------------------------------------------------------------ inbound
     async def _on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        chat = update.effective_chat
-        if chat is None:
-            return
-        key = str(chat.id)
-        lock = self._chat_locks.setdefault(key, asyncio.Lock())  # one update at a time per chat, in order
-        async with lock:
+        """Polling: PTB has acknowledged the update already; it is kept in the inbox while its turn runs, so a
+        crash mid-turn is recovered."""
+        await self._run(update, payload=update.to_dict())
+
+    async def _process(self, doc: dict) -> None:
+        """A stored update (webhook, or recovery of any mode)."""
+        try:
+            update = Update.de_json(doc["payload"], self.app.bot)
+        except Exception as exc:
+            log.warning("telegram update %s rejected: %s", doc["_id"], type(exc).__name__)
             try:
-                inbound = await self.to_inbound(update)
-                if inbound is None:
-                    return
-                try:
-                    await self.runtime.engine.handle(inbound)
-                    if inbound.start_param:
-                        await record_attribution(self.runtime.stores, "telegram", inbound.identity.user_id,
-                                                 {"start": inbound.start_param})
-                except TurnFailed:
-                    user = update.effective_user
-                    lang = "en" if user and (user.language_code or "").startswith("en") else "id"
-                    await self.app.bot.send_message(chat.id, html.escape(self.runtime.engine.failure_text(lang),
-                                                                         quote=False), parse_mode=ParseMode.HTML)
+                await self.inbox.finish(doc, [(REJECTED, f"unparseable update: {type(exc).__name__}")])
+            except PyMongoError:
+                pass
+            return
+        await self._run(update, doc=doc)
+
+    async def _run(self, update: Update, doc: dict | None = None, payload: dict | None = None) -> None:
+        try:
+            key = str(update.effective_chat.id) if update.effective_chat is not None else "-"
+        except Exception:  # an update of a shape PTB could not make sense of
+            key = "-"
+        lock = self._chat_locks.setdefault(key, asyncio.Lock())  # one update at a time per chat, in order
+        async with lock, self._turns:
+            try:
+                if doc is None:
+                    doc = await self.inbox.store(payload, key=update.update_id)
+                    if doc is None:
+                        return  # stored already: processed, or being processed
+                await self.inbox.finish(doc, [await self._turn(update, first=not doc.get("attempts"))])
+            except PyMongoError as exc:  # the entry keeps its lease; the recovery loop tries again
+                log.warning("telegram update: database unavailable (%s); will retry", type(exc).__name__)
+            except Exception:
+                log.exception("telegram update processing failed; kept in the inbox for another try")
             finally:
                 if not lock._waiters:  # noqa: SLF001 - drop idle locks so the dict stays small
                     self._chat_locks.pop(key, None)
+
+    async def _turn(self, update: Update, first: bool) -> tuple[str, str | None]:
+        """(DONE | RETRY | REJECTED, reason) for one update."""
+        try:
+            if update.effective_chat is None:
+                return DONE, None
+            inbound = await self.to_inbound(update)
+        except PyMongoError:
+            return RETRY, "database"
+        except Exception as exc:
+            log.warning("telegram update rejected: %s", type(exc).__name__)
+            return REJECTED, type(exc).__name__
+        if inbound is None:
+            return DONE, None
+        outcome = await run_turn(self.runtime, inbound, (lambda: self._send_failure(update)) if first else None)
+        if outcome == DONE and inbound.start_param:
+            await record_attribution(self.runtime.stores, "telegram", inbound.identity.user_id,
+                                     {"start": inbound.start_param})
+        return outcome, None
+
+    async def _send_failure(self, update: Update) -> None:
+        user = update.effective_user
+        lang = "en" if user and (user.language_code or "").startswith("en") else "id"
+        await self.app.bot.send_message(update.effective_chat.id,
+                                        html.escape(self.runtime.engine.failure_text(lang), quote=False),
+                                        parse_mode=ParseMode.HTML)
 
     async def to_inbound(self, update: Update) -> InboundMessage | None:
         user = update.effective_user

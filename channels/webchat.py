@@ -4,11 +4,13 @@
   once under LAPOR_DATA_DIR/webchat.key), set when the page is served; the socket refuses connections
   without a valid cookie or from another origin.
 - On connect the last messages are sent back (history restored on reload).
-- Client frames (JSON): ``{"type": "text", "id", "text"}``, ``{"type": "choice", "id", "payload", "label"}``,
+- Client frames (JSON objects, parsed by ``bot.untrusted``: a frame that is not one, or nests deeper than 4,
+  gets ``{"type": "error", "text": "bad frame"}`` and the socket stays open): ``{"type": "text", "id", "text"}``, ``{"type": "choice", "id", "payload", "label"}``,
   ``{"type": "location", "id", "latitude", "longitude"}``, ``{"type": "file", "id", "upload", "text"}``,
   ``{"type": "lang", "lang"}``. ``id`` is made by the page, so a resent frame is deduplicated by the engine.
 - Server frames: ``{"type": "history", "messages": [...]}``, ``{"type": "bot", "text", "choices",
   "request_location"}``, ``{"type": "error", "text"}``.
+- Static files: ``GET /webchat/static/{name}`` serves only the files of ``channels/static`` by exact name.
 - Uploads: ``POST /webchat/upload`` (multipart, one file ≤5 MB, JPEG/PNG/PDF checked by content) → GridFS.
 - Notifications: the Sender pushes to the visitor's open sockets in this process; otherwise they stay stored
   and appear with the history on the next visit.
@@ -18,25 +20,28 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import os
 import secrets
 import uuid
 from pathlib import Path
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from bson import ObjectId
 from bson.errors import InvalidId
+from pymongo.errors import PyMongoError
 
 from bot.engine import TurnFailed
 from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage
 from bot.sending import Outcome, SendResult
+from bot.untrusted import BadInput, clean_str, loads_object
 from channels.base import Channel
 
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parent / "static"
+STATIC_FILES = frozenset(p.name for p in STATIC.iterdir() if p.is_file())
+MAX_FRAME_DEPTH = 4  # frames are flat objects
 COOKIE = "lapor_webchat"
 COOKIE_MAX_AGE = 365 * 86400
 MAX_UPLOAD = 5 * 1024 * 1024
@@ -117,7 +122,14 @@ class WebChatChannel(Channel):
         app.router.add_get("/webchat", self.page)
         app.router.add_get("/webchat/ws", self.socket)
         app.router.add_post("/webchat/upload", self.upload)
-        app.router.add_static("/webchat/static", STATIC, show_index=False, append_version=False)
+        app.router.add_get("/webchat/static/{name}", self.static)
+
+    async def static(self, request: web.Request) -> web.StreamResponse:
+        """Only the page's own files, by exact name: no path is ever built from the request."""
+        name = request.match_info["name"]
+        if name not in STATIC_FILES:
+            return web.json_response({"error": "not found"}, status=404)
+        return web.FileResponse(STATIC / name, headers={"X-Content-Type-Options": "nosniff"})
 
     async def page(self, request: web.Request) -> web.StreamResponse:
         resp = web.FileResponse(STATIC / "webchat.html", headers={
@@ -152,13 +164,15 @@ class WebChatChannel(Channel):
                 if msg.type != WSMsgType.TEXT:
                     continue
                 try:
-                    frame = json.loads(msg.data)
-                    if not isinstance(frame, dict):
-                        raise ValueError
-                except ValueError:
+                    frame = loads_object(msg.data, max_depth=MAX_FRAME_DEPTH)
+                except BadInput:
                     await ws.send_json({"type": "error", "text": "bad frame"})
                     continue
-                await self.on_frame(visitor, frame, peer=request.remote)
+                try:
+                    await self.on_frame(visitor, frame, peer=request.remote)
+                except PyMongoError as exc:  # the database is away: say so, keep the socket
+                    log.warning("webchat frame not processed: database unavailable (%s)", type(exc).__name__)
+                    await ws.send_json({"type": "error", "text": self.runtime.engine.failure_text("id")})
         finally:
             conns = self.sockets.get(visitor)
             if conns is not None:
@@ -209,10 +223,12 @@ class WebChatChannel(Channel):
             inbound.kind = "choice"
         elif kind == "location":
             try:
-                inbound.location = Location(float(frame["latitude"]), float(frame["longitude"]))
-                inbound.kind = "location"
+                lat, lon = float(frame["latitude"]), float(frame["longitude"])
+                if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                    raise ValueError("out of range")
             except (KeyError, TypeError, ValueError):
                 return
+            inbound.location, inbound.kind = Location(lat, lon), "location"
         elif kind == "file":
             media = await self._own_upload(visitor, frame.get("upload"))
             if media is None:
@@ -261,6 +277,19 @@ class WebChatChannel(Channel):
         return Media("photo" if mime.startswith("image/") else "document", str(oid), mime, f.get("filename"),
                      f.get("length"), gridfs_id=oid)
 
+    @staticmethod
+    async def _read_file_part(request: web.Request) -> tuple[bytearray | None, str | None]:
+        """The bytes (at most MAX_UPLOAD + 1) and name of the form part ``file``; (None, None) without one.
+        Malformed multipart raises ValueError (or the like), which the caller answers with 400."""
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if isinstance(part, BodyPartReader) and part.name == "file":
+                data = bytearray()
+                while len(data) <= MAX_UPLOAD and (chunk := await part.read_chunk(64 * 1024)):
+                    data += chunk
+                return data, part.filename
+        return None, None
+
     async def upload(self, request: web.Request) -> web.Response:
         visitor = self.visitor(request)
         if visitor is None or not self._same_origin(request):
@@ -271,23 +300,17 @@ class WebChatChannel(Channel):
         if request.content_length and request.content_length > MAX_UPLOAD + 64 * 1024:
             return web.json_response(too_big, status=413)
         try:
-            reader = await request.multipart()
-            part = await reader.next()
-        except (ValueError, AssertionError, KeyError):
+            data, filename = await self._read_file_part(request)
+        except (ValueError, AssertionError, KeyError, RuntimeError, UnicodeDecodeError):
             return web.json_response({"error": "multipart form expected"}, status=400)
-        while part is not None and part.name != "file":
-            part = await reader.next()
-        if part is None:
+        if data is None:
             return web.json_response({"error": "no file"}, status=400)
-        data = bytearray()
-        while chunk := await part.read_chunk(64 * 1024):
-            data += chunk
-            if len(data) > MAX_UPLOAD:
-                return web.json_response(too_big, status=413)
+        if len(data) > MAX_UPLOAD:
+            return web.json_response(too_big, status=413)
         mime = sniff(bytes(data[:16]))
         if mime is None:
             return web.json_response({"error": self._render("channels/file_type", visitor, lang)}, status=415)
-        name = Path(part.filename or "lampiran").name[:120]
+        name = clean_str(Path(filename or "lampiran").name[:120]) or "lampiran"
         fid = await self.runtime.stores.files.store(bytes(data), filename=name, mime_type=mime, channel="webchat",
                                                     ref=name, user_id=visitor, visitor=visitor)
         return web.json_response({"upload": str(fid), "filename": name, "mime_type": mime, "size": len(data)})

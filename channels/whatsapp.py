@@ -3,10 +3,16 @@
 Inbound ``POST /webhooks/whatsapp``:
   1. ``X-Hub-Signature-256`` = HMAC-SHA256(app secret, raw body), compared in constant time BEFORE the body is
      parsed; a forged request gets 401 and nothing is stored;
-  2. the verified payload is stored in ``whatsapp_inbox`` and the webhook answers 200 at once;
-  3. a background task turns every message into an InboundMessage (media downloaded in two steps into GridFS)
-     and hands it to ``engine.handle``; ``statuses[]`` update the stored outbound message. Redeliveries are
-     harmless (the engine ignores a known ``wamid``); inbox entries left pending by a crash are picked up again.
+  2. the body is parsed by ``bot.untrusted`` (depth limit, storable values); one that cannot be parsed is
+     recorded in the inbox as ``rejected`` and answered 200 (a resend would fail the same way);
+  3. the payload is stored in ``whatsapp_inbox`` (``channels.inbox``) and only then the webhook answers 200
+     (503 while the database is away, so Meta retries);
+  4. a background task handles ``statuses[]`` (update the stored outbound message) and then each message on
+     its own: one small parser per kind turns it into an InboundMessage (media downloaded in two steps into
+     GridFS) and ``engine.handle`` runs the turn. A message that cannot be parsed is rejected and recorded
+     on the inbox entry; the others still run. Redeliveries are harmless (the engine ignores a known
+     ``wamid``, and takes over one whose turn died unfinished); inbox entries a crash or an outage left
+     behind are claimed again by the recovery loop of any process.
 ``GET /webhooks/whatsapp`` answers the verification challenge.
 
 Outbound: text; reply buttons for 1–3 choices; a list for 4–10; a numbered text beyond that (a typed number
@@ -24,14 +30,14 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import hmac
-import json
 import logging
 import re
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from bson import ObjectId
+from pymongo.errors import PyMongoError
 
 from bot import held
 from bot.engine import TurnFailed
@@ -40,9 +46,11 @@ from bot.outbox import mask_user
 from bot.sending import Outcome, SendResult, whatsapp_window_open
 from bot.phones import normalize_phone
 from bot.tasks import stop_task
+from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, extension_for, numbered_menu,
                                  record_attribution, split_text, truncate)
+from channels.inbox import DONE, REJECTED, RETRY, Inbox, run_turn
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +62,6 @@ RETRY_CODES = {130429: 2.0, 131056: 6.0}  # throughput, per-user pair rate
 REENGAGE_CODE = 131047
 PROCESS_CONCURRENCY = 8
 STATUS_RETRY_S = (0.5, 2.0, 5.0)
-INBOX_TTL_S = 3 * 86400  # Meta stops retrying after a few days; bodies live on in ``messages``
 
 
 def sign(secret: str, raw: bytes) -> str:
@@ -78,6 +85,58 @@ def unique_titles(labels: list[str], limit: int) -> list[str]:
             n += 1
         out.append(t)
     return out
+
+
+def _obj(v) -> dict:
+    return v if isinstance(v, dict) else {}
+
+
+def _objs(v, keep_others: bool = False) -> list:
+    """The dict items of a list field (anything else in the list too with ``keep_others``, to reject it)."""
+    if not isinstance(v, list):
+        return []
+    return list(v) if keep_others else [x for x in v if isinstance(x, dict)]
+
+
+def _values(payload: dict) -> list[dict]:
+    return [_obj(ch.get("value")) for e in _objs(payload.get("entry")) for ch in _objs(e.get("changes"))]
+
+
+def _text(v, limit: int = 20_000) -> str:
+    return v[:limit] if isinstance(v, str) else "" if v is None or isinstance(v, (dict, list)) else str(v)[:limit]
+
+
+def _name(v) -> str | None:
+    return v[:100] if isinstance(v, str) and v.strip() else None
+
+
+_WA_ID = re.compile(r"[0-9]{5,20}")
+
+
+def _unusable(m) -> str | None:
+    """Why a ``messages[]`` item cannot be processed at all (None when it can)."""
+    if not isinstance(m, dict):
+        return "not an object"
+    if not _WA_ID.fullmatch(str(m.get("from") if isinstance(m.get("from"), (str, int)) else "")):
+        return "no sender number"
+    mid = m.get("id")
+    if not isinstance(mid, str) or not 0 < len(mid) <= 256:
+        return "no message id"
+    return None
+
+
+def _timestamp(m) -> int:
+    """Sort key: the message's Unix time, 0 when missing or not a number (such a message still goes on)."""
+    t = m.get("timestamp") if isinstance(m, dict) else None
+    try:
+        return int(t) if isinstance(t, (str, int)) and not isinstance(t, bool) and 0 <= int(t) < 10 ** 11 else 0
+    except ValueError:
+        return 0
+
+
+def _when(m: dict) -> datetime:
+    t = _timestamp(m)
+    return min(datetime.fromtimestamp(t, timezone.utc), utcnow()) if t else utcnow()
 
 
 class WhatsAppSender:
@@ -232,7 +291,7 @@ class WhatsAppChannel(Channel):
         super().__init__(runtime)
         self.settings = runtime.settings
         self.db = runtime.stores.db
-        self.inbox = self.db["whatsapp_inbox"]
+        self.inbox = Inbox(self.db, "whatsapp_inbox", self.settings.lapor_inbox_recovery_s)
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._user_locks: dict[str, asyncio.Lock] = {}
@@ -255,10 +314,9 @@ class WhatsAppChannel(Channel):
         return self._session
 
     async def start(self) -> None:
-        await self.inbox.create_index([("status", 1), ("received_at", 1)])
-        await self.inbox.create_index("received_at", expireAfterSeconds=INBOX_TTL_S, name="inbox_ttl")
+        await self.inbox.ensure_indexes()
         await self.http()
-        self._recover_task = asyncio.create_task(self._recover_forever())
+        self._recover_task = asyncio.create_task(self.inbox.recover_forever(self._process))
 
     async def stop(self) -> None:
         await stop_task(self._recover_task, timeout_s=5, name="WhatsApp inbox recovery")
@@ -285,21 +343,25 @@ class WhatsAppChannel(Channel):
         return web.json_response({"error": "verification failed"}, status=403)
 
     async def webhook(self, request: web.Request) -> web.Response:
+        """verify → parse → store → 200 → process. A signed body we cannot parse is recorded and answered 200
+        (Meta would resend it for days); while the database is away the answer is 503 (Meta retries)."""
         raw = await request.read()  # over 10 MB: 413 from the server's body limit
         given = request.headers.get("X-Hub-Signature-256", "")
         if not constant_time_equal(given, sign(self.settings.whatsapp_app_secret, raw)):
             self.metrics["forged"] += 1
             log.warning("whatsapp webhook with a bad signature refused")
             return web.json_response({"error": "invalid signature"}, status=401)
-        try:
-            payload = json.loads(raw)
-            if not isinstance(payload, dict):
-                raise ValueError("not an object")
-        except ValueError:
-            return web.json_response({"error": "invalid JSON"}, status=400)
         self.metrics["webhooks"] += 1
-        doc = {"_id": ObjectId(), "payload": payload, "status": "pending", "received_at": utcnow()}
-        await self.inbox.insert_one(doc)  # stored before we say 200; a database outage gives 5xx, Meta retries
+        try:
+            try:
+                payload = loads_object(raw)
+            except BadInput as exc:
+                await self.inbox.reject(exc.message, len(raw))
+                return web.json_response({"ok": True, "rejected": exc.message})
+            doc = await self.inbox.store(payload)
+        except PyMongoError as exc:
+            log.warning("whatsapp webhook not stored: database unavailable (%s); answered 503", type(exc).__name__)
+            return web.json_response({"error": "storage unavailable, retry"}, status=503)
         self._spawn(self._process(doc))
         return web.json_response({"ok": True})
 
@@ -310,57 +372,36 @@ class WhatsAppChannel(Channel):
 
     # ---------------------------------------------------------------- processing
     async def _process(self, doc: dict) -> None:
+        """Statuses, then every message on its own (a bad one is rejected and recorded, the others go on);
+        the inbox entry is done when no message needs another try."""
+        first = not doc.get("attempts")
         try:
-            values = [ch.get("value") or {} for e in (doc["payload"].get("entry") or [])
-                      for ch in (e.get("changes") or []) if isinstance(ch, dict)]
-            jobs = []
-            for value in values:
-                for st in value.get("statuses") or []:
+            outcomes: list[tuple[str, str | None]] = []
+            for value in _values(doc["payload"]):
+                for st in _objs(value.get("statuses")):
                     await self._status(st)
-                names = {c.get("wa_id"): (c.get("profile") or {}).get("name") for c in value.get("contacts") or []}
-                msgs = sorted(value.get("messages") or [], key=lambda m: int(m.get("timestamp") or 0))
-                for m in msgs:
-                    jobs.append(self._message(m, names.get(m.get("from"))))
-            if jobs:
-                await asyncio.gather(*jobs)
-            await self.inbox.update_one({"_id": doc["_id"]}, {"$set": {"status": "done", "done_at": utcnow()},
-                                                               "$unset": {"payload": ""}})
+                names = {str(c.get("wa_id")): _name(_obj(c.get("profile")).get("name"))
+                         for c in _objs(value.get("contacts"))}
+                msgs = sorted(_objs(value.get("messages"), keep_others=True), key=_timestamp)
+                outcomes += await asyncio.gather(*(self._message(m, names.get(str(_obj(m).get("from"))), first)
+                                                   for m in msgs))
+            await self.inbox.finish(doc, outcomes)
+        except PyMongoError as exc:  # the entry keeps its lease; the recovery loop tries again
+            log.warning("whatsapp webhook processing: database unavailable (%s); will retry", type(exc).__name__)
         except Exception:
             log.exception("whatsapp webhook processing failed; kept in the inbox for another try")
-            try:
-                await self.inbox.update_one({"_id": doc["_id"]}, {"$set": {"status": "pending"},
-                                                                   "$inc": {"attempts": 1}})
-            except Exception:
-                pass
 
-    async def _recover_forever(self, every_s: float = 30.0) -> None:
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await self.recover_once()
-            except Exception as exc:
-                log.warning("whatsapp inbox recovery failed: %s", type(exc).__name__)
-
-    async def recover_once(self, older_than_s: float = 60.0) -> int:
-        """Process inbox entries a crashed or overloaded process left pending (the engine dedupes)."""
-        n = 0
-        cutoff = utcnow() - timedelta(seconds=older_than_s)
-        while True:
-            doc = await self.inbox.find_one_and_update(
-                {"status": "pending", "received_at": {"$lt": cutoff}, "attempts": {"$not": {"$gte": 5}}},
-                {"$set": {"status": "processing", "received_at": utcnow()}})
-            if doc is None:
-                return n
-            n += 1
-            await self._process(doc)
+    async def recover_once(self) -> int:
+        """Process inbox entries a crashed or overloaded process left behind (the engine dedupes)."""
+        return await self.inbox.recover_once(self._process)
 
     async def _status(self, st: dict) -> None:
         self.metrics["statuses"] += 1
         status, wamid = st.get("status"), st.get("id")
-        if not wamid or status not in ("sent", "delivered", "read", "failed"):
+        if not isinstance(wamid, str) or not wamid or status not in ("sent", "delivered", "read", "failed"):
             return
-        errors = st.get("errors") or []
-        error = f"{errors[0].get('code')} {errors[0].get('title') or errors[0].get('message') or ''}".strip() \
+        errors = _objs(st.get("errors"))
+        error = f"{errors[0].get('code')} {errors[0].get('title') or errors[0].get('message') or ''}".strip()[:300] \
             if errors else None
         messages = self.runtime.stores.messages
         updated = await messages.update_provider_status(wamid, status, error)
@@ -385,27 +426,35 @@ class WhatsAppChannel(Channel):
                                   contact_id=updated.get("contact_id"), priority=updated.get("priority", 5))
             await self.runtime.outbox.enqueue([msg])
 
-    async def _message(self, m: dict, name: str | None) -> None:
-        wa_id = str(m.get("from") or "")
-        if not wa_id or not m.get("id"):
-            return
+    async def _message(self, m, name: str | None, first: bool) -> tuple[str, str | None]:
+        """Parse, store and process one message: (DONE | RETRY | REJECTED, reason)."""
+        problem = _unusable(m)
+        if problem:
+            log.warning("whatsapp message rejected: %s", problem)
+            return REJECTED, problem
+        wa_id = str(m["from"])
         lock = self._user_locks.setdefault(wa_id, asyncio.Lock())
         async with lock, self._turns:  # one turn at a time per person, in timestamp order
             try:
-                inbound = await self.to_inbound(m, name)
-                if inbound is None:
-                    return
-                self.metrics["messages"] += 1
                 try:
-                    await self.runtime.engine.handle(inbound)
-                    referral = (inbound.raw or {}).get("referral")
-                    if referral:
-                        await record_attribution(self.runtime.stores, "whatsapp", wa_id, {
-                            "referral": {k: str(referral.get(k))[:200] for k in ("source_type", "source_id",
-                                                                                   "source_url", "headline")
-                                         if referral.get(k)}})
-                except TurnFailed:
-                    await self._send_failure(wa_id)
+                    inbound = await self.to_inbound(m, name)
+                except PyMongoError:
+                    return RETRY, "database"
+                except Exception as exc:  # a shape we do not understand: recorded, the batch goes on
+                    log.warning("whatsapp message from %s rejected: %s", mask_user(wa_id), type(exc).__name__)
+                    return REJECTED, f"{m.get('type')}: {type(exc).__name__}"[:100]
+                if inbound is None:
+                    return DONE, None
+                self.metrics["messages"] += 1
+                outcome = await run_turn(self.runtime, inbound,
+                                         (lambda: self._send_failure(wa_id)) if first else None)
+                referral = (inbound.raw or {}).get("referral")
+                if outcome == DONE and isinstance(referral, dict):
+                    await record_attribution(self.runtime.stores, "whatsapp", wa_id, {
+                        "referral": {k: str(referral.get(k))[:200] for k in ("source_type", "source_id",
+                                                                               "source_url", "headline")
+                                     if referral.get(k)}})
+                return outcome, None
             finally:
                 if not lock._waiters:  # noqa: SLF001
                     self._user_locks.pop(wa_id, None)
@@ -415,69 +464,86 @@ class WhatsAppChannel(Channel):
         sender = WhatsAppSender(self)
         await sender._post(wa_id, {"type": "text", "text": {"body": self.runtime.engine.failure_text("id")}})
 
+    # ---------------------------------------------------------------- parsing, one small parser per kind
     async def to_inbound(self, m: dict, name: str | None) -> InboundMessage | None:
-        wa_id = str(m["from"])
-        mtype = m.get("type") or "unsupported"
-        ident = Identity("whatsapp", wa_id, name)
-        try:
-            when = datetime.fromtimestamp(int(m.get("timestamp")), timezone.utc)
-        except (TypeError, ValueError):
-            when = utcnow()
-        when = min(when, utcnow())
-        msg = InboundMessage(ident, str(m["id"]), received_at=when)
+        """One Graph ``messages[]`` item as an InboundMessage (None for system notices)."""
+        mtype = m.get("type") if isinstance(m.get("type"), str) else "unsupported"
         if mtype == "system":  # number changed etc.: not something the person wrote
             return None
-        body = m.get(mtype) if isinstance(m.get(mtype), dict) else {}
-        if mtype == "text":
-            msg.text = str(body.get("body") or "")
-            if m.get("referral"):  # a click-to-WhatsApp ad: keep where the person came from
-                msg.raw = {"referral": m["referral"]}
-        elif mtype == "interactive":
-            reply = body.get("button_reply") or body.get("list_reply")
-            if reply:
-                msg.payload, msg.text, msg.kind = str(reply.get("id") or ""), str(reply.get("title") or ""), "choice"
-            else:  # flows (nfm_reply) and other interactive answers we never send
-                msg.kind = "unsupported"
-        elif mtype == "button":  # quick reply of a template
-            payload = str(body.get("payload") or "")
-            msg.text = str(body.get("text") or "")
-            if ":" in payload:
-                msg.payload, msg.kind = payload, "choice"
-        elif mtype in MEDIA_KINDS:
-            msg.kind = "sticker" if mtype == "sticker" else "media"
-            msg.text = str(body.get("caption") or "")
-            media = Media(MEDIA_KINDS[mtype], str(body.get("id") or ""), body.get("mime_type"), body.get("filename"))
-            if mtype != "sticker" and media.ref:
-                await self._download(media, wa_id)
-            msg.media = [media] if mtype != "sticker" else []
-        elif mtype == "location":
-            try:
-                msg.location = Location(float(body["latitude"]), float(body["longitude"]), body.get("name"),
-                                        body.get("address"))
-                msg.kind = "location"
-            except (KeyError, TypeError, ValueError):
-                msg.kind = "unsupported"
-        elif mtype == "contacts":
-            cards = m.get("contacts") if isinstance(m.get("contacts"), list) else []
-            card = cards[0] if cards else {}
-            phones = card.get("phones") or []
-            raw_phone = (phones[0].get("wa_id") or phones[0].get("phone")) if phones else None
-            if raw_phone:
-                phone = normalize_phone(raw_phone if raw_phone.startswith("+") or raw_phone.startswith("0")
-                                        else "+" + raw_phone) or raw_phone
-                msg.contact = SharedContact(phone, (card.get("name") or {}).get("formatted_name"))
-                msg.kind = "contact"
-            else:
-                msg.kind = "unsupported"
-        elif mtype == "reaction":
-            msg.kind = "reaction"
-        elif mtype == "request_welcome":
-            msg.text = "halo"
-        else:  # unsupported, order, unknown future types
-            msg.kind = "unsupported"
-            if mtype == "order":
-                msg.text = str(body.get("text") or "")
+        wa_id = str(m["from"])
+        msg = InboundMessage(Identity("whatsapp", wa_id, name), str(m["id"]), received_at=_when(m))
+        body = _obj(m.get(mtype))
+        parser = self._PARSERS.get(mtype) or ("_parse_media" if mtype in MEDIA_KINDS else "_parse_unsupported")
+        await getattr(self, parser)(msg, m, body, mtype)
         return msg
+
+    async def _parse_text(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        msg.text = _text(body.get("body"))
+        if isinstance(m.get("referral"), dict):  # a click-to-WhatsApp ad: keep where the person came from
+            msg.raw = {"referral": m["referral"]}
+
+    async def _parse_interactive(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        reply = _obj(body.get("button_reply")) or _obj(body.get("list_reply"))
+        if reply:
+            msg.payload, msg.text, msg.kind = _text(reply.get("id"), 256), _text(reply.get("title")), "choice"
+        else:  # flows (nfm_reply) and other interactive answers we never send
+            msg.kind = "unsupported"
+
+    async def _parse_button(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        """A template's quick reply."""
+        payload = _text(body.get("payload"), 256)
+        msg.text = _text(body.get("text"))
+        if ":" in payload:
+            msg.payload, msg.kind = payload, "choice"
+
+    async def _parse_media(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        msg.kind = "sticker" if mtype == "sticker" else "media"
+        msg.text = _text(body.get("caption"))
+        mime, filename = body.get("mime_type"), body.get("filename")
+        media = Media(MEDIA_KINDS[mtype], _text(body.get("id"), 256), mime if isinstance(mime, str) else None,
+                      Path(filename).name[:120] if isinstance(filename, str) else None)
+        if mtype != "sticker" and media.ref:
+            await self._download(media, msg.identity.user_id)
+        msg.media = [media] if mtype != "sticker" else []
+
+    async def _parse_location(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        try:
+            lat, lon = float(body["latitude"]), float(body["longitude"])
+            if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+                raise ValueError("out of range")
+        except (KeyError, TypeError, ValueError):
+            msg.kind = "unsupported"
+            return
+        msg.location = Location(lat, lon, _text(body.get("name"), 200) or None, _text(body.get("address"), 500) or None)
+        msg.kind = "location"
+
+    async def _parse_contacts(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        card = next(iter(_objs(m.get("contacts"))), {})
+        phone0 = next(iter(_objs(card.get("phones"))), {})
+        raw_phone = phone0.get("wa_id") or phone0.get("phone")
+        if not isinstance(raw_phone, str) or not raw_phone.strip():
+            msg.kind = "unsupported"
+            return
+        raw_phone = raw_phone.strip()[:40]
+        phone = normalize_phone(raw_phone if raw_phone.startswith(("+", "0")) else "+" + raw_phone) or raw_phone
+        msg.contact = SharedContact(phone, _text(_obj(card.get("name")).get("formatted_name"), 200) or None)
+        msg.kind = "contact"
+
+    async def _parse_reaction(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        msg.kind = "reaction"
+
+    async def _parse_welcome(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        msg.text = "halo"
+
+    async def _parse_unsupported(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+        """unsupported, order, unknown future types."""
+        msg.kind = "unsupported"
+        if mtype == "order":
+            msg.text = _text(body.get("text"))
+
+    _PARSERS = {"text": "_parse_text", "interactive": "_parse_interactive", "button": "_parse_button",
+                "location": "_parse_location", "contacts": "_parse_contacts", "reaction": "_parse_reaction",
+                "request_welcome": "_parse_welcome"}
 
     async def _download(self, media: Media, wa_id: str) -> None:
         base = self.settings.whatsapp_api_base_url.rstrip("/")

@@ -1,6 +1,9 @@
 """Staff API for campaigns: ``POST /api/v1/campaigns`` and ``GET /api/v1/campaigns/{name}/stats``.
 
 Auth: ``Authorization: Bearer <LAPOR_STAFF_TOKEN>`` (constant-time compare; 401 without, 503 if unset).
+Bodies go through ``bot.untrusted`` (400 for bad JSON or nesting, 413 over 256 KB); a name that is not a slug
+is a 400 and never becomes a path; texts are checked in the sandbox (``outreach.sandbox``) by the preview
+that runs before anything is stored: a refused or broken text is a 422 with the reasons.
 """
 from __future__ import annotations
 
@@ -9,6 +12,11 @@ import json
 
 from aiohttp import web
 from pydantic import ValidationError
+
+from bot.untrusted import BadInput, read_json_object
+
+MAX_BODY_BYTES = 256 * 1024
+MAX_BODY_DEPTH = 16
 
 
 def _authorized(request: web.Request, runtime) -> None:
@@ -21,15 +29,15 @@ def _authorized(request: web.Request, runtime) -> None:
 
 
 def add_routes(app: web.Application, runtime) -> None:
-    from outreach.campaigns import Campaign, save_codes
+    from outreach.campaigns import Campaign, save_codes, valid_name
     from outreach.dispatch import install
 
     async def create(request: web.Request) -> web.Response:
         _authorized(request, runtime)
         try:
-            body = await request.json()
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            return web.json_response({"error": "body must be JSON", "status": 400}, status=400)
+            body = await read_json_object(request, max_bytes=MAX_BODY_BYTES, max_depth=MAX_BODY_DEPTH)
+        except BadInput as exc:
+            return web.json_response({"error": exc.message, "status": exc.status}, status=exc.status)
         try:
             c = Campaign.model_validate(body)
         except ValidationError as exc:
@@ -52,8 +60,11 @@ def add_routes(app: web.Application, runtime) -> None:
         _authorized(request, runtime)
         from outreach.stats import campaign_stats
 
+        name = request.match_info["name"]
+        if not valid_name(name):
+            return web.json_response({"error": "invalid campaign name", "status": 400}, status=400)
         out = install(runtime)
-        c = await out.campaigns.get(request.match_info["name"])
+        c = await out.campaigns.get(name)
         if c is None:
             raise web.HTTPNotFound(reason="no such campaign")
         return web.json_response(json.loads(json.dumps(await campaign_stats(runtime, c), default=str)))

@@ -7,7 +7,8 @@ contacts outside the 24-hour window, a schedule and per-channel rate caps. The t
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import re
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Literal
 
@@ -15,13 +16,32 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from bot.messages import aware, utcnow
-from outreach.codes import SEGMENTS
+from outreach.codes import CODE_RE, SEGMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN_DIR = ROOT / "outreach" / "campaigns"
 TEMPLATE_DIR = ROOT / "templates" / "outreach"
 CHANNELS = ("telegram", "whatsapp", "sms")
 LANGS = ("id", "en")
+NAME_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,63}$"  # campaign and text file names: a slug, never a path
+_NAME = re.compile(NAME_PATTERN)
+
+
+class InvalidName(ValueError):
+    """A campaign or text name that is not a slug (``..``, ``/``, too long...)."""
+
+
+def valid_name(name) -> bool:
+    return isinstance(name, str) and _NAME.fullmatch(name) is not None
+
+
+def named_file(directory: Path, name: str) -> Path:
+    """``directory/<name>.yml``: the one place a name becomes a path. Raises InvalidName for anything but a
+    slug, so no name can reach a file outside ``directory``."""
+    if not valid_name(name):
+        raise InvalidName(f"invalid name {str(name)[:80]!r}: use 2-64 of a-z 0-9 _ - (starting with a letter "
+                          "or digit)")
+    return directory / f"{name}.yml"
 
 
 def _list(v):
@@ -79,7 +99,7 @@ class Schedule(BaseModel):
 
 class Campaign(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{1,63}$")
+    name: str = Field(pattern=NAME_PATTERN)
     goal: str = ""
     audience: Audience = Audience()
     template: str | dict[str, dict[str, str] | str]  # file name in templates/outreach/, or {lang: {variant: text}}
@@ -94,7 +114,7 @@ class Campaign(BaseModel):
     @classmethod
     def _template(cls, v):
         if isinstance(v, str):
-            if not (TEMPLATE_DIR / f"{v}.yml").exists():
+            if not named_file(TEMPLATE_DIR, v).exists():
                 raise ValueError(f"templates/outreach/{v}.yml not found")
             return v
         for lang, variants in v.items():
@@ -108,6 +128,35 @@ class Campaign(BaseModel):
             raise ValueError("template needs at least the Indonesian (id) text")
         return v
 
+    @field_validator("codes")
+    @classmethod
+    def _codes(cls, v):
+        """Checked here, before anything is stored, with the rules ``CampaignCodes.upsert`` enforces."""
+        for item in v:
+            if not CODE_RE.match(str(item.get("code") or "")):
+                raise ValueError("each code needs code: 2-64 characters of A-Z a-z 0-9 _ -")
+            if (item.get("segment") or "umum") not in SEGMENTS:
+                raise ValueError(f"code segment: one of {', '.join(SEGMENTS)}")
+            bad = [k for k in ("venue", "institution", "region") if not isinstance(item.get(k), (str, type(None)))]
+            if bad:
+                raise ValueError(f"code fields {bad} must be text")
+        return v
+
+    @model_validator(mode="after")
+    def _sandboxed(self):
+        """Every staff-written text must pass the sandbox's static check (``outreach.sandbox.check``)."""
+        from outreach import sandbox
+
+        sources = [(f"template.{lang}.{variant}", src) for lang, vs in self.texts().items() for variant, src in vs.items()]
+        if self.whatsapp_template:
+            sources += [(f"whatsapp_template.params.{i}", p) for i, p in enumerate(self.whatsapp_template.params)]
+        for where, src in sources:
+            try:
+                sandbox.check(src)
+            except Exception as exc:  # SecurityError or a syntax error
+                raise ValueError(f"{where}: {exc}") from None
+        return self
+
     @model_validator(mode="after")
     def _caps(self):
         bad = [c for c, r in self.rate_caps.items() if c not in CHANNELS or r <= 0]
@@ -119,7 +168,7 @@ class Campaign(BaseModel):
         """{lang: {variant: jinja2 source}}; a language without a variant falls back to ``default``."""
         src = self.template
         if isinstance(src, str):
-            src = yaml.safe_load((TEMPLATE_DIR / f"{src}.yml").read_text(encoding="utf-8"))
+            src = yaml.safe_load(named_file(TEMPLATE_DIR, src).read_text(encoding="utf-8"))
             src = {k: v for k, v in src.items() if k in LANGS}
         return {lang: ({"default": v} if isinstance(v, str) else dict(v)) for lang, v in src.items()}
 
@@ -209,10 +258,11 @@ class CampaignStore:
         return res.upserted_id is not None
 
     async def get(self, name: str) -> Campaign | None:
+        """The stored campaign, else the YAML file of that name. Raises InvalidName for a non-slug name."""
+        path = named_file(CAMPAIGN_DIR, name)
         doc = await self.col.find_one({"_id": name})
         if doc:
             return Campaign.model_validate(doc["spec"])
-        path = CAMPAIGN_DIR / f"{name}.yml"
         if path.exists():
             c = load_file(path)
             await self.save(c, "yaml")

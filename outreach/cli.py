@@ -27,7 +27,9 @@ async def _runtime(*, senders: bool):
 
 
 async def _campaign(out, name: str):
-    c = await out.campaigns.get(name)
+    from outreach.campaigns import valid_name
+
+    c = await out.campaigns.get(name) if valid_name(name) else None
     if c is None:
         print(f"laporbot: no campaign {name!r} (outreach/campaigns/{name}.yml or POST /api/v1/campaigns)",
               file=sys.stderr)

@@ -34,6 +34,11 @@ async def preview(runtime, campaign: Campaign) -> dict:
                     errs.append(f"whatsapp template: {exc}")
             variants.append(item)
             errors += [f"{ch}/{lang}: {e}" for e in errs]
+    if campaign.whatsapp_template and "whatsapp" not in channels:  # staff-written too: checked all the same
+        try:
+            render_wa_template(campaign, SAMPLE_CONTACT)
+        except Exception as exc:
+            errors.append(f"whatsapp template: {exc}")
     return {"campaign": campaign.name, "goal": campaign.goal, "audience": sizes,
             "audience_total": sum(sizes.values()), "variants": variants, "errors": errors}
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import math
 
-from jinja2 import TemplateError, UndefinedError
+from jinja2 import UndefinedError
+from jinja2.exceptions import SecurityError
 
-from bot.templates import default_renderer
+from outreach import sandbox
 
 # GSM 03.38 basic set; the extension characters cost two septets
 GSM7_BASIC = set("@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?¡ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -42,9 +43,10 @@ SAMPLE_CONTACT = {"name": "Sari", "language": "id", "channel": "telegram",
 
 
 def render_text(campaign, contact: dict, channel: str | None = None) -> tuple[str, str, str]:
-    """(text, language, variant) for this contact. Raises jinja2 errors (missing variable...)."""
+    """(text, language, variant) for this contact, rendered in the sandbox (``outreach.sandbox``).
+    Raises jinja2 errors (missing variable, SecurityError...)."""
     lang, variant, src = campaign.source_for(contact.get("language") or "id", channel or contact.get("channel"))
-    return default_renderer().render_string(src, **context(contact, campaign)), lang, variant
+    return sandbox.render(src, **context(contact, campaign)), lang, variant
 
 
 def render_wa_template(campaign, contact: dict) -> dict | None:
@@ -53,9 +55,8 @@ def render_wa_template(campaign, contact: dict) -> dict | None:
         return None
     lang = contact.get("language") or "id"
     ctx = context(contact, campaign)
-    r = default_renderer()
     return {"name": t.name, "language": t.language.get(lang) or t.language.get("id") or lang,
-            "params": [r.render_string(p, **ctx) for p in t.params]}
+            "params": [sandbox.render(p, **ctx) for p in t.params]}
 
 
 def check_text(text: str, channel: str, one_segment: bool = False) -> list[str]:
@@ -82,7 +83,8 @@ def try_render(campaign, contact: dict, channel: str) -> tuple[str | None, list[
     except UndefinedError as exc:
         lang, variant, _ = campaign.source_for(contact.get("language") or "id", channel)
         return None, [f"missing variable: {exc.message}"], lang, variant
-    except TemplateError as exc:
+    except Exception as exc:  # SecurityError, syntax, or a runtime error such as 1/0 in a staff-written text
         lang, variant, _ = campaign.source_for(contact.get("language") or "id", channel)
-        return None, [f"template error: {exc}"], lang, variant
+        kind = "not allowed" if isinstance(exc, SecurityError) else "template error"
+        return None, [f"{kind}: {exc}"], lang, variant
     return text, check_text(text, channel, campaign.sms_one_segment), lang, variant

@@ -18,6 +18,7 @@ from datetime import date, datetime, time, timedelta, timezone
 
 from bot import reports as domain
 from bot.messages import aware
+from bot.untrusted import BadInput, date_param
 from bot.staff.sla import is_overdue
 
 BY = ("province", "agency", "category")
@@ -180,17 +181,10 @@ def parse_query(query) -> dict:
         raise ValueError(f"every must be one of {', '.join(EVERY)}")
 
     def when(key: str) -> datetime | None:
-        v = (query.get(key) or "").strip()
-        if not v:
-            return None
-        try:
-            if len(v) == 10:
-                d = datetime.combine(date.fromisoformat(v), time(0), tzinfo=timezone.utc)
-                return d + timedelta(days=1) if key == "to" else d  # a date "to" includes that whole day
-            d = datetime.fromisoformat(v)
-            return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
-        except (ValueError, OverflowError):
-            raise ValueError(f"{key} must be a date (YYYY-MM-DD) or ISO datetime") from None
+        try:  # one rule for dates in every query (bot/untrusted.py: years 1970-9998, UTC when naive)
+            return date_param(query, key, end_of_day=key == "to")  # a date "to" includes that whole day
+        except BadInput as err:
+            raise ValueError(str(err)) from None
 
     def code(key: str, n: int = 64) -> str | None:
         v = (query.get(key) or "").strip()

@@ -1,6 +1,11 @@
 """messages: every inbound and outbound message. Outbound documents are the outbox.
 
-Inbound: unique (channel, channel_message_id) makes redelivered webhooks harmless.
+Inbound: unique (channel, channel_message_id) makes redelivered webhooks harmless. Inbound status:
+received (stored, its turn running under a lease of ``INBOUND_LEASE_S``) -> processed (turn saved, replies
+queued), or failed (the turn crashed on a bug). A message still ``received`` after its lease ran out (the
+process died mid-turn) is handed out again by ``store_inbound`` when the same message arrives once more
+(webhook redelivery, inbox recovery), so a stored message is never dropped; the conversation remembers the
+inbound ids whose turn it saved, so the rerun never answers twice.
 Outbound status: queued -> sending -> sent -> delivered -> read, or failed (with reason), or held until the
 person writes again (WhatsApp outside the 24-hour window, ``bot/held.py``; then back to queued).
 A message is claimed (queued -> sending) before the provider call and never claimed twice, so a
@@ -18,6 +23,7 @@ from bot.storage.durability import durable
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 
 PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep readable in logs
+INBOUND_LEASE_S = 60.0  # a turn that has not finished after this is taken to have died with its process
 
 
 class MessageStore:
@@ -40,7 +46,11 @@ class MessageStore:
                                     partialFilterExpression={"campaign": {"$type": "string"}})
 
     async def store_inbound(self, msg: InboundMessage, contact_id) -> ObjectId | None:
-        """Insert before processing. Returns None when this channel message id was seen already."""
+        """Insert before processing; the caller then runs the turn and marks it ``processed``.
+
+        Returns None when this channel message id was seen already and is processed, failed, or still being
+        processed by a live turn; returns the stored id again when its turn was left unfinished (lease over)."""
+        now = utcnow()
         doc = {
             "_id": ObjectId(), "direction": "in", "channel": msg.identity.channel,
             "channel_message_id": msg.channel_message_id, "contact_id": contact_id,
@@ -48,16 +58,35 @@ class MessageStore:
             "media": [m.__dict__ for m in msg.media] or None,
             "location": msg.location.__dict__ if msg.location else None,
             "original_size": msg.original_size, "status": "received",
-            "created_at": msg.received_at,
+            "created_at": msg.received_at, "lease_until": now + timedelta(seconds=INBOUND_LEASE_S),
         }
         try:
             await self.durable.insert_one(doc)
         except DuplicateKeyError:
-            return None
+            return await self.reclaim_inbound(msg.identity.channel, msg.channel_message_id)
         return doc["_id"]
 
+    async def reclaim_inbound(self, channel: str, channel_message_id: str) -> ObjectId | None:
+        """Take over a stored inbound whose turn never finished (status received, lease over); None otherwise.
+        Messages stored before leases existed have no ``lease_until`` and are never taken over."""
+        now = utcnow()
+        doc = await self.col.find_one_and_update(
+            {"channel": channel, "channel_message_id": channel_message_id, "direction": "in",
+             "status": "received", "lease_until": {"$lt": now}},
+            {"$set": {"lease_until": now + timedelta(seconds=INBOUND_LEASE_S)}, "$inc": {"reclaimed": 1}},
+            projection={"_id": 1})
+        return doc["_id"] if doc else None
+
+    async def inbound_unfinished(self, channel: str, channel_message_id: str) -> bool:
+        """True while the inbound is stored but its turn has not completed (another turn holds the lease)."""
+        doc = await self.col.find_one({"channel": channel, "channel_message_id": channel_message_id,
+                                       "direction": "in"}, {"status": 1, "lease_until": 1})
+        return bool(doc) and doc.get("status") == "received" and doc.get("lease_until") is not None
+
     async def mark_inbound(self, message_id, status: str, **fields) -> None:
-        await self.col.update_one({"_id": message_id}, {"$set": {"status": status, **fields}})
+        """``processed`` or ``failed``: the turn is over, the lease is dropped."""
+        await self.col.update_one({"_id": message_id}, {"$set": {"status": status, **fields},
+                                                        "$unset": {"lease_until": ""}})
 
     async def set_parts_sent(self, message_id, n: int) -> None:
         """How many parts of a long message went out already (a retry sends only the rest)."""
