@@ -1,1 +1,2 @@
-"""Dialogue runtime: flows are YAML data (dialogues/*.yml); parsers and actions are named Python functions."""
+"""Dialogue runtime: flows are YAML data (dialogues/*.yml); commands, buttons, pending questions, intents and
+deep links are handlers registered in ``registry.Registry``; a turn reaches the bot only through its ports."""
