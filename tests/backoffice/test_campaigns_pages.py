@@ -188,7 +188,7 @@ async def test_form_validation_import_and_edit(rt, signed_in):
     assert r.status == 400 and "Indonesian" in await r.text()
     r = await me.post("/staff/campaigns/_new", data=form(me.csrf, action="save", text_id_default="Halo {{ contact.name "))
     html = await r.text()
-    assert r.status == 400 and "template error" in html
+    assert r.status == 400 and "unexpected end of template" in html  # the syntax error, named
     r = await me.post("/staff/campaigns/_new", data=form(me.csrf, action="save", codes="x"))
     assert r.status == 400 and "line 1" in await r.text()
     r = await me.post("/staff/campaigns/_new", data=form(me.csrf, action="save", cap_telegram="-1"))
