@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.dialogue import actions, pending
+from bot.dialogue import actions, pending, repair
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
@@ -190,12 +190,15 @@ class Dialogue:
                     self.clear_slot(turn, target)
             self.apply(turn, step, result)
             if result.error:
+                if await repair.on_miss(self, turn, step, flow):  # issue 14: never the same question 3 times
+                    return
                 turn.say(result.error)
                 if result.question:
                     turn.replies.append(result.question)
                     return
                 self.ask(turn, flow.step(st["step"]))
                 return
+            repair.clear(turn)  # issue 14: an answer resets the miss count
             if result.question:
                 turn.replies.append(result.question)
                 if result.pending:
