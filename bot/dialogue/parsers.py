@@ -202,8 +202,10 @@ async def agency(dlg, turn, step, text) -> Parsed:
     value = payload_value(turn, "agency:")
     if value == "auto" or (value is None and dlg.kw.is_skip(text)):
         return Parsed(fills={step.slot: None})
-    if value is None and dlg.kw.is_yes(text):
+    if value is None and dlg.kw.is_yes_phrase(text):  # issue 14: "yes that's fine"
         value = (turn.slots.get("agency_suggestion") or {}).get("code")
+        if value is None:
+            return Parsed(fills={step.slot: None})  # yes to "let staff decide"
     if value is None and text.strip().isdigit():
         opts = turn.slots.get("agency_options") or []
         i = int(text.strip()) - 1
@@ -264,7 +266,7 @@ async def similar(dlg, turn, step, text) -> Parsed:
 
 async def summary(dlg, turn, step, text) -> Parsed:
     p = turn.msg.payload or ""
-    if p == "confirm" or dlg.kw.is_yes(text) or norm(text) in dlg.kw.send:
+    if p == "confirm" or dlg.kw.is_yes_phrase(text) or norm(text) in dlg.kw.send:  # issue 14: yes-phrases
         return Parsed(fills={step.slot: True})
     target = p[len("edit:"):] if p.startswith("edit:") else None
     if target is None:

@@ -19,7 +19,7 @@ def _answer(dlg, turn: Turn, prefix: str) -> str | None:
         return p[len(prefix):]
     if p.startswith("choice:"):
         return p[len("choice:"):]
-    if dlg.kw.is_yes(turn.text):
+    if dlg.kw.is_yes_phrase(turn.text):  # issue 14: "yes please"
         return "ya"
     if dlg.kw.is_no(turn.text):
         return "tidak"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.dialogue import actions, emergency, pending, repair
+from bot.dialogue import actions, emergency, pending, repair, safety
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
@@ -48,6 +48,8 @@ class Dialogue:
             await actions.offer_resume(self, turn)
             return
         if await self._global_payload(turn) or await self._global_command(turn):
+            return
+        if st.get("flow") and await safety.pause_in_flow(self, turn):  # issue 14: a pause is not an answer
             return
         if st.get("flow"):
             await self.advance(turn, parse=True)

@@ -89,8 +89,7 @@ def normalize(text: str | None) -> str:
 
 def strip_particles(text: str) -> str:
     """``yang anonim dong`` -> ``anonim``; ``rahasia aja`` -> ``rahasia``; lower-case, plain words."""
-    words = re.findall(r"[\w-]+", (text or "").lower())
+    words = [_collapse(w) for w in re.findall(r"[\w-]+", (text or "").lower())]
     while words and words[0] == "yang":
         words = words[1:]
-    words = [w for w in words if w not in PARTICLES and _collapse(w) not in PARTICLES]
-    return " ".join(words)
+    return " ".join(w for w in words if w not in PARTICLES and re.sub(r"(\w)\1+$", r"\1", w) not in PARTICLES)

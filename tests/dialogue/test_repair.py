@@ -26,13 +26,27 @@ async def test_english_yes_at_the_agency_step_never_loops_and_the_report_is_file
             break
         await chat.send(ENGLISH_YES)
     st = await chat.state()
-    assert st["step"] != "agency" and "agency" in st["slots"] and st["slots"]["agency"] is None  # staff decide
-    assert chat.asked.count("filing/ask_agency") <= 2
-    assert chat.longest_repeat() <= 2
-    answers = dict(DEFAULTS)
-    tid = await answer_until_filed(chat, answers)
-    report = await rt_plain.stores.reports.get(tid)
-    assert report["agency_suggested"] is None and report["status"] == "diterima"
+    assert st["step"] != "agency" and "agency" in st["slots"]  # the yes-phrase was understood as yes
+    assert chat.asked.count("filing/ask_agency") == 1
+    suggested = (st["slots"].get("agency_suggestion") or {}).get("code")
+    assert (st["slots"]["agency"] or {}).get("code") == suggested
+    tid = await answer_until_filed(chat, dict(DEFAULTS))
+    assert (await rt_plain.stores.reports.get(tid))["status"] == "diterima"
+
+
+async def test_an_answer_missed_twice_at_the_agency_step_lets_staff_decide(rt_plain):
+    chat = await start(rt_plain, "agency-miss")
+    await chat.send("lapor")
+    await _to_step(chat, "agency")
+    for _ in range(12):
+        if (await chat.state()).get("step") != "agency":
+            break
+        await chat.send("whatever you think works best")
+    st = await chat.state()
+    assert st["step"] != "agency" and st["slots"]["agency"] is None  # "biar petugas yang menentukan"
+    assert chat.asked.count("filing/ask_agency") == 2 and "repair/default_taken" in chat.seen_templates
+    tid = await answer_until_filed(chat, dict(DEFAULTS))
+    assert (await rt_plain.stores.reports.get(tid))["agency_suggested"] is None
 
 
 async def test_second_miss_on_a_choice_takes_the_safe_default_and_says_so(rt_plain):
@@ -84,3 +98,23 @@ async def test_unknown_region_twice_leaves_it_to_staff(rt_plain):
     await chat.send("deket rumah saya")
     st = await chat.state()
     assert st["slots"].get("region", "missing") is None and st["step"] != "region"
+
+
+async def test_particles_and_yang_match_choices(rt_plain):
+    chat = await start(rt_plain, "particles")
+    await chat.send("lapor")
+    await chat.send("pengaduan dong")
+    assert (await chat.state())["slots"]["type"] == "pengaduan"
+    await _to_step(chat, "privacy")
+    await chat.send("yang anonim dong")
+    assert (await chat.state())["slots"]["privacy"] == "anonim"
+    assert "errors/pick_a_choice" not in chat.templates()
+
+
+async def test_status_right_after_the_receipt_needs_no_number(rt_plain):
+    chat = await start(rt_plain, "one-report")
+    await chat.send("lapor")
+    tid = await answer_until_filed(chat, dict(DEFAULTS))
+    await chat.send("cek status")
+    assert "tracking/ask_id" not in chat.templates() and "tracking/status" in chat.templates()
+    assert tid in " ".join(r.text for r in chat.last)
