@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.dialogue import actions, emergency, pending, repair, safety
+from bot.dialogue import actions, emergency, language, pending, repair, safety
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
@@ -34,6 +34,8 @@ class Dialogue:
     async def run(self, turn: Turn) -> None:
         st = turn.state
         if self._over_message_limit(turn):
+            return
+        if await language.handle(self, turn):  # issue 14: the language follows the citizen
             return
         if await emergency.handle(self, turn):  # issue 14: emergency numbers before anything else
             return
