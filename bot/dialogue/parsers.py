@@ -34,7 +34,11 @@ def _regions():
 
 def region_question(candidates, location_text: str | None = None) -> tuple[Reply, dict]:
     opts = [region_dict(r) for r in candidates[:9]]
-    reply = Reply("filing/ask_region_choice", {"location": location_text, "options": opts},
+    from bot.nlu.districts import find as find_district  # issue 14: "Kecamatan X di A atau B?"
+
+    hit = find_district(location_text) if location_text else None
+    district = hit[0] if hit and set(hit[1]) == {o["code"] for o in opts} else None
+    reply = Reply("filing/ask_region_choice", {"location": location_text, "options": opts, "district": district},
                   [(f"region:{o['code']}", o["name"]) for o in opts])
     return reply, {"kind": "region_choice", "options": opts}
 

@@ -216,9 +216,13 @@ def resolve(text: str, allow_common: bool = False) -> list[Region]:
 
     `allow_common=True` also accepts lower-case names that are ordinary words ("batu"), for text
     already known to be a place (a `lokasi` entity)."""
+    from bot.nlu import acronyms, districts
+
+    text = acronyms.mask(text)  # issue 14: "Persetujuan Bangunan Gedung (PBG)" names no place
     mentions = _mentions(text, allow_common)
     if not mentions:
-        return []
+        hit = districts.find(text)  # issue 14: a kecamatan or well-known town alone
+        return [r for r in (by_code(c) for c in hit[1]) if r] if hit else []
     provinces = {c.code for m in mentions for c in m.candidates if c.kind == "provinsi" and len(m.candidates) == 1}
     local = [m for m in mentions if any(c.kind != "provinsi" for c in m.candidates)]
     if not local:
