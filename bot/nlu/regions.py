@@ -228,6 +228,9 @@ def resolve(text: str, allow_common: bool = False) -> list[Region]:
     if not local:
         return mentions[0].candidates
     cands = local[0].candidates
+    for m in local[1:]:  # issue 14: "Depok, Sleman": the first name is a district of the second regency
+        if len(m.candidates) == 1 and m.candidates[0].code in _index().districts.get(local[0].key, set()):
+            return list(m.candidates)
     if len(cands) > 1 and provinces:
         narrowed = [c for c in cands if c.province_code in provinces]
         cands = narrowed or cands

@@ -94,7 +94,8 @@ def test_cli_eval_json(rasa_url, tmp_path):
                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert list(result) == ["n", "intent_accuracy", "category_accuracy", "category_macro_f1", "entities", "errors"]
+    assert list(result) == ["n", "intent_accuracy", "category_accuracy", "category_macro_f1", "entities",
+                            "region_lines", "region_accuracy", "errors"]
     assert result["n"] == 10
     for m in result["entities"].values():
         assert set(m) == {"precision", "recall", "f1"}
