@@ -4,8 +4,8 @@ Data: every kecamatan of ``bot/nlu/data/regions.json`` (idn-area-data, 7,285 dis
 well-known towns and places that are not a kecamatan name (``bot/nlu/data/towns.json``). Used by
 ``regions.resolve`` only when the text names no regency, city or province.
 
-A district name counts when it follows "kecamatan"/"kec", or when it is written with a capital letter and is
-not an ordinary word (STOP); a capitalised word inside an acronym expansion never counts (bot/nlu/acronyms.py).
+A district name counts when it follows "kecamatan"/"kec", or when it is not an ordinary word (STOP) and is
+written with a capital letter or follows a word that introduces a place ("di cibinong", "deket karawaci"); a capitalised word inside an acronym expansion never counts (bot/nlu/acronyms.py).
 A name shared by districts of several regencies returns all of them: the bot asks "Kecamatan X di A atau B?".
 """
 from __future__ import annotations
@@ -20,6 +20,9 @@ from bot.nlu.acronyms import mask
 TOWNS_FILE = Path(__file__).parent / "data" / "towns.json"
 _TOKEN = re.compile(r"[0-9A-Za-zÀ-ÿ]+")
 _QUALIFIERS = {"kecamatan", "kec", "distrik"}
+# Lower-case names count after a word that introduces a place ("di cibinong", "deket karawaci").
+_PLACE_PREPS = {"di", "ke", "dari", "dr", "deket", "dekat", "sekitar", "daerah", "wilayah", "kawasan", "pantai",
+                "arah", "in", "near", "at", "area"}
 # District names that are also everyday words (checked against the training texts): never matched bare.
 STOP = set("""
 abab ayah banda bandar bantaran bara barat bawang bener biaro bintang bola bukit butuh gantung gapura harian ibu
@@ -56,11 +59,12 @@ def find(text: str) -> tuple[str, list[str]] | None:
     low = [t.lower() for t in raw]
     for i in range(len(low)):
         after_qualifier = i > 0 and low[i - 1] in _QUALIFIERS
+        after_prep = i > 0 and low[i - 1] in _PLACE_PREPS
         for n in range(min(longest, len(low) - i), 0, -1):
             key = " ".join(low[i:i + n])
             if key not in where or len(key) < 4:
                 continue
-            if not after_qualifier and (key in STOP or not raw[i][:1].isupper()):
+            if not after_qualifier and (key in STOP or not (raw[i][:1].isupper() or after_prep)):
                 continue
             return shown[key], sorted(where[key])
     return None

@@ -7,7 +7,7 @@ ambiguous candidate) counts as well as Rasa's surface text, for `nomor_laporan` 
 `tanggal` the phrase or the ISO date.
 
 Region accuracy (issue 14) scores places at the level the bot files them: the resolved regency/city (or
-province), not the surface string. A line's expected region is its "region" field, else the region(s) its
+province), not the surface string. A line's expected region is its "region" field (a name, or a list when the text itself is ambiguous), else the region(s) its
 `lokasi` entity resolves to. A prediction is right when the resolved region is expected, or when the text is
 left ambiguous with exactly the expected candidates (the bot then asks, e.g. "Semarang": city or regency).
 """
@@ -145,8 +145,8 @@ def score(rows: list[dict], interps: list[Interpretation]) -> dict:
 
 
 def _expected_regions(row: dict) -> set[str]:
-    if row.get("region"):
-        return {row["region"]}
+    if row.get("region"):  # a name, or the list of candidates the text leaves open
+        return set(row["region"]) if isinstance(row["region"], list) else {row["region"]}
     loc = (row.get("entities") or {}).get("lokasi") if isinstance(row.get("entities"), dict) else None
     if not loc:
         return set()
