@@ -43,6 +43,9 @@ def pytest_terminal_summary(terminalreporter):
     if METRICS["chats"]:
         terminalreporter.write_line(f"dialogue metrics: {METRICS['chats']} conversations, longest run of the same "
                                     f"question {METRICS['longest_repeat']} (at most {MAX_REPEAT} allowed)")
+    if METRICS.get("scripted"):
+        done, total = METRICS["scripted"]
+        terminalreporter.write_line(f"dialogue metrics: messy/English scripted conversations completed {done} of {total}")
     q = sorted(METRICS["questions_to_file"])
     if not q or not METRICS["turns"]:
         return
