@@ -52,6 +52,10 @@ class Keywords:
     def is_no(self, text: str) -> bool:
         return any(t in self.no for t in _forms(text))
 
+    def is_send(self, text: str) -> bool:
+        """"kirim", "kirim dong", "send it": send the summary."""
+        return any(t in self.send for t in _forms(text))
+
     def is_skip(self, text: str) -> bool:
         return any(t in self.skip for t in _forms(text))
 

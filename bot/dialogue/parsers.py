@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot import agencies
-from bot.dialogue.keywords import norm
 from bot.dialogue.turn import Reply
 
 
@@ -270,7 +269,7 @@ async def similar(dlg, turn, step, text) -> Parsed:
 
 async def summary(dlg, turn, step, text) -> Parsed:
     p = turn.msg.payload or ""
-    if p == "confirm" or dlg.kw.is_yes_phrase(text) or norm(text) in dlg.kw.send:  # issue 14: yes-phrases
+    if p == "confirm" or dlg.kw.is_yes_phrase(text) or dlg.kw.is_send(text):  # issue 14: "kirim dong", "yes send"
         return Parsed(fills={step.slot: True})
     target = p[len("edit:"):] if p.startswith("edit:") else None
     if target is None:
