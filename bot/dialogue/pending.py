@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from bot import reports as domain
-from bot.dialogue import actions
+from bot.dialogue import actions, repair
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
 from bot.privacy import chat as privacy_chat
@@ -32,7 +32,7 @@ async def consent(dlg, turn: Turn, pend: dict) -> bool:
         # Not an answer: keep the newest message too, and ask once more.
         if turn.text:
             turn.state["held"] = {"text": turn.text, "payload": turn.msg.payload}
-        turn.say("welcome/consent_again", [("consent:ya", "choice.setuju"), ("consent:tidak", "choice.tidak_setuju")])
+        repair.consent_again(turn)  # issue 14: never the same question three times in a row
         return True
     turn.state["pending"] = None
     turn.set_contact(consent={"given": ans == "ya", "at": utcnow(), "basis": "UU 27/2022"})

@@ -10,7 +10,9 @@ the normal behaviour (say why, ask again). From the second miss on the bot chang
   is taken as it is (description, place, name) so the report can still be filed;
 - the summary alternates a numbered menu and the offer of a person;
 - the volunteer's consent question never defaults (consent is never assumed): the report for another
-  person is stopped.
+  person is stopped;
+- the terms question for a new contact (``consent_again``) alternates its usual wording with a numbered one
+  that also offers a person; consent is never assumed.
 
 The miss count lives in the conversation state (``repair``) and is cleared when a step is answered.
 """
@@ -85,6 +87,17 @@ async def on_miss(dlg, turn: Turn, step, flow) -> bool:
         return True
     turn.say("repair/example", [HUMAN], slot=slot)
     return True
+
+
+def consent_again(turn: Turn) -> None:
+    """The consent question again: the usual wording, then alternately a numbered one with a person to ask."""
+    n = misses(turn, "_consent") + 1
+    turn.state["repair"] = {"slot": "_consent", "misses": n}
+    choices = [("consent:ya", "choice.setuju"), ("consent:tidak", "choice.tidak_setuju")]
+    if n % 2:
+        turn.say("welcome/consent_again", choices)
+    else:
+        turn.say("repair/consent_numbered", choices + [HUMAN])
 
 
 def longest_repeat(questions: list[str | None]) -> int:

@@ -118,3 +118,16 @@ async def test_status_right_after_the_receipt_needs_no_number(rt_plain):
     await chat.send("cek status")
     assert "tracking/ask_id" not in chat.templates() and "tracking/status" in chat.templates()
     assert tid in " ".join(r.text for r in chat.last)
+
+
+async def test_the_terms_question_is_never_asked_three_times_the_same_way(rt_plain):
+    from tests.chat import Chat
+
+    chat = Chat(rt_plain, "consent-miss")
+    await chat.send("halo")
+    for text in ("apa ini", "hmm", "gimana", "terus?", "entahlah"):
+        await chat.send(text)
+    assert chat.longest_repeat() <= 2 and "repair/consent_numbered" in chat.seen_templates
+    assert (await chat.contact()).get("consent") is None  # never assumed
+    await chat.send("1")
+    assert (await chat.contact())["consent"]["given"] is True
