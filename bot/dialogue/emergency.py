@@ -2,7 +2,8 @@
 the emergency numbers at once, before consent, a pending question or a flow step.
 
 The message is not filed. In a filing, the draft stays as it was (the message is not taken as an answer);
-the citizen goes on with the next message. Outside a filing the message is kept in the conversation state
+the citizen goes on with the next message, and a later emergency word in the same draft is taken as an
+answer (someone describing a past fire to file about the fire brigade must not be stopped twice). Outside a filing the message is kept in the conversation state
 and a button "file it as a report anyway" (``emergency:file``) starts a filing with it as the description
 (consent is asked first when it was never given; the button is then replayed after it).
 """
@@ -23,6 +24,10 @@ async def handle(dlg, turn: Turn) -> bool:
     if kind is None:
         return False
     in_flow = bool(turn.state.get("flow"))
+    if in_flow and turn.state.get("emergency_answered") == turn.state.get("draft_id"):
+        return False  # answered once in this draft: the citizen who goes on is filing about it (no loop)
+    if in_flow:
+        turn.state["emergency_answered"] = turn.state.get("draft_id")
     choices = [] if in_flow else [(FILE_ANYWAY, "choice.tetap_lapor")]
     if not in_flow:
         turn.state["emergency"] = {"text": turn.text[:2000]}

@@ -42,6 +42,11 @@ async def test_in_a_filing_the_draft_is_kept(rt_plain):
     assert chat.templates() == ["emergency/numbers"]
     after = await chat.state()
     assert after["flow"] == "filing" and after["step"] == before["step"] and after["slots"] == before["slots"]
+    # going on in the same draft: the message is an answer now, not a second emergency answer
+    story = "rumah warga kebakaran tapi pemadam datang telat dua jam karena mobilnya rusak"
+    await chat.send(story)
+    assert "emergency/numbers" not in chat.templates()
+    assert (await chat.state())["slots"]["description"] == story
 
 
 async def test_an_ordinary_flood_complaint_is_not_an_emergency(rt_plain):
