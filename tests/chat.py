@@ -8,8 +8,18 @@ from bot.messages import Identity, InboundMessage, Location, Media
 _ids = itertools.count(1)
 
 
+# Replies that ask the citizen something: a run of the same one on consecutive turns is a repeated question.
+QUESTION_PREFIXES = ("filing/ask", "filing/summary", "repair/", "welcome/first_contact", "welcome/consent",
+                     "tracking/ask_id", "filing/confirm_cancel", "errors/pick_a_choice")
+
+
 class Chat:
-    """Talks to ``runtime.engine`` as one person. ``send`` returns the replies; ``last`` keeps the latest."""
+    """Talks to ``runtime.engine`` as one person. ``send`` returns the replies; ``last`` keeps the latest.
+
+    ``asked`` keeps, per turn, the last question the bot asked (None when it asked none); every Chat made
+    is listed in ``Chat.made`` so a test session can report the longest run of repeated questions."""
+
+    made: list["Chat"] = []
 
     def __init__(self, runtime, user: str = "u1", channel: str = "console", name: str | None = None):
         self.rt = runtime
@@ -17,6 +27,8 @@ class Chat:
         self.last: list = []
         self.transcript: list = []
         self.seen_templates: list[str] = []
+        self.asked: list[str | None] = []
+        Chat.made.append(self)
 
     async def send(self, text: str = "", *, payload: str | None = None, location: tuple | None = None,
                    media: list[Media] | None = None, start: str | None = None, received_at=None):
@@ -28,7 +40,14 @@ class Chat:
         self.last = await self.rt.engine.handle(msg, inline=True)
         self.transcript.append((text or payload, [r.text for r in self.last]))
         self.seen_templates += [r.template for r in self.last]
+        qs = [r.template for r in self.last if r.template.startswith(QUESTION_PREFIXES)]
+        self.asked.append(qs[-1] if qs else None)
         return self.last
+
+    def longest_repeat(self) -> int:
+        from bot.dialogue.repair import longest_repeat
+
+        return longest_repeat(self.asked)
 
     async def choose(self, index: int):
         """Press the ``index``-th (1-based) button of the latest reply that had buttons."""

@@ -122,7 +122,8 @@ def sample_context(role: str = "reporter", own: bool = True) -> dict:
             "next": "next.ditanggapi"}
     return dict(tracking_id=tid, role=role, own=own, options=options, items=items, slots=slots, summary=summary,
                 view=view, max_mb=10, suggestion={"name": "Dinas PU"}, location="Jalan Sudirman", count=3,
-                volunteer=role == "volunteer", added=True, limit=5, agency="Dinas PU Kota Kupang",
+                volunteer=role == "volunteer", added=True, limit=5, agency="Dinas PU Kota Kupang", slot="agency",
+                value=None, kind="kejahatan", in_flow=False, to="en", district="Cisarua",
                 note="Sudah diperbaiki minggu ini.", on_behalf="Bu Sari", text="Kami sudah cek lokasinya.",
                 sub={"institution": "Universitas Gadjah Mada"}, total=4, settled=1,
                 contact={"name": "Budi", "language": "id"}, days=365, params=[tid, "Ditanggapi"],

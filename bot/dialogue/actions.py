@@ -133,6 +133,10 @@ async def route_idle(dlg: DialogueAPI, turn: Turn) -> None:
         if await rule(dlg, turn):
             return
     it = await turn.understand()
+    from bot.dialogue import safety  # a command intent on a complaint is a complaint
+
+    if await safety.idle_intent(dlg, turn, it):
+        return
     intent = it.intent
     if intent is None and len(turn.text.split()) >= 6:
         intent = "lapor"  # understanding is down or unsure: a long message is most likely a report
@@ -307,6 +311,10 @@ def _latest_answer(report: dict) -> str | None:
 
 
 async def ask_tracking_id(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
+    rows = await turn.stores.reports.by_contact(turn.contact["_id"], limit=2)
+    if len(rows) == 1:  # exactly one report, so no need to ask which
+        await show_status(dlg, turn, rows[0]["tracking_id"])
+        return
     turn.state["pending"] = {"kind": "tracking_id"}
     turn.say("tracking/ask_id")
 

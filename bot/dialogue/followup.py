@@ -18,7 +18,7 @@ def answer(dlg: DialogueAPI, turn: Turn, prefix: str) -> str | None:
         return p[len(prefix):]
     if p.startswith("choice:"):
         return p[len("choice:"):]
-    if dlg.kw.is_yes(turn.text):
+    if dlg.kw.is_yes_phrase(turn.text):  # "yes please", "ya dong"
         return "ya"
     if dlg.kw.is_no(turn.text):
         return "tidak"

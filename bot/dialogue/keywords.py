@@ -43,21 +43,29 @@ class Keywords:
         return None
 
     def is_yes(self, text: str) -> bool:
-        return norm(text) in self.yes
+        return any(t in self.yes for t in _forms(text))
+
+    def is_yes_phrase(self, text: str) -> bool:
+        """Yes, or a short phrase starting with yes ("yes that is fine, send it"): for yes/no questions only."""
+        return self.is_yes(text) or _leading_yes(text, self.yes, self.no)
 
     def is_no(self, text: str) -> bool:
-        return norm(text) in self.no
+        return any(t in self.no for t in _forms(text))
+
+    def is_send(self, text: str) -> bool:
+        """"kirim", "kirim dong", "send it": send the summary."""
+        return any(t in self.send for t in _forms(text))
 
     def is_skip(self, text: str) -> bool:
-        return norm(text) in self.skip
+        return any(t in self.skip for t in _forms(text))
 
     def choice(self, text: str, options: list[str]) -> str | None:
-        t = norm(text)
-        if t.isdigit() and 1 <= int(t) <= len(options):
-            return options[int(t) - 1]
-        for opt in options:
-            if t == norm(opt) or t == norm(opt.replace("_", " ")) or t in self.choice_words.get(opt, ()):
-                return opt
+        for t in _forms(text):
+            if t.isdigit() and 1 <= int(t) <= len(options):
+                return options[int(t) - 1]
+            for opt in options:
+                if t == norm(opt) or t == norm(opt.replace("_", " ")) or t in self.choice_words.get(opt, ()):
+                    return opt
         return None
 
     def correction(self, text: str) -> tuple[str, str] | None:
@@ -80,3 +88,25 @@ class Keywords:
             if any(p in t for p in phrases):
                 return rtype
         return None
+
+
+# -- issue 14: particles ("rahasia aja", "yang anonim dong") and yes-phrases ("yes that's fine, send it")
+_NEGATION = {"not", "no", "dont", "don't", "never", "tidak", "tdk", "bukan", "jangan", "gak", "ga", "nggak", "enggak",
+             "belum", "but", "tapi", "wait", "tunggu"}
+
+
+def _forms(text: str) -> list[str]:
+    """The message as typed, then without particles and a leading "yang" (bot/nlu/normalize.py)."""
+    from bot.nlu.normalize import strip_particles
+
+    t = norm(text)
+    bare = norm(strip_particles(text))
+    return [t, bare] if bare and bare != t else [t]
+
+
+def _leading_yes(text: str, yes: set[str], no: set[str]) -> bool:
+    """A short phrase that starts with a yes word and has no negation: "yes that is fine", "oke kirim aja"."""
+    words = norm(text).replace("'", "").split()
+    if not 1 < len(words) <= 8 or words[0] not in yes:
+        return False
+    return not any(w in _NEGATION or w in no for w in words[1:])

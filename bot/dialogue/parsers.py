@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from bot import agencies
-from bot.dialogue.keywords import norm
 from bot.dialogue.flows import Step
 from bot.dialogue.registry import DialogueAPI
 from bot.dialogue.turn import Reply, Turn
@@ -36,7 +35,11 @@ def _regions():
 
 def region_question(candidates, location_text: str | None = None) -> tuple[Reply, dict]:
     opts = [region_dict(r) for r in candidates[:9]]
-    reply = Reply("filing/ask_region_choice", {"location": location_text, "options": opts},
+    from bot.nlu.districts import find as find_district  # "Kecamatan X di A atau B?"
+
+    hit = find_district(location_text) if location_text else None
+    district = hit[0] if hit and set(hit[1]) == {o["code"] for o in opts} else None
+    reply = Reply("filing/ask_region_choice", {"location": location_text, "options": opts, "district": district},
                   [(f"region:{o['code']}", o["name"]) for o in opts])
     return reply, {"kind": "region_choice", "options": opts}
 
@@ -204,8 +207,10 @@ async def agency(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     value = payload_value(turn, "agency:")
     if value == "auto" or (value is None and dlg.kw.is_skip(text)):
         return Parsed(fills={step.slot: None})
-    if value is None and dlg.kw.is_yes(text):
+    if value is None and dlg.kw.is_yes_phrase(text):  # "yes that's fine"
         value = (turn.slots.get("agency_suggestion") or {}).get("code")
+        if value is None:
+            return Parsed(fills={step.slot: None})  # yes to "let staff decide"
     if value is None and text.strip().isdigit():
         opts = turn.slots.get("agency_options") or []
         i = int(text.strip()) - 1
@@ -266,7 +271,7 @@ async def similar(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed
 
 async def summary(dlg: DialogueAPI, turn: Turn, step: Step, text: str) -> Parsed:
     p = turn.msg.payload or ""
-    if p == "confirm" or dlg.kw.is_yes(text) or norm(text) in dlg.kw.send:
+    if p == "confirm" or dlg.kw.is_yes_phrase(text) or dlg.kw.is_send(text):  # "kirim dong", "yes send"
         return Parsed(fills={step.slot: True})
     target = p[len("edit:"):] if p.startswith("edit:") else None
     if target is None:

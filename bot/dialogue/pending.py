@@ -6,7 +6,7 @@ kind in the dialogue's registry (``followup`` and feature packages register thei
 """
 from __future__ import annotations
 
-from bot.dialogue import actions, followup
+from bot.dialogue import actions, followup, repair
 from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
@@ -22,7 +22,7 @@ async def consent(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
         # Not an answer: keep the newest message too, and ask once more.
         if turn.text:
             turn.state["held"] = {"text": turn.text, "payload": turn.msg.payload}
-        turn.say("welcome/consent_again", CONSENT_CHOICES)
+        repair.consent_again(turn)  # never the same question three times in a row
         return True
     turn.state["pending"] = None
     turn.set_contact(consent={"given": ans == "ya", "at": utcnow(), "basis": "UU 27/2022"})

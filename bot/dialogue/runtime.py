@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta, timezone
 
-from bot.dialogue import actions, followup, pending
+from bot.dialogue import actions, emergency, followup, language, pending, repair, safety
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
@@ -37,13 +37,17 @@ class Dialogue:
         self.similar_threshold = similar_threshold
         self.max_attachments = max_attachments
         self.registry = Registry()
-        for core in (actions, followup, pending):
+        for core in (actions, followup, pending, emergency):
             core.register(self.registry)
 
     # ------------------------------------------------------------------ one turn
     async def run(self, turn: Turn) -> None:
         st = turn.state
         if self._over_message_limit(turn):
+            return
+        if await language.handle(self, turn):  # the language follows the citizen
+            return
+        if await emergency.handle(self, turn):  # emergency numbers before anything else
             return
         self._number_to_choice(turn)
         if turn.msg.payload and not await self.registry.admit(turn):
@@ -59,6 +63,8 @@ class Dialogue:
             await actions.offer_resume(self, turn)
             return
         if await self.dispatch_global(turn):
+            return
+        if st.get("flow") and await safety.pause_in_flow(self, turn):  # a pause is not an answer
             return
         if st.get("flow"):
             await self.advance(turn, parse=True)
@@ -204,12 +210,15 @@ class Dialogue:
                     self.clear_slot(turn, target)
             self.apply(turn, step, result)
             if result.error:
+                if await repair.on_miss(self, turn, step, flow):  # never the same question 3 times
+                    return
                 turn.say(result.error)
                 if result.question:
                     turn.replies.append(result.question)
                     return
                 self.ask(turn, flow.step(st["step"]))
                 return
+            repair.clear(turn)  # an answer resets the miss count
             if result.question:
                 turn.replies.append(result.question)
                 if result.pending:

@@ -20,10 +20,14 @@ def add_subcommands(subparsers) -> None:
     p = sub.add_parser("parse", help="print the bot's interpretation of a text as JSON")
     p.add_argument("text")
     p.set_defaults(func=cmd_parse)
-    p = sub.add_parser("eval", help="evaluate on a JSONL file")
-    p.add_argument("file")
+    p = sub.add_parser("eval", help="evaluate on JSONL files (default: both held-out sets)")
+    p.add_argument("file", nargs="*", help=f"default: {' and '.join(DEFAULT_SETS)}")
     p.add_argument("--json", action="store_true", help="print exactly one JSON object")
     p.set_defaults(func=cmd_eval)
+
+
+# The held-out sets, both reported by default: clean (written outside the project) and messy (issue 14).
+DEFAULT_SETS = ("tests/nlu/heldout.jsonl", "tests/nlu/heldout_messy.jsonl")
 
 
 def cmd_train(args) -> int:
@@ -70,25 +74,29 @@ def cmd_parse(args) -> int:
 
 
 def cmd_eval(args) -> int:
+    from pathlib import Path
+
     from bot.nlu.client import NluClient
     from bot.nlu.evaluate import evaluate, format_report, load_jsonl
 
-    rows = load_jsonl(args.file)
+    repo = Path(__file__).resolve().parents[2]
+    files = args.file or [str(repo / f) for f in DEFAULT_SETS]
+    sets = {f: load_jsonl(f) for f in files}
 
     async def run(settings, url):
         # Evaluation is offline work: allow slow answers rather than scoring degraded ones.
         client = NluClient(url, max(settings.rasa_timeout_s, 30.0))
         try:
-            return await evaluate(rows, client)
+            return {f: await evaluate(rows, client) for f, rows in sets.items()}
         finally:
             await client.close()
 
     with _rasa_url() as (settings, url):
-        result = asyncio.run(run(settings, url))
-    if args.json:
-        print(json.dumps(result, ensure_ascii=False))
+        results = asyncio.run(run(settings, url))
+    if args.json:  # one file: its result object (as before); several: {file: result}
+        print(json.dumps(next(iter(results.values())) if len(results) == 1 else results, ensure_ascii=False))
     else:
-        print(format_report(result))
+        print("\n\n".join(f"== {Path(f).name}\n{format_report(r)}" for f, r in results.items()))
     return 0
 
 

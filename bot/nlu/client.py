@@ -12,6 +12,7 @@ import aiohttp
 
 from bot.nlu import interpret
 from bot.nlu.interpret import Interpretation
+from bot.nlu.normalize import normalize
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ class NluClient:
 
     async def parse(self, text: str, today: dt.date | None = None) -> Interpretation:
         try:
-            clean = interpret.clean_text(text)
+            clean = normalize(interpret.clean_text(text))  # messy Indonesian made plain first
             if not clean or (not interpret.has_words(clean) and "?" not in clean):
                 return interpret.empty(clean)
             if not self.url:

@@ -5,6 +5,11 @@ Entities are scored per line and entity type, on lines that carry an "entities" 
 matches when a prediction equals it case-insensitively; for `lokasi` the normalized region name (or any
 ambiguous candidate) counts as well as Rasa's surface text, for `nomor_laporan` the normalized ID, for
 `tanggal` the phrase or the ISO date.
+
+Region accuracy (issue 14) scores places at the level the bot files them: the resolved regency/city (or
+province), not the surface string. A line's expected region is its "region" field (a name, or a list when the text itself is ambiguous), else the region(s) its
+`lokasi` entity resolves to. A prediction is right when the resolved region is expected, or when the text is
+left ambiguous with exactly the expected candidates (the bot then asks, e.g. "Semarang": city or regency).
 """
 from __future__ import annotations
 
@@ -65,8 +70,16 @@ def score(rows: list[dict], interps: list[Interpretation]) -> dict:
     per_class: dict[str, list[int]] = {}  # label -> [tp, fp, fn]
     ent_counts = {k: [0, 0, 0] for k in ENTITIES}
     errors = []
+    region_rows = region_ok = 0
     for row, it in zip(rows, interps):
         wrong = False
+        expected_regions = _expected_regions(row)
+        if expected_regions:
+            region_rows += 1
+            if _region_right(expected_regions, it):
+                region_ok += 1
+            else:
+                wrong = True
         if it.intent == row["intent"]:
             intent_ok += 1
         else:
@@ -103,6 +116,8 @@ def score(rows: list[dict], interps: list[Interpretation]) -> dict:
             errors.append({"text": row["text"], "expected_intent": row["intent"], "intent": it.intent,
                            "confidence": round(it.confidence, 3), "expected_category": gold_cat,
                            "category": it.category, "expected_entities": gold_ents or None,
+                           "expected_region": sorted(expected_regions) or None,
+                           "region": it.region.name if it.region else None,
                            "source": it.source})
     f1s = []
     for label in sorted({r.get("category") for r in rows if r.get("category")}):
@@ -123,8 +138,27 @@ def score(rows: list[dict], interps: list[Interpretation]) -> dict:
         "category_accuracy": round(cat_ok / cat_rows, 4) if cat_rows else 0.0,
         "category_macro_f1": round(sum(f1s) / len(f1s), 4) if f1s else 0.0,
         "entities": entities,
+        "region_lines": region_rows,
+        "region_accuracy": round(region_ok / region_rows, 4) if region_rows else 0.0,
         "errors": errors,
     }
+
+
+def _expected_regions(row: dict) -> set[str]:
+    if row.get("region"):  # a name, or the list of candidates the text leaves open
+        return set(row["region"]) if isinstance(row["region"], list) else {row["region"]}
+    loc = (row.get("entities") or {}).get("lokasi") if isinstance(row.get("entities"), dict) else None
+    if not loc:
+        return set()
+    from bot.nlu import regions
+
+    return {r.name for r in regions.resolve(loc, allow_common=True)}
+
+
+def _region_right(expected: set[str], it: Interpretation) -> bool:
+    if it.region is not None:
+        return it.region.name in expected
+    return len(expected) > 1 and {r.name for r in it.region_candidates} == expected
 
 
 async def evaluate(rows: list[dict], client, concurrency: int = 8) -> dict:
@@ -146,6 +180,8 @@ def format_report(result: dict) -> str:
              "entities           precision  recall  f1"]
     for kind, m in result["entities"].items():
         lines.append(f"  {kind:<16} {m['precision']:.4f}     {m['recall']:.4f}  {m['f1']:.4f}")
+    if result.get("region_lines"):
+        lines.append(f"region accuracy    {result['region_accuracy']:.4f}  ({result['region_lines']} lines name a place)")
     lines.append(f"errors             {len(result['errors'])}")
     for e in result["errors"]:
         lines.append(f"  - {e['text'][:70]!r}: intent {e['expected_intent']} -> {e['intent']}"

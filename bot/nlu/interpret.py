@@ -158,6 +158,9 @@ def from_rasa(text: str, answer: dict, today: dt.date | None = None) -> Interpre
             surface = text[e["start"]:e["end"]] if isinstance(e.get("start"), int) and isinstance(e.get("end"), int) \
                 else str(e.get("value") or "")
             ents[name].append(surface or str(e.get("value") or ""))
+    from bot.nlu.acronyms import inside
+
+    ents["lokasi"] = [loc for loc in ents["lokasi"] if not inside(text, loc)]  # "Bangunan Gedung (PBG)"
     common = _common(text, today)
     # A name that is also an ordinary word ("di batu") counts when the model tagged it as a place.
     if not common["region_candidates"]:

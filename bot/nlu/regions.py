@@ -216,14 +216,21 @@ def resolve(text: str, allow_common: bool = False) -> list[Region]:
 
     `allow_common=True` also accepts lower-case names that are ordinary words ("batu"), for text
     already known to be a place (a `lokasi` entity)."""
+    from bot.nlu import acronyms, districts
+
+    text = acronyms.mask(text)  # "Persetujuan Bangunan Gedung (PBG)" names no place
     mentions = _mentions(text, allow_common)
     if not mentions:
-        return []
+        hit = districts.find(text)  # a kecamatan or well-known town alone
+        return [r for r in (by_code(c) for c in hit[1]) if r] if hit else []
     provinces = {c.code for m in mentions for c in m.candidates if c.kind == "provinsi" and len(m.candidates) == 1}
     local = [m for m in mentions if any(c.kind != "provinsi" for c in m.candidates)]
     if not local:
         return mentions[0].candidates
     cands = local[0].candidates
+    for m in local[1:]:  # "Depok, Sleman": the first name is a district of the second regency
+        if len(m.candidates) == 1 and m.candidates[0].code in _index().districts.get(local[0].key, set()):
+            return list(m.candidates)
     if len(cands) > 1 and provinces:
         narrowed = [c for c in cands if c.province_code in provinces]
         cands = narrowed or cands

@@ -8,7 +8,20 @@ TID = re.compile(r"LPR-[0-9A-Z]{7}")
 
 
 # Measured over every scripted conversation and printed at the end of the run (see pytest_terminal_summary).
-METRICS = {"questions_to_file": [], "turns": 0, "nlu_turns": 0}
+METRICS = {"questions_to_file": [], "turns": 0, "nlu_turns": 0, "longest_repeat": 0, "chats": 0}
+MAX_REPEAT = 2  # issue 14: no question asked more than twice in a row
+
+
+@pytest.fixture(autouse=True)
+def no_question_asked_three_times():
+    """Every scripted conversation: the longest run of the same question is at most MAX_REPEAT."""
+    Chat.made.clear()
+    yield
+    runs = [c.longest_repeat() for c in Chat.made]
+    METRICS["chats"] += len(runs)
+    METRICS["longest_repeat"] = max([METRICS["longest_repeat"], *runs])
+    worst = max(runs, default=0)
+    assert worst <= MAX_REPEAT, [c.asked for c in Chat.made if c.longest_repeat() == worst][0]
 
 
 @pytest.fixture
@@ -27,6 +40,12 @@ async def rt_plain(make_runtime):
 
 
 def pytest_terminal_summary(terminalreporter):
+    if METRICS["chats"]:
+        terminalreporter.write_line(f"dialogue metrics: {METRICS['chats']} conversations, longest run of the same "
+                                    f"question {METRICS['longest_repeat']} (at most {MAX_REPEAT} allowed)")
+    if METRICS.get("scripted"):
+        done, total = METRICS["scripted"]
+        terminalreporter.write_line(f"dialogue metrics: messy/English scripted conversations completed {done} of {total}")
     q = sorted(METRICS["questions_to_file"])
     if not q or not METRICS["turns"]:
         return

@@ -61,3 +61,27 @@ def test_heldout_size_coverage_and_no_overlap():
     train = {norm(t) for _, t in training_examples()}
     overlap = [r["text"] for r in rows if norm(r["text"]) in train]
     assert not overlap, overlap
+
+
+def test_messy_heldout_is_large_covering_and_apart_from_training_and_the_clean_set():
+    """Issue 14: the messy set is written on its own; no line is a training sentence or a clean held-out line,
+    not even after the normaliser (so "yg" vs "yang" spellings of a training sentence do not count as new)."""
+    from bot.nlu import regions
+    from bot.nlu.normalize import normalize
+
+    rows = [json.loads(x) for x in (REPO / "tests/nlu/heldout_messy.jsonl").read_text(encoding="utf-8").splitlines()
+            if x.strip()]
+    assert len(rows) >= 300
+    assert {r["intent"] for r in rows} == set(INTENTS)
+    assert {r["category"] for r in rows if r.get("category")} == set(CATEGORIES)
+    train = {norm(normalize(t)) for _, t in training_examples()}
+    clean = {norm(normalize(json.loads(x)["text"]))
+             for x in (REPO / "tests/nlu/heldout.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()}
+    texts = [norm(normalize(r["text"])) for r in rows]
+    assert not [t for t in texts if t in train], "messy held-out lines found in the training data"
+    assert not [t for t in texts if t in clean], "messy held-out lines found in the clean held-out set"
+    assert len(set(texts)) == len(texts), "duplicate lines"
+    names = {r.name for r in regions.all_regions()}
+    expected = [r["region"] if isinstance(r["region"], list) else [r["region"]] for r in rows if r.get("region")]
+    assert {n for e in expected for n in e} <= names
+    assert sum(1 for r in rows if r.get("region")) >= 40

@@ -78,3 +78,16 @@ def test_degraded_problem_words_mean_lapor():
     assert it.intent == "lapor" and it.category is None
     assert it.region.name == "Kabupaten Kupang" and it.incident_date == dt.date(2026, 11, 22)
     assert it.agencies == ["PLN"]
+
+
+def test_a_word_of_an_acronym_expansion_is_not_a_location():
+    """Issue 14: the model tagged a capitalised word of "Persetujuan Bangunan Gedung (PBG)" as lokasi."""
+    from bot.nlu.interpret import from_rasa
+
+    text = "Pengurusan Persetujuan Bangunan Gedung (PBG) saya ditolak terus di Kota Kendari"
+    start = text.index("Gedung")
+    answer = {"intent_ranking": [{"name": "lapor+perizinan", "confidence": 0.9}],
+              "entities": [{"entity": "lokasi", "start": start, "end": start + 6, "value": "Gedung"},
+                           {"entity": "lokasi", "start": text.index("Kota"), "end": len(text), "value": "Kota Kendari"}]}
+    it = from_rasa(text, answer)
+    assert it.locations == ["Kota Kendari"] and it.region.name == "Kota Kendari"

@@ -33,6 +33,24 @@ async def test_heldout_thresholds(nlu_client):
         assert result["entities"][kind]["f1"] >= floor, report
 
 
+# Issue 14 targets on the messy held-out set (measured values in docs/nlu.md); all three hold.
+MESSY_MIN_INTENT_ACCURACY = 0.93
+MESSY_MIN_CATEGORY_MACRO_F1 = 0.85
+MESSY_MIN_REGION_ACCURACY = 0.90
+
+
+async def test_messy_heldout_thresholds(nlu_client):
+    rows = load_jsonl(HERE / "heldout_messy.jsonl")
+    result = await evaluate(rows, nlu_client)
+    report = format_report(result)
+    print(report)
+    assert result["n"] == len(rows) >= 300 and result["region_lines"] >= 40
+    assert not [e for e in result["errors"] if e["source"] != "rasa"], "some answers were degraded"
+    assert result["intent_accuracy"] >= MESSY_MIN_INTENT_ACCURACY, report
+    assert result["category_macro_f1"] >= MESSY_MIN_CATEGORY_MACRO_F1, report
+    assert result["region_accuracy"] >= MESSY_MIN_REGION_ACCURACY, report
+
+
 async def test_kupang_example(nlu_client):
     text = "jalan di depan SDN 3 Oebobo Kupang berlubang besar sejak 2 minggu lalu, sudah ada motor jatuh"
     it = await nlu_client.parse(text)
@@ -94,7 +112,8 @@ def test_cli_eval_json(rasa_url, tmp_path):
                          capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
-    assert list(result) == ["n", "intent_accuracy", "category_accuracy", "category_macro_f1", "entities", "errors"]
+    assert list(result) == ["n", "intent_accuracy", "category_accuracy", "category_macro_f1", "entities",
+                            "region_lines", "region_accuracy", "errors"]
     assert result["n"] == 10
     for m in result["entities"].values():
         assert set(m) == {"precision", "recall", "f1"}

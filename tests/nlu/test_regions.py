@@ -63,3 +63,47 @@ def test_common_words_are_not_places():
 
 def test_common_word_allowed_for_known_place():
     assert [r.name for r in regions.resolve("batu", allow_common=True)] == ["Kota Batu"]
+
+
+# -- issue 14: districts and well-known towns, acronym expansions
+import pytest  # noqa: E402
+
+from bot.nlu import districts  # noqa: E402
+
+
+@pytest.mark.parametrize("text,names", [
+    ("jalan rusak di Ubud", {"Kabupaten Gianyar"}),
+    ("puskesmas Serpong tutup terus", {"Kota Tangerang Selatan"}),
+    ("pungli di Kecamatan Cibinong", {"Kabupaten Bogor"}),
+    ("pdam mati di kec. karawaci", {"Kota Tangerang"}),
+    ("macet parah di Cikarang tiap pagi", {"Kabupaten Bekasi"}),
+    ("lampu jalan mati di Nusa Dua", {"Kabupaten Badung"}),
+    ("sampah menumpuk di Cisarua", {"Kabupaten Bogor", "Kabupaten Sumedang", "Kabupaten Bandung Barat"}),
+])
+def test_districts_and_towns_resolve_to_their_regency(text, names):
+    assert {r.name for r in regions.resolve(text)} == names
+
+
+def test_a_regency_named_in_the_text_wins_over_a_district():
+    assert [r.name for r in regions.resolve("jalan di Ubud, Kabupaten Badung rusak")] == ["Kabupaten Badung"]
+
+
+@pytest.mark.parametrize("text", ["Persetujuan Bangunan Gedung (PBG) saya ditolak tanpa alasan",
+                                  "izin di Dinas Penanaman Modal dan Pelayanan Terpadu Satu Pintu (DPMPTSP) lama",
+                                  "Saya tinggal di Tanjung, jalannya rusak", "jalan di kampung baru rusak"])
+def test_ordinary_and_acronym_words_are_not_places(text):
+    assert regions.resolve(text) == []
+
+
+def test_place_after_an_acronym_expansion_is_kept():
+    text = "Dinas Penanaman Modal dan Pelayanan Terpadu Satu Pintu (DPMPTSP) Kabupaten Bogor lambat"
+    assert [r.name for r in regions.resolve(text)] == ["Kabupaten Bogor"]
+
+
+def test_every_curated_town_points_at_known_regions():
+    where, _shown, _n = districts._index()  # noqa: SLF001
+    assert len(where) > 6000  # every kecamatan of the dataset, plus the towns
+    import json
+
+    towns = json.loads(districts.TOWNS_FILE.read_text(encoding="utf-8"))["towns"]
+    assert all(regions.by_code(c) for codes in towns.values() for c in codes)
