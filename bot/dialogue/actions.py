@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Awaitable, Callable
 
 from bot import agencies, reports as domain
-from bot.dialogue import access
+from bot.dialogue import access, safety
 from bot.dialogue.lookups import lookup_allowed
 from bot.dialogue.parsers import category_options, fill_from_understanding
 from bot.dialogue.registry import DialogueAPI, Registry
@@ -133,9 +133,12 @@ async def route_idle(dlg: DialogueAPI, turn: Turn) -> None:
         if await rule(dlg, turn):
             return
     it = await turn.understand()
-    from bot.dialogue import safety  # a command intent on a complaint is a complaint
-
-    if await safety.idle_intent(dlg, turn, it):
+    reading = safety.idle_reading(turn, it)  # a command intent on a complaint is a complaint
+    if reading == "pause":
+        turn.say("smalltalk/nothing_to_cancel", MENU)
+        return
+    if reading == "complaint":
+        await start_filing(dlg, turn, prefill_text=turn.text)
         return
     intent = it.intent
     if intent is None and len(turn.text.split()) >= 6:

@@ -64,7 +64,8 @@ class Dialogue:
             return
         if await self.dispatch_global(turn):
             return
-        if st.get("flow") and await safety.pause_in_flow(self, turn):  # a pause is not an answer
+        if st.get("flow") and safety.pauses_flow(turn):  # a pause is not an answer: confirm cancelling
+            await actions.cmd_cancel(self, turn)
             return
         if st.get("flow"):
             await self.advance(turn, parse=True)

@@ -43,26 +43,18 @@ def is_pause(text: str) -> bool:
     return bool(_PAUSE.search(normalize(text).lower().strip()))
 
 
-async def idle_intent(dlg, turn: Turn, it) -> bool:
-    """Outside a flow: True when a command intent was re-read as a complaint or a pause (and answered)."""
-    from bot.dialogue import actions
-
+def idle_reading(turn: Turn, it) -> str | None:
+    """Outside a flow, how to read a command intent: ``"pause"`` (nothing to cancel), ``"complaint"`` (the
+    message describes a problem: file it) or None (as the NLU says)."""
     if it.intent not in COMMAND_INTENTS:
-        return False
+        return None
     if is_pause(turn.text):
-        turn.say("smalltalk/nothing_to_cancel", actions.MENU)
-        return True
+        return "pause"
     if describes_problem(turn.text, it):
-        await actions.start_filing(dlg, turn, prefill_text=turn.text)
-        return True
-    return False
+        return "complaint"
+    return None
 
 
-async def pause_in_flow(dlg, turn: Turn) -> bool:
-    """Inside a flow: "berhenti dulu, nanti lanjut" asks to confirm cancelling (the draft is kept on "no")."""
-    from bot.dialogue import actions
-
-    if turn.msg.payload or not turn.text or not is_pause(turn.text):
-        return False
-    await actions.cmd_cancel(dlg, turn)
-    return True
+def pauses_flow(turn: Turn) -> bool:
+    """Inside a flow: "berhenti dulu, nanti lanjut" is not an answer but a request to stop (confirmed first)."""
+    return not turn.msg.payload and bool(turn.text) and is_pause(turn.text)

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from bot.nlu.acronyms import mask
 
+REGIONS_FILE = Path(__file__).parent / "data" / "regions.json"  # the same file bot/nlu/regions.py reads
+
 TOWNS_FILE = Path(__file__).parent / "data" / "towns.json"
 _TOKEN = re.compile(r"[0-9A-Za-zÀ-ÿ]+")
 _QUALIFIERS = {"kecamatan", "kec", "distrik"}
@@ -37,9 +39,7 @@ bunga melati mawar kenanga anggrek cempaka merdeka pahlawan kartini sudirman dip
 
 @lru_cache(maxsize=1)
 def _index() -> tuple[dict[str, set[str]], dict[str, str], int]:
-    from bot.nlu.regions import DATA_FILE
-
-    doc = json.loads(DATA_FILE.read_text(encoding="utf-8"))
+    doc = json.loads(REGIONS_FILE.read_text(encoding="utf-8"))
     where: dict[str, set[str]] = {}
     shown: dict[str, str] = {}
     for _code, regency, name in doc["districts"]:
