@@ -56,7 +56,7 @@ async def on_miss(dlg, turn: Turn, step, flow) -> bool:
         turn.slots.pop("agency_options", None) if slot == "agency" else None
         clear(turn)
         turn.say("repair/default_taken", slot=slot, value=value)
-        await dlg.ask_next(turn, flow)
+        await dlg.ask_next(turn)
         return True
     if slot == "on_behalf_consent":
         dlg.end_flow(turn)
@@ -77,13 +77,13 @@ async def on_miss(dlg, turn: Turn, step, flow) -> bool:
         value = {"text": text[:200]} if slot == "location" else text[:80] if slot == "on_behalf_name" else text
         turn.slots[slot] = value
         turn.say("repair/taken_as_written", slot=slot)
-        await dlg.ask_next(turn, flow)
+        await dlg.ask_next(turn)
         return True
     if n >= 3 and slot == "on_behalf_phone":
         clear(turn)
         turn.slots[slot] = None
         turn.say("repair/default_taken", slot=slot, value=None)
-        await dlg.ask_next(turn, flow)
+        await dlg.ask_next(turn)
         return True
     turn.say("repair/example", [HUMAN], slot=slot)
     return True
