@@ -44,8 +44,8 @@ async def subscribe(dlg, turn, code: str | None) -> None:
     old = dict(turn.contact.get("subscription") or {})
     info = await _codes(turn).lookup(code) if code else None
     now = utcnow()
-    if old.get("status") == "subscribed" and not info:
-        sub = old  # already in: a repeated DAFTAR keeps the original attribution and date
+    if old.get("status") == "subscribed" and (not info or info["code"] == old.get("code")):
+        sub = old  # already in (or the same code again): the original attribution and date, counted once
     else:
         sub = {"status": "subscribed", "since": now, "segment": "umum", "campaign": None, "venue": None,
                "institution": None, "region": None}

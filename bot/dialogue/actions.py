@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot import agencies, reports as domain
+from bot.dialogue import held_signup
 from bot.dialogue.parsers import fill_from_understanding, region_dict
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
@@ -17,7 +18,7 @@ MENU = [("flow:filing", "menu.lapor"), ("menu:status", "menu.status"), ("menu:my
 # ------------------------------------------------------------------ consent and first contact
 async def ask_consent(dlg, turn: Turn) -> None:
     st = turn.state
-    if turn.text or turn.msg.payload:
+    if not held_signup.hold(dlg, turn) and (turn.text or turn.msg.payload):  # a sign-up code is kept apart
         st["held"] = {"text": turn.text, "payload": turn.msg.payload}
     st["pending"] = {"kind": "consent"}
     turn.say("welcome/first_contact", [("consent:ya", "choice.setuju"), ("consent:tidak", "choice.tidak_setuju")])
@@ -26,9 +27,11 @@ async def ask_consent(dlg, turn: Turn) -> None:
 async def replay_held(dlg, turn: Turn) -> None:
     """After consent, act on the first message as if it had just arrived (one-message filing still works)."""
     held = turn.state.pop("held", None) or {}
+    signed_up = await held_signup.apply(dlg, turn)  # a held deep link / DAFTAR CODE, applied once
     text, payload = held.get("text") or "", held.get("payload")
     if not text and not payload:
-        turn.say("welcome/menu", MENU)
+        if not signed_up:
+            turn.say("welcome/menu", MENU)
         return
     turn.msg.text, turn.msg.payload = text, payload
     turn._interpretation = None

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from bot import reports as domain
-from bot.dialogue import actions
+from bot.dialogue import actions, held_signup
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
 from bot.privacy import chat as privacy_chat
@@ -30,7 +30,7 @@ async def consent(dlg, turn: Turn, pend: dict) -> bool:
     ans = _answer(dlg, turn, "consent:")
     if ans not in ("ya", "tidak"):
         # Not an answer: keep the newest message too, and ask once more.
-        if turn.text:
+        if not held_signup.hold(dlg, turn) and turn.text:  # a sign-up code is kept apart, never overwritten
             turn.state["held"] = {"text": turn.text, "payload": turn.msg.payload}
         turn.say("welcome/consent_again", [("consent:ya", "choice.setuju"), ("consent:tidak", "choice.tidak_setuju")])
         return True
