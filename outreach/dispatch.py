@@ -175,6 +175,9 @@ def install(runtime) -> Outreach:
     if out is None:
         out = Outreach(runtime.stores.db)
         runtime.outreach = out
+        from outreach.campaigns import campaign_dirs  # the operator's campaign files (issue 18)
+
+        out.campaigns.dirs = campaign_dirs(getattr(getattr(runtime, "settings", None), "lapor_data_dir", None))
     if runtime.engine is not None:
         runtime.engine.services.setdefault("campaign_codes", out.codes)
         runtime.engine.services.setdefault("outreach", out)
