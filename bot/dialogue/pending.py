@@ -37,6 +37,7 @@ async def consent(dlg, turn: Turn, pend: dict) -> bool:
     turn.state["pending"] = None
     turn.set_contact(consent={"given": ans == "ya", "at": utcnow(), "basis": "UU 27/2022"})
     if ans == "tidak":
+        turn.state[held_signup.KEY] = None  # a held sign-up code goes with the rest
         await privacy_chat.forget_declined(turn)  # only the opt-out stays
         turn.say("welcome/consent_declined")
         return True

@@ -88,3 +88,24 @@ async def test_sms_first_message_keyword_with_code_survives_consent(fake_sms, ma
     assert contact is not None, msgs
     _assert_attributed(contact, "keyword")
     assert len(await _events(rt, contact)) == 1
+
+
+async def test_declining_consent_drops_the_held_code(fake_telegram, make_runtime):
+    fake, chat = fake_telegram, 5550102
+    rt = await make_runtime(http=True, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
+    await _codes(rt)
+    fast_chat_gap(rt, "telegram")
+    fake.chat_gap_s = 0
+    fake.text(chat, f"/start {CODE}")
+    sent = await fake.wait_sent(chat, 1)
+    fake.press(chat, "consent:tidak", sent[-1])
+    await fake.wait_sent(chat, 2)
+
+    async def declined():
+        c = await rt.stores.contacts.find_by_identity("telegram", str(chat))
+        return c if (c.get("consent") or {}).get("given") is False else None
+    contact = await wait_until(declined)
+    assert not (contact.get("subscription") or {}).get("status")
+    state = await rt.stores.db["conversations"].find_one({"_id": contact["_id"]})
+    assert state is not None and not state.get("held_signup")
+    assert await _events(rt, contact) == []
