@@ -1,6 +1,7 @@
 """Outreach broadcast benchmark: 5,000 contacts over the fake Telegram (30/s) and WhatsApp (80/s) servers.
 
     .venv/bin/python bench/outreach.py [--contacts 5000] [--skip-kill]
+    .venv/bin/python bench/outreach.py --full-bot [--contacts 5000] [--signups 200]   (see bench/full_bot.py)
 
 Everything runs on loopback: an embedded in-memory database, FakeTelegram and FakeGraph from
 fakes/ (they answer 429 / 130429 above their caps). Phase 1 runs the campaign in this process
@@ -210,12 +211,20 @@ async def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--contacts", type=int, default=5000)
     ap.add_argument("--skip-kill", action="store_true")
+    ap.add_argument("--full-bot", action="store_true", help="run `laporbot run` as a subprocess (bench/full_bot.py)")
+    ap.add_argument("--signups", type=int, default=200, help="--full-bot: contacts that sign up via the webhooks")
     args = ap.parse_args()
     data_dir = REPO / "var" / "bench-outreach"
     data_dir.mkdir(parents=True, exist_ok=True)
     server = EmbeddedMongo(":memory:")
     uri = server.start()
     try:
+        if args.full_bot:
+            from bench.full_bot import run_full_bot
+
+            bad = await run_full_bot(uri, args.contacts, args.signups, data_dir, _seed, _contacts, WA_TEMPLATE)
+            print(f"\nduplicates + opted-out hits: {bad} (must be 0)")
+            return 0 if bad == 0 else 1
         dups = await phase_inprocess(uri, args.contacts, data_dir)
         if not args.skip_kill:
             dups += await phase_kill(uri, args.contacts, data_dir)

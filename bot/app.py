@@ -213,7 +213,8 @@ class Runtime:
         if self._supervisor:
             self._supervisor.cancel()
             await _bounded("database supervisor", asyncio.gather(self._supervisor, return_exceptions=True), 5)
-        if self.stores:
+        if self.stores:  # leases given up at once: a restarted bot resumes within seconds (issue 18)
+            await _bounded("leases", self.stores.leases.release_all(), 5)
             await _bounded("database client", self.stores.close(), 10)
         if self.embedded_db:
             await _bounded("embedded database", self.embedded_db.astop(), 20)

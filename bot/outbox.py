@@ -100,6 +100,7 @@ class _ChannelWorker:
         self.sent_buf: list[tuple] = []  # (doc, result, sent_at) not yet written
         self.flush_now = asyncio.Event()
         self.flush_task: asyncio.Task | None = None
+        self.unsent: list = []  # claimed, cancelled by a stop before the provider call: unclaimed at stop
 
     def push(self, priority: int, message_id, chat: str | None = None) -> None:
         if message_id in self.pending:
@@ -203,6 +204,10 @@ class _ChannelWorker:
                 buffered = True
             else:
                 await self._record(doc, result)
+        except asyncio.CancelledError:  # stopping: not yet at the provider -> given back (issue 18)
+            if not slotted:
+                self.unsent.append(doc["_id"])
+            raise
         except Exception:
             log.exception("outbox delivery crashed for message %s", doc.get("_id"))
         finally:
@@ -341,6 +346,12 @@ class Outbox:
                 w.flush_task.cancel()
             try:  # sends already made are recorded, so they are not later counted as interrupted
                 await w.flush()
+            except Exception:
+                pass
+            try:  # claimed but never at the provider: queued again for the next process (issue 18)
+                await asyncio.wait_for(asyncio.gather(*w.tasks, return_exceptions=True), 2)
+                await self.stores.messages.unclaim(w.unsent)
+                w.unsent.clear()
             except Exception:
                 pass
         if self._sweeper:

@@ -342,9 +342,16 @@ class TelegramChannel(Channel):
             inbound.kind = "unsupported"
         return inbound
 
+    async def _budgeted(self, call):
+        """A Bot API call other than a send, inside the account's rate budget (channels/budget.py)."""
+        from channels.budget import within_budget
+
+        return await within_budget(self.runtime, "telegram", call,
+                                   retry_after=lambda e: retry_seconds(e) if isinstance(e, RetryAfter) else None)
+
     async def _from_callback(self, ident: Identity, query) -> InboundMessage:
         try:
-            await query.answer()
+            await self._budgeted(query.answer)
         except TelegramError:
             pass
         data = await self.callbacks.decode(query.data or "")
@@ -358,8 +365,8 @@ class TelegramChannel(Channel):
                         label = b.text
         if message is not None and getattr(message, "text", None):
             try:  # show what was chosen and remove the keyboard, so an old button is not pressed twice
-                await query.edit_message_text(html.escape(f"{message.text}\n\n✓ {label}", quote=False)[:TEXT_LIMIT],
-                                              parse_mode=ParseMode.HTML)
+                shown = html.escape(f"{message.text}\n\n✓ {label}", quote=False)[:TEXT_LIMIT]
+                await self._budgeted(lambda: query.edit_message_text(shown, parse_mode=ParseMode.HTML))
             except TelegramError:
                 pass
         return InboundMessage(ident, f"cb:{query.id}", text=label, payload=data, kind="choice")
@@ -382,7 +389,7 @@ class TelegramChannel(Channel):
         if media.size and media.size > MAX_DOWNLOAD:
             return media
         try:
-            tg_file = await self.app.bot.get_file(media.ref)
+            tg_file = await self._budgeted(lambda: self.app.bot.get_file(media.ref))
             data = bytes(await tg_file.download_as_bytearray())
             media.size = len(data)
             media.gridfs_id = await self.runtime.stores.files.store(

@@ -549,10 +549,15 @@ class WhatsAppChannel(Channel):
         base = self.settings.whatsapp_api_base_url.rstrip("/")
         try:
             session = await self.http()
-            async with session.get(f"{base}/{media.ref}", headers=self.auth_headers()) as r:
-                if r.status != 200:
-                    raise RuntimeError(f"media lookup {r.status}")
-                meta = await r.json(content_type=None)
+
+            async def lookup():  # a Graph API call: inside the account's rate budget (channels/budget.py)
+                async with session.get(f"{base}/{media.ref}", headers=self.auth_headers()) as r:
+                    if r.status != 200:
+                        raise RuntimeError(f"media lookup {r.status}")
+                    return await r.json(content_type=None)
+            from channels.budget import within_budget
+
+            meta = await within_budget(self.runtime, "whatsapp", lookup)
             size = int(meta.get("file_size") or 0)
             if size > MAX_MEDIA:
                 media.size = size

@@ -1,4 +1,10 @@
-"""Campaign definitions: YAML files in ``outreach/campaigns/*.yml`` or the staff API, stored in ``campaigns``.
+"""Campaign definitions: YAML files or the staff API, stored in ``campaigns``.
+
+Files: the operator's campaigns live in ``$LAPOR_DATA_DIR/campaigns/*.yml``; the shipped
+``outreach/campaigns/*.yml`` are examples to copy (they are loaded too, and a data-directory file of the same
+name replaces the example). Every file is validated like an API campaign; an invalid file is logged and
+skipped, the others still load. A campaign name is ``[a-z0-9][a-z0-9_-]{1,63}`` and a file is only looked up
+inside those two folders, so a name never becomes a path anywhere else.
 
 A campaign names its audience (filters on the contact's subscription), one message text per language with
 optional channel variants (``default``, ``telegram``, ``whatsapp``, ``sms``), a WhatsApp template for
@@ -7,6 +13,7 @@ contacts outside the 24-hour window, a schedule and per-channel rate caps. The t
 """
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -19,7 +26,8 @@ from bot.messages import aware, utcnow
 from outreach.codes import CODE_RE, SEGMENTS
 
 ROOT = Path(__file__).resolve().parent.parent
-CAMPAIGN_DIR = ROOT / "outreach" / "campaigns"
+CAMPAIGN_DIR = ROOT / "outreach" / "campaigns"  # shipped examples
+log = logging.getLogger(__name__)
 TEMPLATE_DIR = ROOT / "templates" / "outreach"
 CHANNELS = ("telegram", "whatsapp", "sms")
 LANGS = ("id", "en")
@@ -215,6 +223,44 @@ def load_files(directory: Path = CAMPAIGN_DIR) -> dict[str, Campaign]:
     return {c.name: c for c in (load_file(p) for p in sorted(directory.glob("*.yml")))}
 
 
+def campaign_dirs(data_dir: Path | str | None) -> list[Path]:
+    """Where campaign files are read, later folders winning: the shipped examples, then the operator's."""
+    return [CAMPAIGN_DIR] + ([Path(data_dir) / "campaigns"] if data_dir else [])
+
+
+def campaign_file(name: str, dirs: list[Path]) -> Path | None:
+    """The file of campaign ``name`` (the operator's first), only ever inside ``dirs``."""
+    if not re.match(NAME_PATTERN, name or ""):
+        return None
+    for d in reversed(dirs):
+        path = d / f"{name}.yml"
+        if path.is_file() and path.resolve().parent == d.resolve():
+            return path
+    return None
+
+
+def load_dirs(dirs: list[Path]) -> dict[str, Campaign]:
+    """Every valid campaign file of ``dirs`` (later folders replace earlier ones by name); invalid ones skipped.
+
+    A file's name (without ``.yml``) must match the pattern and the campaign's ``name`` if it gives one."""
+    found: dict[str, Campaign] = {}
+    for d in dirs:
+        if not d.is_dir():
+            continue
+        for path in sorted(d.glob("*.yml")):
+            try:
+                if not re.match(NAME_PATTERN, path.stem):
+                    raise ValueError(f"file name must be {NAME_PATTERN}.yml")
+                c = load_file(path)
+                if c.name != path.stem:
+                    raise ValueError(f"name {c.name!r} differs from the file name")
+            except Exception as exc:  # one bad file must not hide the others
+                log.warning("campaign file %s skipped: %s", path.name, str(exc).splitlines()[0][:300])
+                continue
+            found[c.name] = c
+    return found
+
+
 def audience_query(c: Campaign, channels: list[str] | None = None) -> dict:
     """MongoDB filter on contacts: subscribed, reachable, matching every audience filter."""
     a = c.audience
@@ -243,8 +289,9 @@ def audience_query(c: Campaign, channels: list[str] | None = None) -> dict:
 class CampaignStore:
     """``campaigns``: one document per campaign (``_id`` = name) with its spec and where it came from."""
 
-    def __init__(self, db):
+    def __init__(self, db, dirs: list[Path] | None = None):
         self.col = db["campaigns"]
+        self.dirs = dirs or [CAMPAIGN_DIR]  # ``install`` adds $LAPOR_DATA_DIR/campaigns
 
     async def ensure_indexes(self) -> None:
         return None
@@ -259,13 +306,15 @@ class CampaignStore:
 
     async def get(self, name: str) -> Campaign | None:
         """The stored campaign, else the YAML file of that name. Raises InvalidName for a non-slug name."""
-        path = named_file(CAMPAIGN_DIR, name)
+        named_file(CAMPAIGN_DIR, name)  # raises InvalidName: a name never becomes a path outside the folders
         doc = await self.col.find_one({"_id": name})
         if doc:
             return Campaign.model_validate(doc["spec"])
-        if path.exists():
-            c = load_file(path)
-            await self.save(c, "yaml")
+        path = campaign_file(name, self.dirs)
+        if path is not None:
+            c = load_dirs([path.parent]).get(name)  # validated like every file; an invalid one is skipped
+            if c is not None:
+                await self.save(c, "yaml")
             return c
         return None
 
@@ -279,10 +328,11 @@ class CampaignStore:
                 continue
         return out
 
-    async def sync_files(self, codes=None, directory: Path = CAMPAIGN_DIR) -> list[str]:
-        """Store every YAML campaign (files win over earlier copies of themselves) and create its codes."""
+    async def sync_files(self, codes=None, directory: Path | None = None) -> list[str]:
+        """Store every YAML campaign of ``directory`` or of ``self.dirs`` (files win over earlier copies of
+        themselves) and create its codes."""
         names = []
-        for c in load_files(directory).values():
+        for c in load_dirs([directory] if directory else self.dirs).values():
             await self.save(c, "yaml")
             if codes is not None:
                 await save_codes(codes, c)

@@ -31,7 +31,7 @@ async def _campaign(out, name: str):
 
     c = await out.campaigns.get(name) if valid_name(name) else None
     if c is None:
-        print(f"laporbot: no campaign {name!r} (outreach/campaigns/{name}.yml or POST /api/v1/campaigns)",
+        print(f"laporbot: no campaign {name!r} ($LAPOR_DATA_DIR/campaigns/{name}.yml or POST /api/v1/campaigns)",
               file=sys.stderr)
     return c
 

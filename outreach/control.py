@@ -16,6 +16,7 @@ import contextlib
 import logging
 
 from bot.messages import utcnow
+from bot.storage.leases import SHORT_TTL_S
 from outreach.campaigns import Campaign
 from outreach.dispatch import Dispatcher, install
 
@@ -72,12 +73,22 @@ def launch(runtime, campaign: Campaign, run_id: str, *, poll_s: float = 0.2) -> 
     return task
 
 
+def run_lease(run_id: str) -> str:
+    """The lease of the process feeding a run (heartbeat every ``WATCH_S``; lapses ``SHORT_TTL_S`` after a kill)."""
+    return f"run:{run_id}"
+
+
 async def _supervise(runtime, campaign: Campaign, run_id: str, poll_s: float) -> str:
     out = install(runtime)
+    leases = runtime.stores.leases
+    if not await leases.acquire(run_lease(run_id), ttl_s=SHORT_TTL_S):
+        return "elsewhere"  # another live process feeds this run
     feeding = asyncio.create_task(Dispatcher(runtime, campaign, run_id, poll_s=poll_s).run())
     try:
         while True:
             done, _ = await asyncio.wait({feeding}, timeout=WATCH_S)
+            with contextlib.suppress(Exception):  # heartbeat; a database hiccup is retried next round
+                await leases.acquire(run_lease(run_id), ttl_s=SHORT_TTL_S)
             if done:
                 feeding.result()
                 return "finished"
@@ -97,6 +108,9 @@ async def _supervise(runtime, campaign: Campaign, run_id: str, poll_s: float) ->
     except Exception:
         log.exception("campaign run %s stopped with an error", run_id)
         return "error"
+    finally:
+        with contextlib.suppress(Exception):  # given up at once, so a restarted bot resumes the run now
+            await asyncio.shield(leases.release(run_lease(run_id)))
 
 
 async def _set_status(runtime, name: str, run_id: str, status: str, only_from: tuple[str, ...]) -> bool:

@@ -139,6 +139,9 @@ def install(runtime) -> Outreach:
     if out is None:
         out = Outreach(runtime.stores.db)
         runtime.outreach = out
+        from outreach.campaigns import campaign_dirs  # the operator's campaign files (issue 18)
+
+        out.campaigns.dirs = campaign_dirs(getattr(getattr(runtime, "settings", None), "lapor_data_dir", None))
     if runtime.engine is not None:
         from outreach.subscriptions import register_dialogue
 

@@ -1,35 +1,58 @@
-"""The scheduler inside ``laporbot run``: every ``interval_s`` runs the campaigns whose schedule is due.
+"""The scheduler inside ``laporbot run``: runs the campaigns whose schedule is due and resumes orphaned runs.
 
 One-off campaigns run once (run id = name); recurring ones once per occurrence (``name#YYYY-MM-DD``). A run
-left unfinished by a crash is resumed on the next tick (deliveries and messages are idempotent); a run paused
-or cancelled from the back office is left alone (``outreach/control.py``).
+whose status is ``running`` but that no live process feeds (its ``run:<id>`` lease lapsed or was released:
+a crash, a restart, a graceful stop) is resumed on the next tick, whether it was scheduled or started by hand
+(deliveries and messages are idempotent); a run paused or cancelled from the back office is left alone
+(``outreach/control.py``). One scheduler across processes: the lease ``outreach:scheduler``, short and renewed
+on every tick (``HEARTBEAT_S``); released on a graceful stop, so a restarted bot resumes within seconds.
 """
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from bot.messages import utcnow
+from bot.storage.leases import HEARTBEAT_S, SHORT_TTL_S
 from outreach import control
 from outreach.dispatch import install
 
 log = logging.getLogger(__name__)
 
+LEASE = "outreach:scheduler"
+
+
+async def _due(runtime, out, running: dict) -> list[tuple]:
+    """(campaign, run id) to launch here: due occurrences not finished, and running runs nobody feeds."""
+    now = utcnow()
+    leases = runtime.stores.leases
+    due = []
+    for c in await out.campaigns.all():
+        runs = await out.campaigns.runs(c.name)
+        wanted = []
+        occ = c.occurrence(now)
+        if occ is not None and (runs.get(occ) or {}).get("status") not in ("done", "partial", *control.STOPPED):
+            wanted.append(occ)
+        wanted += [rid for rid, st in runs.items() if st.get("status") == "running" and rid not in wanted]
+        for run_id in wanted:
+            if run_id in running or control.is_running_here(runtime, run_id):
+                continue
+            if await leases.held_elsewhere(control.run_lease(run_id)):
+                continue
+            due.append((c, run_id))
+    return due
+
 
 async def tick(runtime, running: dict) -> list[str]:
-    out = runtime.outreach
-    await out.ensure_indexes()
-    if not await runtime.stores.leases.acquire("outreach:scheduler", ttl_s=120):
+    out = install(runtime)
+    if not getattr(out, "_scheduler_indexed", False):
+        await out.ensure_indexes()
+        out._scheduler_indexed = True
+    if not await runtime.stores.leases.acquire(LEASE, ttl_s=SHORT_TTL_S):
         return []
     started = []
-    now = utcnow()
-    for c in await out.campaigns.all():
-        run_id = c.occurrence(now)
-        if run_id is None or run_id in running or control.is_running_here(runtime, run_id):
-            continue
-        runs = await out.campaigns.runs(c.name)
-        if (runs.get(run_id) or {}).get("status") in ("done", *control.STOPPED):
-            continue
+    for c, run_id in await _due(runtime, out, running):
         log.info("outreach: starting campaign run %s", run_id)
         task = control.launch(runtime, c, run_id)
         running[run_id] = task
@@ -39,7 +62,8 @@ async def tick(runtime, running: dict) -> list[str]:
 
 
 async def scheduler_loop(runtime, interval_s: float = 30.0, stopping: asyncio.Event | None = None) -> None:
-    """Tick every ``interval_s`` until ``stopping`` is set (``outreach.stop``; cancellation also ends it)."""
+    """Tick every ``min(interval_s, HEARTBEAT_S)`` (the tick renews the lease) until ``stopping`` is set
+    (``outreach.stop``; cancellation also ends it); the lease is released on the way out."""
     stopping = stopping or asyncio.Event()
     out = install(runtime)
     try:
@@ -48,14 +72,19 @@ async def scheduler_loop(runtime, interval_s: float = 30.0, stopping: asyncio.Ev
     except Exception as exc:
         log.warning("outreach: campaign files not loaded: %s", exc)
     running: dict = {}
-    while not stopping.is_set():
-        try:
-            await tick(runtime, running)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # database outage or a bad campaign: keep the bot running
-            log.warning("outreach scheduler tick failed: %s", exc)
-        try:
-            await asyncio.wait_for(stopping.wait(), interval_s)
-        except asyncio.TimeoutError:
-            pass
+    period = min(interval_s, HEARTBEAT_S)
+    try:
+        while not stopping.is_set():
+            try:
+                await tick(runtime, running)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # database outage or a bad campaign: keep the bot running
+                log.warning("outreach scheduler tick failed: %s", exc)
+            try:
+                await asyncio.wait_for(stopping.wait(), period)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(runtime.stores.leases.release(LEASE))

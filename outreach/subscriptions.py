@@ -42,8 +42,8 @@ async def subscribe(out, turn: Turn, code: str | None) -> None:
     old = dict(turn.contact.get("subscription") or {})
     info = await out.codes.lookup(code) if code else None
     now = utcnow()
-    if old.get("status") == "subscribed" and not info:
-        sub = old  # already in: a repeated DAFTAR keeps the original attribution and date
+    if old.get("status") == "subscribed" and (not info or info["code"] == old.get("code")):
+        sub = old  # already in (or the same code again): the original attribution and date, counted once
     else:
         sub = {"status": "subscribed", "since": now, "segment": "umum", "campaign": None, "venue": None,
                "institution": None, "region": None}

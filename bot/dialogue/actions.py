@@ -10,9 +10,9 @@ from datetime import timedelta
 from typing import Awaitable, Callable
 
 from bot import agencies, reports as domain
-from bot.dialogue import access, safety
+from bot.dialogue import access, held_signup, safety
 from bot.dialogue.lookups import lookup_allowed
-from bot.dialogue.parsers import category_options, fill_from_understanding
+from bot.dialogue.parsers import category_options, fill_from_understanding, region_dict
 from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.filing import file_report
@@ -26,7 +26,7 @@ MENU = [("flow:filing", "menu.lapor"), ("menu:status", "menu.status"), ("menu:my
 # ------------------------------------------------------------------ consent and first contact
 async def ask_consent(dlg: DialogueAPI, turn: Turn) -> None:
     st = turn.state
-    if turn.text or turn.msg.payload:
+    if not held_signup.hold(dlg, turn) and (turn.text or turn.msg.payload):  # a sign-up code is kept apart
         st["held"] = {"text": turn.text, "payload": turn.msg.payload}
     st["pending"] = {"kind": "consent"}
     turn.say("welcome/first_contact", [("consent:ya", "choice.setuju"), ("consent:tidak", "choice.tidak_setuju")])
@@ -35,9 +35,11 @@ async def ask_consent(dlg: DialogueAPI, turn: Turn) -> None:
 async def replay_held(dlg: DialogueAPI, turn: Turn) -> None:
     """After consent, act on the first message as if it had just arrived (one-message filing still works)."""
     held = turn.state.pop("held", None) or {}
+    signed_up = await held_signup.apply(dlg, turn)  # a held deep link / DAFTAR CODE, applied once
     text, payload = held.get("text") or "", held.get("payload")
     if not text and not payload:
-        turn.say("welcome/menu", MENU)
+        if not signed_up:
+            turn.say("welcome/menu", MENU)
         return
     turn.replace_message(text, payload)
     if await dlg.dispatch_global(turn):

@@ -6,7 +6,7 @@ kind in the dialogue's registry (``followup`` and feature packages register thei
 """
 from __future__ import annotations
 
-from bot.dialogue import actions, followup, repair
+from bot.dialogue import actions, followup, held_signup, repair
 from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
@@ -20,13 +20,14 @@ async def consent(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
     ans = followup.answer(dlg, turn, "consent:")
     if ans not in ("ya", "tidak"):
         # Not an answer: keep the newest message too, and ask once more.
-        if turn.text:
+        if not held_signup.hold(dlg, turn) and turn.text:  # a sign-up code is kept apart, never overwritten
             turn.state["held"] = {"text": turn.text, "payload": turn.msg.payload}
         repair.consent_again(turn)  # never the same question three times in a row
         return True
     turn.state["pending"] = None
     turn.set_contact(consent={"given": ans == "ya", "at": utcnow(), "basis": "UU 27/2022"})
     if ans == "tidak":
+        turn.state[held_signup.KEY] = None  # a held sign-up code goes with the rest
         forget_declined(turn)  # only the opt-out stays
         turn.say("welcome/consent_declined")
         return True

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta, timezone
 
-from bot.dialogue import actions, emergency, followup, language, pending, repair, safety
+from bot.dialogue import actions, emergency, followup, held_signup, language, pending, repair, safety
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
@@ -56,6 +56,8 @@ class Dialogue:
         self._expire_draft(turn)
         if turn.contact.get("consent") is None and not self._is_consent_answer(turn):
             await actions.ask_consent(self, turn)
+            return
+        if turn.msg.start_param and await held_signup.apply_now(self, turn):  # a deep link beats any question
             return
         if st.get("pending") and await pending.handle(self, turn):
             return

@@ -186,6 +186,16 @@ class MessageStore:
         await self.col.update_one({"_id": message_id}, {"$set": {
             "status": "failed", "failure_reason": reason, "last_error": error, "failed_at": utcnow()}})
 
+    async def unclaim(self, message_ids: list) -> int:
+        """Graceful stop: claimed messages that never reached the provider call go back to 'queued' (the claim's
+        attempt is given back), so the next process sends them instead of counting them as interrupted."""
+        if not message_ids:
+            return 0
+        res = await self.col.update_many({"_id": {"$in": list(message_ids)}, "status": "sending"},
+                                         {"$set": {"status": "queued"}, "$inc": {"attempts": -1},
+                                          "$unset": {"lease_until": "", "claimed_at": ""}})
+        return res.modified_count
+
     async def expire_leases(self) -> int:
         """A message left in 'sending' by a crashed process may or may not have gone out: never resend it."""
         res = await self.col.update_many(

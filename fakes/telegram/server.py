@@ -302,13 +302,26 @@ class FakeTelegram:
                           "reply_markup": None, "at": time.monotonic()})
         return self._ok(msg)
 
+    def _check_global(self):
+        """Calls other than sends (answers, edits) count against the bot's 30/s too."""
+        if not self.rate.hit():
+            self.rate_violations.append("global")
+            return self._recorded("error_429_too_many_requests")
+        return None
+
     async def _m_answerCallbackQuery(self, p):
+        limited = self._check_global()
+        if limited:
+            return limited
         if len(p.get("text") or "") > 200:
             return self._error(400, "Bad Request: MESSAGE_TOO_LONG")
         self.answers.append(p)
         return self._ok(True)
 
     async def _m_editMessageText(self, p):
+        limited = self._check_global()
+        if limited:
+            return limited
         text, err = self._plain(p.get("text") or "", p.get("parse_mode"))
         if err:
             return self._error(400, err)

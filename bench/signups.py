@@ -1,0 +1,127 @@
+"""Sign-up benchmark: new contacts register by keyword through the WhatsApp webhook (issue 18: >= 50/s).
+
+    .venv/bin/python bench/signups.py [--contacts 1000] [--concurrency 50]
+
+Everything on loopback: an embedded in-memory database, the fake Graph API (fakes/) and the full runtime with
+its HTTP server. Each new contact posts ``DAFTAR KAMPUS-UNSRI`` (held while consent is asked) and then presses
+"Setuju"; a sign-up counts when the contact is stored as subscribed with the code's attribution. Prints
+sign-ups per second (processing: from the first post to the last subscription stored) and the database
+commands per sign-up, by command name (PyMongo command monitoring), to show where the time goes.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from pymongo import monitoring  # noqa: E402
+
+from bot.config import Settings  # noqa: E402
+from bot.embedded_db import EmbeddedMongo  # noqa: E402
+from fakes import FakeGraph  # noqa: E402
+from fakes.whatsapp.driver import WhatsAppDriver  # noqa: E402
+
+SECRET = "bench-app-secret-123456"
+CODE = "KAMPUS-UNSRI"
+
+
+class CommandCounter(monitoring.CommandListener):
+    def __init__(self):
+        self.counts: Counter = Counter()
+        self.micros: Counter = Counter()
+        self.on = False
+        self.keys: dict = {}
+
+    def started(self, event):
+        if self.on:
+            coll = event.command.get(event.command_name)
+            key = f"{event.command_name} {coll if isinstance(coll, str) else ''}"
+            self.counts[key] += 1
+            self.keys[event.request_id] = key
+
+    def succeeded(self, event):
+        key = self.keys.pop(event.request_id, None)
+        if key:
+            self.micros[key] += event.duration_micros
+
+    def failed(self, event):
+        pass
+
+
+async def run(n: int, concurrency: int, data_dir: Path) -> float:
+    from bot.app import Runtime
+
+    counter = CommandCounter()
+    monitoring.register(counter)
+    server = EmbeddedMongo(":memory:")
+    uri = server.start()
+    wa = await FakeGraph().start()
+    s = Settings(mongodb_uri=uri, lapor_db=f"bench_{uuid.uuid4().hex[:8]}", lapor_data_dir=str(data_dir),
+                 lapor_http_port=0, whatsapp_access_token=wa.token, whatsapp_app_secret=SECRET,
+                 whatsapp_verify_token="bench-verify", whatsapp_phone_number_id=wa.phone_number_id,
+                 whatsapp_api_base_url=wa.base_url, lapor_max_messages_per_minute=1000)
+    rt = Runtime(s)
+    await rt.start(http=True, nlu=False, sweep_interval_s=1.0)
+    try:
+        out = rt.outreach
+        await out.ensure_indexes()
+        await out.campaigns.sync_files(out.codes)
+        contacts = rt.stores.contacts.col
+        ids = [f"62813{i:07d}" for i in range(n)]
+        sem = asyncio.Semaphore(concurrency)
+        async with WhatsAppDriver(wa, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv:
+            async def one(wa_id: str):
+                async with sem:
+                    st, _ = await drv.text(wa_id, f"DAFTAR {CODE}")
+                    assert st == 200, st
+                    st, _ = await drv.button(wa_id, "consent:ya", "Setuju")
+                    assert st == 200, st
+
+            counter.on = True
+            t0 = time.monotonic()
+            await asyncio.gather(*(one(w) for w in ids))
+            posted = time.monotonic() - t0
+            deadline = time.monotonic() + 600
+            while True:
+                done = await contacts.count_documents({"subscription.status": "subscribed",
+                                                       "subscription.code": CODE})
+                if done >= n or time.monotonic() > deadline:
+                    break
+                await asyncio.sleep(0.1)
+            elapsed = time.monotonic() - t0
+            counter.on = False
+        rate = done / elapsed
+        print(f"sign-ups: {done} of {n} subscribed with the code in {elapsed:.1f} s = {rate:.1f}/s "
+              f"(posts took {posted:.1f} s; concurrency {concurrency})")
+        per = {k: v / max(1, done) for k, v in counter.counts.most_common()}
+        total = sum(counter.counts.values()) / max(1, done)
+        print(f"database commands per sign-up (2 webhook posts each, replies included): {total:.1f}")
+        for k, v in per.items():
+            print(f"  {k:>36}: {v:5.2f} per sign-up, {counter.micros[k] / max(1, counter.counts[k]) / 1000:6.2f} ms each")
+        return rate
+    finally:
+        await rt.stop()
+        await wa.stop()
+        await server.astop()
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--contacts", type=int, default=1000)
+    ap.add_argument("--concurrency", type=int, default=50)
+    args = ap.parse_args()
+    data_dir = REPO / "var" / "bench-signups"
+    data_dir.mkdir(parents=True, exist_ok=True)
+    rate = asyncio.run(run(args.contacts, args.concurrency, data_dir))
+    return 0 if rate >= 50 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
