@@ -2,8 +2,9 @@
 from __future__ import annotations
 
 import aiohttp
+import pytest
 
-from outreach.campaigns import CAMPAIGN_DIR, campaign_dirs, campaign_file
+from outreach.campaigns import InvalidName, CAMPAIGN_DIR, campaign_dirs, campaign_file
 from tests.fixtures.fakes import wait_until
 
 BOOTH = """\
@@ -43,7 +44,8 @@ async def test_data_dir_campaigns_load_validated_and_served_by_the_api(settings,
     assert await out.campaigns.get("rusak") is None
     for name in ("../rahasia", "..", "/etc/passwd", "rahasia/../booth-day", "Booth-Day"):
         assert campaign_file(name, campaign_dirs(settings.lapor_data_dir)) is None
-    assert await out.campaigns.get("../rahasia") is None
+    with pytest.raises(InvalidName):  # a name is never a path
+        await out.campaigns.get("../rahasia")
     base = f"http://127.0.0.1:{rt.http_port}/api/v1/campaigns"
     auth = {"Authorization": f"Bearer {rt.settings.lapor_staff_token}"}
     async with aiohttp.ClientSession() as s:
