@@ -66,16 +66,34 @@ def options(graph, wa_id: str) -> tuple[str, list[tuple[str, str]]]:
     raise AssertionError("no buttons or list sent")
 
 
+class Interrupted(Exception):
+    """The reply this citizen waits for was being sent when its process was killed: it is never resent."""
+
+
 class Citizen:
-    def __init__(self, lb: Balancer, wa_id: str, reply_timeout_s: float = 180):
+    def __init__(self, lb: Balancer, wa_id: str, reply_timeout_s: float = 180, interrupted=None):
         self.lb, self.g, self.wa_id = lb, lb.graph, wa_id
         self.expected = 0  # replies this citizen has waited for so far
         self.timeout = reply_timeout_s
+        # async () -> bool: a reply to this citizen was cut off mid-send by a killed process (never resent)
+        self.interrupted_check = interrupted
+        self.interrupted = False
 
     async def _say(self, mtype: str, body: dict, replies: int = 1) -> list[dict]:
         await self.lb.post(self.wa_id, mtype, body)
         self.expected += replies
-        await wait_until(lambda: len(self.g.to(self.wa_id)) >= self.expected, self.timeout, interval=0.05)
+        polls = 0
+
+        async def answered():
+            nonlocal polls
+            polls += 1
+            if len(self.g.to(self.wa_id)) >= self.expected:
+                return True
+            if self.interrupted_check is not None and polls % 40 == 0 and await self.interrupted_check(self.wa_id):
+                self.interrupted = True
+                raise Interrupted(self.wa_id)
+            return False
+        await wait_until(answered, self.timeout, interval=0.05)
         return self.g.to(self.wa_id)
 
     async def text(self, text: str, replies: int = 1):
@@ -93,8 +111,15 @@ class Citizen:
     def has_option(self, part: str) -> bool:
         return any(part in o[0] for o in options(self.g, self.wa_id)[1])
 
-    async def file_report(self) -> str:
-        """Consent and one whole report; returns the text of the confirmation (it carries the tracking id)."""
+    async def file_report(self) -> str | None:
+        """Consent and one whole report; returns the text of the confirmation (it carries the tracking id),
+        None when a reply was interrupted mid-send (the citizen cannot go on without it)."""
+        try:
+            return await self._file_report()
+        except Interrupted:
+            return None
+
+    async def _file_report(self) -> str:
         await self.text("halo")
         await self.press("consent:ya", replies=2)
         await self.text("lapor")
