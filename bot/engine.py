@@ -24,6 +24,7 @@ from bot.dialogue.turn import Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
 from bot.staff import handoff as handoffs
+from bot.storage import turn_ledger
 from bot.storage.conversations import VersionConflict
 from bot.templates import Renderer
 
@@ -75,6 +76,8 @@ class Engine:
         try:
             contact = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language)
             stored = await self.stores.messages.store_inbound(inbound, contact["_id"])
+            if stored is None:  # stored before: a duplicate, unless its turn was cut off (bot/storage/turn_ledger.py)
+                stored = await turn_ledger.interrupted(self.stores, inbound, contact["_id"])
             if stored is None:
                 self.metrics["duplicates"] += 1
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,
@@ -86,6 +89,9 @@ class Engine:
                 if await handoffs.intercept(self, contact, inbound):  # a staff member holds the conversation
                     return []
                 turn = await self._run_turn(contact, inbound)
+            if turn is None:  # another process consumed this message first
+                self.metrics["duplicates"] += 1
+                return []
             replies = turn.render()
             await self.outbox.enqueue(replies, already_sent=inline)
         except PyMongoError as exc:
@@ -109,13 +115,16 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
-    async def _run_turn(self, contact: dict, inbound: InboundMessage) -> Turn:
+    async def _run_turn(self, contact: dict, inbound: InboundMessage) -> Turn | None:
         for attempt in range(5):
             state = await self.stores.conversations.load(contact["_id"])
+            if turn_ledger.consumed(state, inbound):
+                return None
             turn = Turn(self, dict(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
+            turn_ledger.record(state, inbound)
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:
