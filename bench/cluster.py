@@ -14,7 +14,10 @@ import aiohttp
 
 from bot.embedded_db import free_port
 
-LAPORBOT = str(Path(sys.executable).with_name("laporbot"))
+ROOT = Path(__file__).resolve().parents[1]
+# ``laporbot`` as this checkout's code: the console script of a shared editable install would import the
+# checkout it was installed from, not this one
+LAPORBOT = (sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())")
 APP_SECRET = "scale-app-secret"
 
 
@@ -22,7 +25,7 @@ def base_env(data_dir: Path, **extra) -> dict:
     """The caller's environment without any LAPOR!/provider settings, plus ``extra``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "LAPOR_", "RASA_", "TELEGRAM_",
                                                                       "WHATSAPP_", "SMS_"))}
-    env.update(LAPOR_DATA_DIR=str(data_dir), **{k: str(v) for k, v in extra.items()})
+    env.update(LAPOR_DATA_DIR=str(data_dir), PYTHONPATH=str(ROOT), **{k: str(v) for k, v in extra.items()})
     return env
 
 
@@ -51,7 +54,7 @@ class Cluster:
     async def start_db(self) -> str:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = await asyncio.create_subprocess_exec(
-            LAPORBOT, "db", env=base_env(self.data_dir), stdout=asyncio.subprocess.PIPE,
+            *LAPORBOT, "db", env=base_env(self.data_dir), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
             stderr=open(self.log_dir / "db.log", "ab"), stdin=asyncio.subprocess.DEVNULL)
         line = (await asyncio.wait_for(self.db.stdout.readline(), 90)).decode().strip()
         if not line.startswith("MONGODB_URI="):
@@ -61,7 +64,7 @@ class Cluster:
 
     async def start_bot(self, i: int) -> None:
         self.bots[i] = await asyncio.create_subprocess_exec(
-            LAPORBOT, "run", "--no-console", "--no-nlu", env=self.bot_env(i),
+            *LAPORBOT, "run", "--no-console", "--no-nlu", env=self.bot_env(i), cwd=ROOT,
             stdout=asyncio.subprocess.DEVNULL, stderr=open(self.log_dir / f"bot{i}.log", "ab"),
             stdin=asyncio.subprocess.DEVNULL)
         await healthy(self.ports[i])

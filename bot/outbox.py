@@ -22,6 +22,7 @@ from typing import Protocol
 from bot.messages import OutboundMessage
 from bot.messages import utcnow
 from bot.ratelimit import PerChatGap, WindowLimiter
+from bot.storage.rate_shares import RateShares
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +293,8 @@ class Outbox:
         self._sweeper: asyncio.Task | None = None
         self._seq = itertools.count()
         self.after_send: list = []  # async hooks (doc, SendResult) e.g. campaign delivery bookkeeping
+        # each process's share of a provider's per-account cap (bot/storage/rate_shares.py)
+        self.shares = RateShares(stores.db) if getattr(stores, "db", None) is not None else None
 
     def register(self, sender: Sender) -> None:
         self.workers[sender.channel] = _ChannelWorker(self, sender)
@@ -324,6 +327,11 @@ class Outbox:
                 pass
         if self._sweeper:
             self._sweeper.cancel()
+            try:  # the other processes take this one's share of the send rate at their next sweep
+                if self.shares:
+                    await self.shares.leave()
+            except Exception:
+                pass
         self._sweeper = None
 
     async def enqueue(self, msgs: list[OutboundMessage], *, already_sent: bool = False) -> list[dict]:
@@ -341,6 +349,8 @@ class Outbox:
     async def sweep_once(self) -> int:
         """Pick up due queued messages of every channel whose dispatcher lease this process holds."""
         await self.stores.messages.expire_leases()
+        if self.shares:
+            await self.shares.beat(self.workers)
         n = 0
         for channel, w in self.workers.items():
             if not await self.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * self.sweep_interval_s)):

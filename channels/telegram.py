@@ -29,6 +29,7 @@ from bot.messages import Identity, InboundMessage, Location, Media, SharedContac
 from bot.outbox import SendResult, mask_user
 from bot.phones import normalize_phone
 from channels.base import Channel
+from channels.telegram_poller import PollerLease
 from channels.formatting import (constant_time_equal, doc_choices, record_attribution, short_hash, split_text,
                                  store_file, truncate)
 
@@ -152,6 +153,7 @@ class TelegramChannel(Channel):
         self._ready = asyncio.Event()
         self._chat_locks: dict[str, asyncio.Lock] = {}
         self.poll_timeout = 10
+        self.poller = None
 
     # ------------------------------------------------------------------ lifecycle
     def sender(self):
@@ -165,10 +167,11 @@ class TelegramChannel(Channel):
         await self.callbacks.col.create_index("at", expireAfterSeconds=30 * 86400, name="callbacks_ttl")
         await self.app.initialize()  # getMe
         await self.app.start()
-        if self.mode == "polling":
-            await self.app.updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
-                                                 allowed_updates=Update.ALL_TYPES,
-                                                 error_callback=self._poll_error)
+        if self.mode == "polling":  # one poller among all processes (channels/telegram_poller.py)
+            self.poller = PollerLease(self, lambda: self.app.updater.start_polling(
+                poll_interval=0.0, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES,
+                error_callback=self._poll_error), self.app.updater.stop)
+            self.poller.start()
         else:
             url = getattr(self.runtime.settings, "telegram_webhook_url", None)
             if url:
@@ -179,6 +182,8 @@ class TelegramChannel(Channel):
     async def stop(self) -> None:
         self._ready.clear()
         try:
+            if self.poller is not None:
+                await self.poller.stop()
             if self.app.updater and self.app.updater.running:
                 await self.app.updater.stop()
             if self.app.running:
