@@ -92,7 +92,7 @@ class Engine:
             if turn is None:  # another process consumed this message first
                 self.metrics["duplicates"] += 1
                 return []
-            replies = turn.render()
+            replies = turn.rendered
             await self.outbox.enqueue(replies, already_sent=inline)
         except PyMongoError as exc:
             self.metrics["failures"] += 1
@@ -125,6 +125,7 @@ class Engine:
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
             turn_ledger.record(state, inbound)
+            turn.rendered = turn_ledger.stash(state, inbound, turn.render(), self.stores.messages)
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:
