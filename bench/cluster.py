@@ -69,8 +69,12 @@ class Cluster:
             stdin=asyncio.subprocess.DEVNULL)
         await healthy(self.ports[i])
 
-    async def start(self) -> "Cluster":
-        await self.start_db()
+    async def start(self, uri: str | None = None) -> "Cluster":
+        """Start ``laporbot db`` and the bots, or only the bots on ``uri`` (an existing MongoDB)."""
+        if uri:
+            self.uri = uri
+        else:
+            await self.start_db()
         await asyncio.gather(*(self.start_bot(i) for i in range(self.n)))
         return self
 

@@ -12,6 +12,7 @@ never overlap and replies are matched to messages by order.
 
     .venv/bin/python bench/scale.py                       # short: 20,50,100,200 msg/s x 1,2,3 processes, 5 s
     .venv/bin/python bench/scale.py --seconds 60 --json var/bench/scale.json
+    .venv/bin/python bench/scale.py --mongodb-uri "mongodb://h1,h2,h3/?replicaSet=rs0&w=majority"
 """
 from __future__ import annotations
 
@@ -77,7 +78,7 @@ async def one_load(cluster: Cluster, graph: FakeGraph, client, rate: int, second
     pool = max(1, int(rate * pool_s))
     wa = [f"628{tag}{i:06d}" for i in range(pool)]
     bot_pids = [b.pid for b in cluster.bots]
-    db_pids = [cluster.db.pid, *children(cluster.db.pid)]
+    db_pids = [cluster.db.pid, *children(cluster.db.pid)] if cluster.db is not None else []
     # idle database traffic (driver monitoring, leases, sweeps) measured first and subtracted
     ops0, t0 = await db_ops(client), time.monotonic()
     await asyncio.sleep(2.0)
@@ -137,7 +138,8 @@ async def one_load(cluster: Cluster, graph: FakeGraph, client, rate: int, second
             "reply_p50_ms": pct(replies, 50), "reply_p99_ms": pct(replies, 99),
             "answered": answered, "duplicates": dupes,
             "db_commands_per_turn": round(ops / turns, 2),
-            "bot_cpu_ms_per_turn": round(bot_cpu / turns, 2), "db_cpu_ms_per_turn": round(db_cpu / turns, 2)}
+            "bot_cpu_ms_per_turn": round(bot_cpu / turns, 2),
+            "db_cpu_ms_per_turn": round(db_cpu / turns, 2) if db_pids else None}
 
 
 async def run(args) -> list[dict]:
@@ -145,8 +147,9 @@ async def run(args) -> list[dict]:
     for n in args.processes:
         graph = await FakeGraph(rate_per_s=args.provider_rate).start()
         with tempfile.TemporaryDirectory(prefix="lapor-scale-") as tmp:
-            cluster = Cluster(Path(tmp) / "var", graph, n=n, WHATSAPP_RATE_PER_S=args.provider_rate)
-            await cluster.start()
+            extra = {"LAPOR_DB": f"{args.db_name}_{n}"} if args.mongodb_uri else {}
+            cluster = Cluster(Path(tmp) / "var", graph, n=n, WHATSAPP_RATE_PER_S=args.provider_rate, **extra)
+            await cluster.start(args.mongodb_uri)
             client = AsyncMongoClient(cluster.uri)
             try:
                 for rate in args.rates:
@@ -170,6 +173,9 @@ def main() -> None:
     ap.add_argument("--drain-s", type=float, default=120.0, help="how long to wait for the last replies")
     ap.add_argument("--provider-rate", type=float, default=1000.0,
                     help="the fake Graph API's and the bot's per-account send cap (msg/s)")
+    ap.add_argument("--mongodb-uri", help="an existing MongoDB (e.g. a replica set) instead of laporbot db; "
+                    "database CPU is then not measured")
+    ap.add_argument("--db-name", default="lapor_bench", help="with --mongodb-uri: databases NAME_<processes>")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args()
     results = asyncio.run(run(args))
