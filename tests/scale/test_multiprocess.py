@@ -2,7 +2,7 @@
 them: every citizen gets every reply once, in order, and exactly one report; a process killed with SIGKILL in
 the middle and restarted loses nothing acknowledged and answers nothing twice.
 
-The number of citizens is ``LAPOR_SCALE_CITIZENS`` (default small enough for a shared 2-core machine)."""
+The number of citizens is ``LAPOR_SCALE_CITIZENS`` (default 50, kept small for a shared 2-core machine)."""
 from __future__ import annotations
 
 import asyncio
@@ -17,7 +17,7 @@ from fakes.base import wait_until
 from fakes.whatsapp.server import FakeGraph
 from tests.scale.citizens import Balancer, Citizen
 
-CITIZENS = int(os.environ.get("LAPOR_SCALE_CITIZENS", "24"))
+CITIZENS = int(os.environ.get("LAPOR_SCALE_CITIZENS", "50"))
 
 
 @pytest.fixture
@@ -64,7 +64,9 @@ async def check_every_citizen(db, g, citizens: list[Citizen], confirmations: lis
         stored = await db.messages.find({"contact_id": contact["_id"], "direction": "out"}).sort(
             [("created_at", 1), ("_id", 1)]).to_list(None)
         assert [g.text_of(m) for m in sent] == [m["text"] for m in stored]
-        assert all(m["status"] in ("sent", "delivered", "read") for m in stored)
+        # a reply whose send was cut off by the kill went out but stays marked failed/interrupted (it may not have)
+        assert all(m["status"] in ("sent", "delivered", "read") or m.get("failure_reason") == "interrupted"
+                   for m in stored)
     assert not [r for r in g.rejected if r["code"] != 130429]
 
 
