@@ -27,6 +27,9 @@ from bot.storage.rate_shares import RateShares
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# the sweep takes only messages due this long: a fresh one belongs to the process that queued it (and pushed it
+# in memory); a sweeper in another process claiming it first could send a turn's second reply before its first
+SWEEP_SETTLE_S = 5.0
 
 
 @dataclass
@@ -355,7 +358,7 @@ class Outbox:
         for channel, w in self.workers.items():
             if not await self.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * self.sweep_interval_s)):
                 continue
-            for d in await self.stores.messages.due(channel, limit=500):
+            for d in await self.stores.messages.due(channel, limit=500, settled_s=SWEEP_SETTLE_S):
                 if d["_id"] not in w.pending:
                     w.push(d.get("priority", 0), d["_id"], d.get("user_id"))
                     n += 1
