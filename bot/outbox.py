@@ -25,12 +25,16 @@ from bot.messages import OutboundMessage
 from bot.messages import utcnow
 from bot.ratelimit import PerChatGap, WindowLimiter
 from bot.sending import Outcome, SendResult
+from bot.storage.rate_shares import RateShares
 
 __all__ = ["Outbox", "Sender", "SendResult", "Outcome", "SendCheck", "MAX_ATTEMPTS", "mask_user"]
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
+# the sweep takes only messages due this long: a fresh one belongs to the process that queued it (and pushed it
+# in memory); a sweeper in another process claiming it first could send a turn's second reply before its first
+SWEEP_SETTLE_S = 5.0
 
 
 class Sender(Protocol):
@@ -314,6 +318,8 @@ class Outbox:
         self._seq = itertools.count()
         self.after_send: list = []  # async hooks (doc, SendResult) e.g. campaign delivery bookkeeping
         self.campaign_check: SendCheck | None = None
+        # each process's share of a provider's per-account cap (bot/storage/rate_shares.py)
+        self.shares = RateShares(stores.db) if getattr(stores, "db", None) is not None else None
 
     def set_campaign_check(self, check: SendCheck | None) -> None:
         """Outreach registers the send-time check for campaign messages (one; replaces any earlier one)."""
@@ -356,6 +362,11 @@ class Outbox:
                 pass
         if self._sweeper:
             self._sweeper.cancel()
+            try:  # the other processes take this one's share of the send rate at their next sweep
+                if self.shares:
+                    await self.shares.leave()
+            except Exception:
+                pass
         self._sweeper = None
 
     async def enqueue(self, msgs: list[OutboundMessage], *, already_sent: bool = False) -> list[dict]:
@@ -373,11 +384,13 @@ class Outbox:
     async def sweep_once(self) -> int:
         """Pick up due queued messages of every channel whose dispatcher lease this process holds."""
         await self.stores.messages.expire_leases()
+        if self.shares:
+            await self.shares.beat(self.workers)
         n = 0
         for channel, w in self.workers.items():
             if not await self.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * self.sweep_interval_s)):
                 continue
-            for d in await self.stores.messages.due(channel, limit=500):
+            for d in await self.stores.messages.due(channel, limit=500, settled_s=SWEEP_SETTLE_S):
                 if d["_id"] not in w.pending:
                     w.push(d.get("priority", 0), d["_id"], d.get("user_id"))
                     n += 1

@@ -40,10 +40,8 @@ class WindowLimiter:
         import collections
         import itertools
 
-        self.rate = rate
-        self.limit = max(1, int(rate))
-        self.window_s = (1.0 if rate >= 1 else 1.0 / rate) + margin_s
-        self.min_gap_s = spread * self.window_s / self.limit
+        self.margin_s, self.spread = margin_s, spread
+        self.resize(rate)
         self.inflight = 0
         self.released: collections.deque = collections.deque()  # completion times, oldest first
         self.last_grant = float("-inf")
@@ -51,6 +49,13 @@ class WindowLimiter:
         self._seq = itertools.count()
         self._timer: asyncio.TimerHandle | None = None
         self.paused_until = 0.0
+
+    def resize(self, rate: float) -> None:
+        """Change the cap (this process's share of the account's rate, bot/storage/rate_shares.py)."""
+        self.rate = rate
+        self.limit = max(1, int(rate))
+        self.window_s = (1.0 if rate >= 1 else 1.0 / rate) + self.margin_s
+        self.min_gap_s = self.spread * self.window_s / self.limit
 
     def pause(self, seconds: float) -> None:
         """Provider said 'too many requests, retry after N': everyone waits."""

@@ -37,6 +37,7 @@ from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import constant_time_equal, doc_choices, record_attribution, short_hash, split_text, truncate
 from channels.inbox import DONE, REJECTED, RETRY, Inbox, run_turn
+from channels.telegram_poller import PollerLease
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class TelegramChannel(Channel):
         self._tasks: set[asyncio.Task] = set()
         self._turns = asyncio.Semaphore(64)
         self._recover_task: asyncio.Task | None = None
+        self.poller = None
 
     # ------------------------------------------------------------------ lifecycle
     def sender(self):
@@ -156,10 +158,11 @@ class TelegramChannel(Channel):
         self._recover_task = asyncio.create_task(self.inbox.recover_forever(self._process))
         await self.app.initialize()  # getMe
         await self.app.start()
-        if self.mode == "polling":
-            await self.app.updater.start_polling(poll_interval=0.0, timeout=self.poll_timeout,
-                                                 allowed_updates=Update.ALL_TYPES,
-                                                 error_callback=self._poll_error)
+        if self.mode == "polling":  # one poller among all processes (channels/telegram_poller.py)
+            self.poller = PollerLease(self, lambda: self.app.updater.start_polling(
+                poll_interval=0.0, timeout=self.poll_timeout, allowed_updates=Update.ALL_TYPES,
+                error_callback=self._poll_error), self.app.updater.stop)
+            self.poller.start()
         else:
             url = getattr(self.runtime.settings, "telegram_webhook_url", None)
             if url:
@@ -174,6 +177,8 @@ class TelegramChannel(Channel):
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
         try:
+            if self.poller is not None:
+                await self.poller.stop()
             if self.app.updater and self.app.updater.running:
                 await self.app.updater.stop()
             if self.app.running:

@@ -166,8 +166,12 @@ class MessageStore:
             await self.col.bulk_write([UpdateOne({"_id": mid}, {"$set": {
                 "status": "sent", "provider_id": pid, "sent_at": at}}) for mid, pid, at in results], ordered=False)
 
-    async def due(self, channel: str, limit: int = 200, max_priority: int | None = None) -> list[dict]:
-        q: dict = {"status": "queued", "channel": channel, "next_attempt_at": {"$lte": utcnow()}}
+    async def due(self, channel: str, limit: int = 200, max_priority: int | None = None,
+                  settled_s: float = 0.0) -> list[dict]:
+        """Queued messages due for ``settled_s`` seconds at least (the sweep leaves fresh ones to the process
+        that queued them, which sends one chat's messages in order)."""
+        q: dict = {"status": "queued", "channel": channel,
+                   "next_attempt_at": {"$lte": utcnow() - timedelta(seconds=settled_s)}}
         if max_priority is not None:
             q["priority"] = {"$lte": max_priority}
         cur = self.col.find(q).sort([("priority", ASCENDING), ("next_attempt_at", ASCENDING)]).limit(limit)

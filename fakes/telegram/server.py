@@ -42,6 +42,8 @@ class FakeTelegram:
         self.chat_gap_s = chat_gap_s
         self.last_to_chat: dict[str, float] = {}
         self.rate_violations: list[str] = []
+        self.polls_in_flight = 0
+        self.poll_conflicts = 0  # getUpdates while another one was running (two pollers: 409, as Telegram)
         self.runner = None
         self.port = None
 
@@ -205,6 +207,17 @@ class FakeTelegram:
     async def _m_getUpdates(self, p):
         if self.webhook:
             return self._error(409, "Conflict: can't use getUpdates method while webhook is active")
+        if self.polls_in_flight:
+            self.poll_conflicts += 1
+            return self._error(409, "Conflict: terminated by other getUpdates request; make sure that only one "
+                                    "bot instance is running")
+        self.polls_in_flight += 1
+        try:
+            return await self._get_updates(p)
+        finally:
+            self.polls_in_flight -= 1
+
+    async def _get_updates(self, p):
         offset = int(p.get("offset") or 0)
         timeout = min(float(p.get("timeout") or 0), 1.0)  # shortened so tests stop fast
         if offset:
