@@ -29,6 +29,7 @@ from bson import ObjectId
 from bot import reports as domain
 from bot.messages import utcnow
 from bot.privacy import rights
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -165,12 +166,7 @@ class RetentionWorker:
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping.set()
-        done, _ = await asyncio.wait({task}, timeout=timeout_s)
-        if not done:
-            task.cancel()
+        await stop_task(task, stopping=self._stopping, timeout_s=timeout_s, name="retention sweep")
 
 
 def start(runtime, interval_s: float = 3600.0) -> RetentionWorker:

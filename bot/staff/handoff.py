@@ -29,6 +29,7 @@ from bot.messages import utcnow
 from bot.staff.auth import Principal
 from bot.staff.views import reporter_visible
 from bot.storage.handoffs import CLOSED, REQUESTED, TAKEN, status_of
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -162,12 +163,7 @@ class HandoffSweeper:
 
     async def stop(self, timeout_s: float = 10.0) -> None:
         task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping.set()
-        done, _ = await asyncio.wait({task}, timeout=timeout_s)
-        if not done:
-            task.cancel()
+        await stop_task(task, stopping=self._stopping, timeout_s=timeout_s, name="live-conversation sweeper")
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():

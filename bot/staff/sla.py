@@ -18,6 +18,7 @@ import holidays
 
 from bot import reports as domain
 from bot.messages import aware, utcnow
+from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -128,12 +129,7 @@ class SlaWorker:
         """Let the current round finish (cancelling inside a database call can leave a connection
         half-open), then end the task; cancel only if it does not end in time."""
         task, self._task = self._task, None
-        if task is None:
-            return
-        self._stopping.set()
-        done, _ = await asyncio.wait({task}, timeout=timeout_s)
-        if not done:
-            task.cancel()
+        await stop_task(task, stopping=self._stopping, timeout_s=timeout_s, name="SLA task")
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
