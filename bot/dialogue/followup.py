@@ -48,7 +48,8 @@ async def pay_support(dlg: DialogueAPI, turn: Turn, arg: str) -> None:
 # ------------------------------------------------------------------ adding information
 async def pay_addinfo(dlg: DialogueAPI, turn: Turn, arg: str) -> None:
     report = await turn.stores.reports.get(arg)
-    if report is None or not access.is_owner(report, turn.contact["_id"]) or not domain.is_open(report["status"]):
+    owner = report is not None and access.role_in_turn(report, turn) in access.OWNERS
+    if not owner or not domain.is_open(report["status"]):
         turn.say("tracking/cannot_add")
         return
     turn.state["pending"] = {"kind": "add_info", "tracking_id": arg}
@@ -75,7 +76,8 @@ async def add_info(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
 # ------------------------------------------------------------------ rating and objection
 async def start_rating(dlg: DialogueAPI, turn: Turn, tid: str, score: str) -> None:
     report = await turn.stores.reports.get(tid)
-    if report is None or not access.is_owner(report, turn.contact["_id"]) or report["status"] != domain.SELESAI:
+    owner = report is not None and access.role_in_turn(report, turn) in access.OWNERS
+    if not owner or report["status"] != domain.SELESAI:
         turn.say("rating/not_possible")
         return
     if not score.isdigit() or not 1 <= int(score) <= 5:
