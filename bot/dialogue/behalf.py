@@ -106,8 +106,7 @@ async def got_code(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
         turn.state["pending"] = None
         turn.set_contact(verified_phone=pend["phone"])
         turn.say("behalf/verified")
-        from bot.dialogue.actions import my_reports
-        await my_reports(dlg, turn)
+        await dlg.registry.commands["my_reports"].handler(dlg, turn, "")  # their list, now with those reports
         return True
     pend["tries"] = pend.get("tries", 0) + 1
     if pend["tries"] >= CODE_TRIES:
