@@ -3,8 +3,9 @@
 On WhatsApp and SMS the channel's user id is the phone number, so the channel proves it. On Telegram and the
 web chat the person types the number ("verifikasi nomor" / "verify my number"), the bot sends a one-time code
 to it by SMS (through the outbox, so only when some report was filed for that number) and the person types the
-code back: ``CODE_TRIES`` tries, valid ``CODE_TTL``, at most ``CODES_PER_DAY`` codes per contact a day. The
-number is then kept on the contact as ``verified_phone``.
+code back: ``CODE_TRIES`` tries, valid ``CODE_TTL``, at most ``CODES_PER_DAY`` codes per contact a day and as
+many per number a day (every web chat visit is a new contact). The number is then kept on the contact as
+``verified_phone``.
 """
 from __future__ import annotations
 
@@ -81,6 +82,10 @@ async def got_phone(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
     async def send_code() -> None:
         if not await stores.reports.col.find_one({"on_behalf.phone": phone}, {"_id": 1}):
             return  # nobody filed for this number: no SMS (same reply, so nothing is revealed)
+        recent = {"channel": "sms", "user_id": phone, "template": "behalf/code_sms",
+                  "created_at": {"$gte": utcnow() - timedelta(days=1)}}
+        if await stores.messages.col.count_documents(recent) >= CODES_PER_DAY:
+            return  # the number's daily allowance is used: no SMS bombing through fresh visits
         text = renderer.render("behalf/code_sms", lang, code=code, minutes=minutes)
         await stores.messages.queue([OutboundMessage(identity=Identity("sms", phone), text=text, kind="notification",
                                                      template="behalf/code_sms", priority=0)])

@@ -137,3 +137,18 @@ async def test_no_code_goes_to_a_number_nobody_filed_for_and_tries_are_limited(w
         assert not contact.get("verified_phone")
     finally:
         await close(v)
+
+
+async def test_a_number_gets_at_most_three_codes_a_day_whatever_the_visits(web_sms):
+    rt, fake = web_sms
+    await filed_for(rt)
+    for _ in range(behalf.CODES_PER_DAY + 1):
+        v = await visit(f"http://127.0.0.1:{rt.http_port}")  # each visit is a new contact
+        try:
+            await v.say("verifikasi nomor")
+            await v.say("0812-3456-7301")
+        finally:
+            await close(v)
+    await rt.outbox.drain()
+    assert await rt.stores.db.messages.count_documents(
+        {"channel": "sms", "user_id": "+6281234567301", "template": "behalf/code_sms"}) == behalf.CODES_PER_DAY
