@@ -328,11 +328,12 @@ async def my_reports(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
     rows = await turn.stores.reports.by_contact(turn.contact["_id"], limit=5)
     rows += [r for r in await behalf.reports_for(turn) if r["_id"] not in {x["_id"] for x in rows}]
     if not rows:
-        turn.say("tracking/no_reports", [("flow:filing", "menu.lapor")])
+        turn.say("tracking/no_reports", [("flow:filing", "menu.lapor")] + behalf.offer(turn))
         return
     items = [{"tracking_id": r["tracking_id"], "status": r["status"], "category": r.get("category"),
               "created_at": r["created_at"]} for r in rows]
-    turn.say("tracking/my_reports", [(f"status:{i['tracking_id']}", i["tracking_id"]) for i in items], items=items)
+    turn.say("tracking/my_reports", [(f"status:{i['tracking_id']}", i["tracking_id"]) for i in items]
+             + behalf.offer(turn), items=items)
 
 
 # ------------------------------------------------------------------ volunteers

@@ -47,6 +47,13 @@ async def reports_for(turn: Turn, limit: int = 5) -> list[dict]:
     return await cur.to_list(limit)
 
 
+def offer(turn: Turn) -> list[tuple[str, str]]:
+    """The "verify my number" button under "my reports" where the channel does not prove a number."""
+    if turn.msg.identity.channel in PHONE_CHANNELS or turn.contact.get("verified_phone"):
+        return []
+    return [("cmd:verify_phone", "choice.verifikasi_nomor")]
+
+
 def _digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 

@@ -99,7 +99,9 @@ async def test_web_chat_visitor_proves_the_number_with_an_sms_code_then_tracks(w
         assert tid not in (await v.say("laporan saya"))[0]["text"]
         assert SECRET_TEXT[:30] not in (await v.say(f"status {tid}"))[0]["text"]
 
-        await v.say("verifikasi nomor")
+        listed = await v.say("laporan saya")  # the list offers to verify the number
+        assert "cmd:verify_phone" in [c["payload"] for c in listed[0]["choices"]]
+        await v.press("cmd:verify_phone", "Verifikasi nomor")
         await v.say("0812-3456-7301")
         sms = await wait_until(lambda: [m for m in fake.sent if m["To"] == "+6281234567301"])
         code = re.search(r"\b(\d{6})\b", sms[-1]["Body"]).group(1)
