@@ -112,6 +112,7 @@ async def test_web_chat_visitor_proves_the_number_with_an_sms_code_then_tracks(w
         contact = await rt.stores.db.contacts.find_one({"channel": "webchat"})
         assert contact["verified_phone"] == "+6281234567301"
         assert SECRET_TEXT[:30] in (await v.say(f"status {tid}"))[0]["text"]
+        assert tid in (await v.say("data saya"))[0]["text"]  # their data rights cover the proved number too
     finally:
         await close(v)
 
