@@ -28,7 +28,9 @@ CODES_PER_DAY = 3
 def verified_phone(turn: Turn) -> str | None:
     """The E.164 number this contact has proved to own, or None."""
     ident = turn.msg.identity
-    if ident.channel in PHONE_CHANNELS:
+    if ident.channel == "whatsapp":  # a wa_id is the number in international form without "+"
+        return normalize_phone("+" + ident.user_id.lstrip("+"))
+    if ident.channel == "sms":
         return normalize_phone(ident.user_id)
     return turn.contact.get("verified_phone")
 
