@@ -127,6 +127,7 @@ def sample_context(role: str = "reporter", own: bool = True) -> dict:
                 note="Sudah diperbaiki minggu ini.", on_behalf="Bu Sari", text="Kami sudah cek lokasinya.",
                 sub={"institution": "Universitas Gadjah Mada"}, total=4, settled=1,
                 contact={"name": "Budi", "language": "id"}, days=365, params=[tid, "Ditanggapi"],
+                code="482913", minutes=10,
                 mydata={"contact": {"name": "Budi", "channel": "whatsapp", "language": "id",
                                     "consent": {"given": True}},
                         "messages": {"received": 12, "sent": 15}, "reports": items,

@@ -13,10 +13,11 @@ from aiohttp import web
 
 from bot import reports as domain
 from bot.staff.sla import overdue_query
+from bot.storage.citizen_updates import UNSEEN
 
 PAGE_SIZE = 25
 MAX_SCAN = 20_000
-FILTERS = ("status", "category", "region", "agency", "overdue", "privacy", "channel", "q")
+FILTERS = ("status", "category", "region", "agency", "overdue", "privacy", "channel", "q", "updated")
 _FAR = datetime.max.replace(tzinfo=timezone.utc)
 
 
@@ -55,7 +56,7 @@ def parse(request: web.Request, *, admin: bool) -> Filters:
         raise web.HTTPBadRequest(text="errors.bad_input")
     if vals["privacy"] and vals["privacy"] not in domain.PRIVACY:
         raise web.HTTPBadRequest(text="errors.bad_input")
-    if vals["overdue"] not in ("", "1"):
+    if vals["overdue"] not in ("", "1") or vals["updated"] not in ("", "1"):
         raise web.HTTPBadRequest(text="errors.bad_input")
     if not admin:
         vals["agency"] = vals["channel"] = ""
@@ -84,6 +85,8 @@ def conditions(f: Filters, *, scope_agency: str | None, now: datetime, with_stat
         conds.append({"channel": v["channel"]})
     if v["overdue"]:
         conds.append(overdue_query(now))
+    if v["updated"]:  # citizen activity the agency has not seen (bot.storage.citizen_updates)
+        conds.append(UNSEEN)
     if v["q"]:
         conds.append({"$or": [{"description": {"$regex": re.escape(v["q"]), "$options": "i"}},
                               {"tracking_id": v["q"].upper()}]})

@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import Awaitable, Callable
 
 from bot import agencies, reports as domain
-from bot.dialogue import access, held_signup, safety
+from bot.dialogue import access, behalf, held_signup, safety
 from bot.dialogue.lookups import lookup_allowed
 from bot.dialogue.parsers import category_options, fill_from_understanding, region_dict
 from bot.dialogue.registry import DialogueAPI, Registry
@@ -292,7 +292,7 @@ async def show_status(dlg: DialogueAPI, turn: Turn, tracking_id: str | None, err
     if report is None:
         turn.say("tracking/unknown", tracking_id=tracking_id)
         return
-    role = access.party_role(report, turn.contact["_id"])
+    role = access.role_in_turn(report, turn)
     last = report["history"][-1]
     view = {"tracking_id": tracking_id, "status": report["status"], "updated_at": last["at"],
             "next": NEXT_STEP.get(report["status"])}
@@ -326,12 +326,14 @@ async def ask_tracking_id(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
 
 async def my_reports(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
     rows = await turn.stores.reports.by_contact(turn.contact["_id"], limit=5)
+    rows += [r for r in await behalf.reports_for(turn) if r["_id"] not in {x["_id"] for x in rows}]
     if not rows:
-        turn.say("tracking/no_reports", [("flow:filing", "menu.lapor")])
+        turn.say("tracking/no_reports", [("flow:filing", "menu.lapor")] + behalf.offer(turn))
         return
     items = [{"tracking_id": r["tracking_id"], "status": r["status"], "category": r.get("category"),
               "created_at": r["created_at"]} for r in rows]
-    turn.say("tracking/my_reports", [(f"status:{i['tracking_id']}", i["tracking_id"]) for i in items], items=items)
+    turn.say("tracking/my_reports", [(f"status:{i['tracking_id']}", i["tracking_id"]) for i in items]
+             + behalf.offer(turn), items=items)
 
 
 # ------------------------------------------------------------------ volunteers

@@ -10,6 +10,7 @@ from bot.dialogue import access
 from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
+from bot.storage import citizen_updates
 
 
 def answer(dlg: DialogueAPI, turn: Turn, prefix: str) -> str | None:
@@ -48,7 +49,8 @@ async def pay_support(dlg: DialogueAPI, turn: Turn, arg: str) -> None:
 # ------------------------------------------------------------------ adding information
 async def pay_addinfo(dlg: DialogueAPI, turn: Turn, arg: str) -> None:
     report = await turn.stores.reports.get(arg)
-    if report is None or not access.is_owner(report, turn.contact["_id"]) or not domain.is_open(report["status"]):
+    owner = report is not None and access.role_in_turn(report, turn) in access.OWNERS
+    if not owner or not domain.is_open(report["status"]):
         turn.say("tracking/cannot_add")
         return
     turn.state["pending"] = {"kind": "add_info", "tracking_id": arg}
@@ -66,6 +68,7 @@ async def add_info(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
 
     async def add() -> None:
         await reports.add_info(tid, text, media)
+        await citizen_updates.mark(reports.col, tid, "info")  # the agency's inbox flags it
 
     turn.effect(add)
     turn.say("followup/added", tracking_id=tid)
@@ -75,7 +78,8 @@ async def add_info(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
 # ------------------------------------------------------------------ rating and objection
 async def start_rating(dlg: DialogueAPI, turn: Turn, tid: str, score: str) -> None:
     report = await turn.stores.reports.get(tid)
-    if report is None or not access.is_owner(report, turn.contact["_id"]) or report["status"] != domain.SELESAI:
+    owner = report is not None and access.role_in_turn(report, turn) in access.OWNERS
+    if not owner or report["status"] != domain.SELESAI:
         turn.say("rating/not_possible")
         return
     if not score.isdigit() or not 1 <= int(score) <= 5:
@@ -156,6 +160,7 @@ def _reopen(turn: Turn, tid: str, reason: str):
         except (domain.TransitionError, KeyError):
             turn.say("rating/objection_failed")
             return
+        await citizen_updates.mark(reports.col, tid, "objection")
         await lifecycle.on_transition(report, actor="warga")
         turn.say("rating/objection_sent", tracking_id=tid)
 

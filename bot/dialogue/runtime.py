@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta, timezone
 
-from bot.dialogue import actions, emergency, followup, held_signup, language, pending, repair, safety
+from bot.dialogue import actions, behalf, emergency, followup, held_signup, language, pending, repair, safety
 from bot.dialogue.conditions import holds
 from bot.dialogue.flows import DIALOGUES_DIR, Flow, Step, load_flows, load_keywords
 from bot.dialogue.keywords import Keywords
@@ -37,7 +37,7 @@ class Dialogue:
         self.similar_threshold = similar_threshold
         self.max_attachments = max_attachments
         self.registry = Registry()
-        for core in (actions, followup, pending, emergency):
+        for core in (actions, followup, pending, emergency, behalf):
             core.register(self.registry)
 
     # ------------------------------------------------------------------ one turn

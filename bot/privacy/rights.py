@@ -40,13 +40,14 @@ PURGE_PATIENCE_S = 600.0
 
 
 def _phone_of(contact: dict) -> str | None:
-    """The contact's phone in E.164 when the channel identity is a phone number (WhatsApp, SMS)."""
+    """The contact's phone in E.164: the channel identity on WhatsApp and SMS, else the number the person proved
+    to own with an SMS code (``verified_phone``, bot/dialogue/behalf.py)."""
     uid = contact.get("user_id") or ""
     if contact.get("channel") == "whatsapp":
         return normalize_phone("+" + uid.lstrip("+"))
     if contact.get("channel") == "sms":
         return normalize_phone(uid)
-    return None
+    return contact.get("verified_phone")
 
 
 def _party_query(contact_id) -> dict:

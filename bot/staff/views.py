@@ -82,6 +82,10 @@ def serialize_report(report: dict, who: Principal, *, now: datetime, notificatio
                       "followup_due_at": report.get("followup_due_at"),
                       "autoclose_at": report.get("autoclose_at")},
         "overdue": is_overdue(report, now),
+        # citizen activity the agency has not seen yet (bot.storage.citizen_updates)
+        "citizen_update": {"at": report.get("citizen_update_at"), "kind": report.get("citizen_update_kind"),
+                           "unseen": bool(report.get("citizen_update_unseen")),
+                           "seen_by_agency_at": report.get("seen_by_agency_at")},
     }
     if report.get("volunteer_id") is not None:
         out["volunteer"] = ({"assisted": True, "contact_id": str(report["volunteer_id"])} if who.is_admin
