@@ -97,3 +97,12 @@ class ContactStore:
         await self.col.update_one({"_id": contact_id}, {"$set": {
             "reachable": False, "unreachable_reason": reason, "unreachable_at": utcnow(),
             "subscription.status": "opted_out"}})
+
+    async def delete(self, contact_id) -> None:
+        """Delete a contact document."""
+        await self.col.delete_one({"_id": contact_id})
+
+    async def notified_sms_contacts(self, phone: str, other_than) -> list[dict]:
+        """SMS contacts (ids only) the staff side made for this phone, without consent, other than one id."""
+        return await self.col.find({"channel": "sms", "user_id": phone, "consent": None,
+                                    "_id": {"$ne": other_than}}, {"_id": 1}).to_list(10)

@@ -66,3 +66,11 @@ class ConversationStore:
                 raise VersionConflict(state["_id"])
         state["version"] = expected + 1
         state["updated_at"] = body["updated_at"]
+
+    async def stored(self, contact_id) -> dict | None:
+        """The stored conversation state of a contact, or None (no fresh state made up)."""
+        return await self.col.find_one({"_id": contact_id})
+
+    async def delete(self, contact_id) -> None:
+        """Delete a contact's conversation state."""
+        await self.col.delete_one({"_id": contact_id})

@@ -163,3 +163,36 @@ class ReportStore:
             {"tracking_id": tracking_id, "status": domain.DITERUSKAN, "agency": expected_agency},
             {"$set": {"agency": agency, "updated_at": now, **(extra or {})}, "$push": {"history": entry}},
             return_document=ReturnDocument.AFTER)
+
+    def of_party(self, contact_id, projection: dict | None = None):
+        """Reports a contact filed, filed as a volunteer or supported, as an async cursor."""
+        return self.col.find({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id},
+                                      {"supporters": contact_id}]}, projection)
+
+    def filed_for_someone(self, projection: dict | None = None):
+        """Reports a volunteer filed for a person with a phone number, as an async cursor."""
+        return self.col.find({"on_behalf.phone": {"$nin": [None, ""]}}, projection)
+
+    def using_files(self, file_ids: list):
+        """Reports with an attachment among these GridFS ids (only ``attachments``), as an async cursor."""
+        return self.col.find({"attachments.gridfs_id": {"$in": file_ids}}, {"attachments": 1})
+
+    async def pseudonymise_party(self, report: dict, contact_id, now: datetime) -> None:
+        """Replace an erased contact in a report: fresh random reporter/volunteer id, name gone, support gone."""
+        sets: dict = {"updated_at": now}
+        unset: dict = {}
+        if report.get("contact_id") == contact_id:
+            sets.update(contact_id=ObjectId(), reporter_erased_at=now)
+            unset["reporter_name"] = ""
+        if report.get("volunteer_id") == contact_id:
+            sets.update(volunteer_id=ObjectId(), volunteer_erased_at=now)
+        upd = {"$set": sets, "$pull": {"supporters": contact_id}}
+        if unset:
+            upd["$unset"] = unset
+        await self.col.update_one({"_id": report["_id"]}, upd)
+
+    async def erase_on_behalf(self, report_id, now: datetime) -> None:
+        """Remove the name and phone of the person a volunteer filed a report for."""
+        await self.col.update_one({"_id": report_id}, {"$set": {
+            "on_behalf.name": None, "on_behalf.phone": None, "on_behalf.consent": False,
+            "on_behalf_erased_at": now, "updated_at": now}})
