@@ -106,3 +106,10 @@ class ContactStore:
         """SMS contacts (ids only) the staff side made for this phone, without consent, other than one id."""
         return await self.col.find({"channel": "sms", "user_id": phone, "consent": None,
                                     "_id": {"$ne": other_than}}, {"_id": 1}).to_list(10)
+
+    async def created_before(self, cutoff, limit: int) -> list[dict]:
+        """Up to ``limit`` contacts (ids only) created before ``cutoff``."""
+        return await self.col.find({"created_at": {"$lt": cutoff}}, {"_id": 1}).to_list(limit)
+    def without_consent(self):
+        """Contacts (ids only) who have not given consent, as an async cursor."""
+        return self.col.find({"consent.given": {"$ne": True}}, {"_id": 1})

@@ -74,3 +74,7 @@ class ConversationStore:
     async def delete(self, contact_id) -> None:
         """Delete a contact's conversation state."""
         await self.col.delete_one({"_id": contact_id})
+
+    async def delete_untouched_before(self, cutoff) -> int:
+        """Delete conversation states last updated before ``cutoff``; returns how many."""
+        return (await self.col.delete_many({"updated_at": {"$lt": cutoff}})).deleted_count

@@ -26,6 +26,10 @@ class ErasureStore:
         """Nothing is left to purge for this contact."""
         await self.col.delete_one({"_id": contact_id})
 
+    def overdue(self, before, limit: int):
+        """Erasures begun before ``before`` (still to purge), at most ``limit``, as an async cursor."""
+        return self.col.find({"at": {"$lt": before}}).limit(limit)
+
     async def forget_whatsapp_payloads(self, user_id: str) -> None:
         """Delete stored WhatsApp webhook payloads from or about this WhatsApp id (not one being processed)."""
         base = "payload.entry.changes.value."

@@ -64,3 +64,7 @@ class FileStore:
         """Remove the uploader's traces (user id tail, visitor id) from these files' metadata."""
         await self.files.update_many({"_id": {"$in": file_ids}},
                                      {"$unset": {"metadata.user": "", "metadata.visitor": ""}})
+
+    async def uploaded_before(self, cutoff, limit: int) -> list:
+        """Ids of up to ``limit`` files uploaded before ``cutoff``."""
+        return [f["_id"] for f in await self.files.find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}).to_list(limit)]

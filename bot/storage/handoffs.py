@@ -139,3 +139,9 @@ class HandoffStore:
     async def delete_of_contact(self, contact_id) -> int:
         """Delete a contact's handoff requests (with their transcripts); returns how many."""
         return (await self.col.delete_many({"contact_id": contact_id})).deleted_count
+
+    async def delete_older_than(self, cutoff) -> int:
+        """Delete handoffs closed before ``cutoff``, or still open but created before it; returns how many."""
+        return (await self.col.delete_many({"$or": [
+            {"status": "closed", "closed_at": {"$lt": cutoff}},
+            {"status": {"$ne": "closed"}, "created_at": {"$lt": cutoff}}]})).deleted_count

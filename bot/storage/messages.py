@@ -325,3 +325,13 @@ class MessageStore:
         """An outbound message to a contact created at or after ``since`` (only its id), or None."""
         return await self.col.find_one(
             {"contact_id": contact_id, "direction": "out", "created_at": {"$gte": since}}, {"_id": 1})
+
+    async def any_of_contact_since(self, contact_id, since) -> bool:
+        """Whether a contact has any message created at or after ``since``."""
+        return await self.col.find_one({"contact_id": contact_id, "created_at": {"$gte": since}},
+                                       {"_id": 1}) is not None
+    async def delete_inbound_before(self, contact_ids: list, cutoff) -> int:
+        """Delete messages received from these contacts before ``cutoff``; returns how many."""
+        res = await self.col.delete_many({"contact_id": {"$in": contact_ids}, "direction": "in",
+                                          "created_at": {"$lt": cutoff}})
+        return res.deleted_count

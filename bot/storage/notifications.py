@@ -18,3 +18,7 @@ class NotificationStore:
     async def unlink_contact(self, contact_id) -> None:
         """Remove a contact's id from its notification records."""
         await self.col.update_many({"contact_id": contact_id}, {"$set": {"contact_id": None}})
+
+    async def delete_older_than(self, cutoff) -> int:
+        """Delete notification records made before ``cutoff``; returns how many."""
+        return (await self.col.delete_many({"at": {"$lt": cutoff}})).deleted_count

@@ -173,9 +173,9 @@ class ReportStore:
         """Reports a volunteer filed for a person with a phone number, as an async cursor."""
         return self.col.find({"on_behalf.phone": {"$nin": [None, ""]}}, projection)
 
-    def using_files(self, file_ids: list):
-        """Reports with an attachment among these GridFS ids (only ``attachments``), as an async cursor."""
-        return self.col.find({"attachments.gridfs_id": {"$in": file_ids}}, {"attachments": 1})
+    def using_files(self, file_ids: list, projection: dict | None = None):
+        """Reports with an attachment among these GridFS ids (default: only ``attachments``), as an async cursor."""
+        return self.col.find({"attachments.gridfs_id": {"$in": file_ids}}, projection or {"attachments": 1})
 
     async def pseudonymise_party(self, report: dict, contact_id, now: datetime) -> None:
         """Replace an erased contact in a report: fresh random reporter/volunteer id, name gone, support gone."""
@@ -196,3 +196,23 @@ class ReportStore:
         await self.col.update_one({"_id": report_id}, {"$set": {
             "on_behalf.name": None, "on_behalf.phone": None, "on_behalf.consent": False,
             "on_behalf_erased_at": now, "updated_at": now}})
+
+    async def settled_with_reporter(self, statuses: list, cutoff: datetime, limit: int) -> list[dict]:
+        """Reports in these statuses updated before ``cutoff`` whose reporter is not retired yet (ids only)."""
+        q = {"status": {"$in": statuses}, "updated_at": {"$lt": cutoff}, "reporter_retired_at": {"$exists": False}}
+        return await self.col.find(q, {"_id": 1, "tracking_id": 1, "contact_id": 1,
+                                       "volunteer_id": 1}).to_list(limit)
+
+    async def retire_reporter(self, report: dict, now: datetime) -> None:
+        """Pseudonymise a settled report: fresh random reporter/volunteer ids, no supporters, no name."""
+        sets = {"reporter_retired_at": now,
+                "contact_id": ObjectId() if report.get("contact_id") is not None else None,
+                "supporters": [], "on_behalf": None}
+        if report.get("volunteer_id") is not None:
+            sets["volunteer_id"] = ObjectId()
+        await self.col.update_one({"_id": report["_id"]}, {"$set": sets, "$unset": {"reporter_name": ""}})
+
+    async def has_open_of(self, contact_id, open_statuses: list) -> bool:
+        """Whether a contact filed (or filed as a volunteer) a report still in one of these statuses."""
+        return await self.col.find_one({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}],
+                                        "status": {"$in": open_statuses}}, {"_id": 1}) is not None
