@@ -216,3 +216,16 @@ class ReportStore:
         """Whether a contact filed (or filed as a volunteer) a report still in one of these statuses."""
         return await self.col.find_one({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}],
                                         "status": {"$in": open_statuses}}, {"_id": 1}) is not None
+
+    async def forwarded_to_agencies(self, status: str, agencies: list, limit: int = 1000) -> list[dict]:
+        """Reports in this status at one of these agencies (tracking id, agency and upstream only)."""
+        return await self.col.find({"status": status, "agency": {"$in": agencies}},
+                                   {"tracking_id": 1, "agency": 1, "upstream": 1}).to_list(limit)
+
+    async def with_upstream_id(self, statuses: list, limit: int = 5000) -> list[dict]:
+        """Reports in these statuses that an upstream system knows by an id."""
+        return await self.col.find({"upstream.id": {"$exists": True}, "status": {"$in": statuses}}).to_list(limit)
+
+    async def mark_upstream_error(self, report_ids: list, error: str) -> None:
+        """Record why the upstream of these reports could not be read."""
+        await self.col.update_many({"_id": {"$in": report_ids}}, {"$set": {"upstream.error": error}})
