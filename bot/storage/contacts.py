@@ -113,3 +113,16 @@ class ContactStore:
     def without_consent(self):
         """Contacts (ids only) who have not given consent, as an async cursor."""
         return self.col.find({"consent.given": {"$ne": True}}, {"_id": 1})
+
+    async def tagged(self, tag: str, limit: int) -> list[dict]:
+        """Up to ``limit`` contacts with this tag, by channel."""
+        return await self.col.find({"tags": tag}).sort("channel", 1).to_list(limit)
+
+    async def add_tag(self, contact_id, tag: str) -> None:
+        """Give a contact a tag (once)."""
+        await self.col.update_one({"_id": contact_id}, {"$addToSet": {"tags": tag}})
+
+    async def remove_tag(self, contact_id, tag: str) -> bool:
+        """Take a tag from a contact; False when no contact has this id."""
+        res = await self.col.update_one({"_id": contact_id}, {"$pull": {"tags": tag}})
+        return res.matched_count != 0

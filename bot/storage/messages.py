@@ -335,3 +335,18 @@ class MessageStore:
         res = await self.col.delete_many({"contact_id": {"$in": contact_ids}, "direction": "in",
                                           "created_at": {"$lt": cutoff}})
         return res.deleted_count
+
+    async def sent_span(self, campaign) -> dict | None:
+        """For a campaign run's sent messages: how many (``n``) and the ``first`` and ``last`` send time."""
+        cur = await self.col.aggregate([
+            {"$match": {"campaign": campaign, "sent_at": {"$ne": None}}},
+            {"$group": {"_id": None, "n": {"$sum": 1}, "first": {"$min": "$sent_at"}, "last": {"$max": "$sent_at"}}}])
+        rows = await cur.to_list(1)
+        return rows[0] if rows else None
+
+    async def fail_queued_of_campaign(self, campaign, reason: str, at) -> int:
+        """Mark a campaign run's queued messages failed (with this reason); returns how many."""
+        res = await self.col.update_many(
+            {"campaign": campaign, "status": "queued"},
+            {"$set": {"status": "failed", "failure_reason": reason, "failed_at": at}})
+        return res.modified_count
