@@ -229,3 +229,13 @@ class ReportStore:
     async def mark_upstream_error(self, report_ids: list, error: str) -> None:
         """Record why the upstream of these reports could not be read."""
         await self.col.update_many({"_id": {"$in": report_ids}}, {"$set": {"upstream.error": error}})
+
+    async def clocks_matching(self, query: dict, limit: int) -> list[dict]:
+        """Up to ``limit`` reports matching ``query``: tracking id, status, creation time and deadlines only."""
+        proj = {"tracking_id": 1, "status": 1, "verify_due_at": 1, "followup_due_at": 1, "autoclose_at": 1,
+                "created_at": 1}
+        return await self.col.find(query, proj).limit(limit).to_list(limit)
+
+    async def by_tracking_ids(self, tracking_ids: list[str]) -> list[dict]:
+        """The reports with these tracking IDs (in no particular order)."""
+        return await self.col.find({"tracking_id": {"$in": tracking_ids}}).to_list(len(tracking_ids) or 1)
