@@ -78,3 +78,12 @@ class ConversationStore:
     async def delete_untouched_before(self, cutoff) -> int:
         """Delete conversation states last updated before ``cutoff``; returns how many."""
         return (await self.col.delete_many({"updated_at": {"$lt": cutoff}})).deleted_count
+
+    async def note_inbound(self, contact_id, at) -> None:
+        """Record when the contact last wrote, outside a turn (no version bump)."""
+        await self.col.update_one({"_id": contact_id}, {"$set": {"last_inbound_at": at}})
+
+    async def drop_pending(self, contact_id, kind: str) -> None:
+        """Clear a pending question of this kind, bumping ``version`` so a running turn reloads."""
+        await self.col.update_one(
+            {"_id": contact_id, "pending.kind": kind}, {"$set": {"pending": None}, "$inc": {"version": 1}})

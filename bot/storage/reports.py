@@ -239,3 +239,10 @@ class ReportStore:
     async def by_tracking_ids(self, tracking_ids: list[str]) -> list[dict]:
         """The reports with these tracking IDs (in no particular order)."""
         return await self.col.find({"tracking_id": {"$in": tracking_ids}}).to_list(len(tracking_ids) or 1)
+
+    async def linked_to(self, contact_ids: list, tracking_ids: list[str]) -> list[dict]:
+        """Reports of these contacts or with these tracking IDs: contact, agency, privacy and tracking id only."""
+        proj = {"contact_id": 1, "agency": 1, "privacy": 1, "tracking_id": 1}
+        query = {"$or": [{"contact_id": {"$in": contact_ids}}]
+                 + ([{"tracking_id": {"$in": tracking_ids}}] if tracking_ids else [])}
+        return await self.col.find(query, proj).to_list(5000)
