@@ -126,3 +126,8 @@ class ContactStore:
         """Take a tag from a contact; False when no contact has this id."""
         res = await self.col.update_one({"_id": contact_id}, {"$pull": {"tags": tag}})
         return res.matched_count != 0
+
+    async def names_of(self, contact_ids: list) -> dict:
+        """{_id: contact} with name, channel and user id only, for these ids."""
+        return {c["_id"]: c for c in await self.col.find(
+            {"_id": {"$in": contact_ids}}, {"name": 1, "channel": 1, "user_id": 1}).to_list(None)}

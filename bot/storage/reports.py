@@ -246,3 +246,17 @@ class ReportStore:
         query = {"$or": [{"contact_id": {"$in": contact_ids}}]
                  + ([{"tracking_id": {"$in": tracking_ids}}] if tracking_ids else [])}
         return await self.col.find(query, proj).to_list(5000)
+
+    async def by_draft(self, draft_id: str) -> dict | None:
+        """The report filed from this draft, or None."""
+        return await self.col.find_one({"draft_id": draft_id})
+
+    async def newest(self, query: dict, *, offset: int = 0, limit: int = 20) -> list[dict]:
+        """One page, newest first, of the reports matching ``query`` (no total)."""
+        return await self.col.find(query).sort("created_at", DESCENDING).skip(offset).limit(limit).to_list(limit)
+
+    def filed_by_volunteers(self, contact_ids: list):
+        """Reports these volunteers filed for others, newest first (safe fields only), as an async cursor."""
+        return self.col.find({"volunteer_id": {"$in": contact_ids}},
+                             {"tracking_id": 1, "status": 1, "category": 1, "agency": 1, "created_at": 1,
+                              "volunteer_id": 1}).sort("created_at", -1)
