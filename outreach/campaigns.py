@@ -343,6 +343,21 @@ class CampaignStore:
         await self.col.update_one({"_id": run_id.split("#")[0]}, {"$set": {f"runs.{run_id}.{k}": v
                                                                           for k, v in fields.items()}})
 
+    async def exists(self, name: str) -> bool:
+        """Whether a campaign of this name is stored."""
+        return await self.col.find_one({"_id": name}) is not None
+
+    async def origin(self, name: str) -> dict | None:
+        """Where a stored campaign came from (``source``) and when it was last saved (``updated_at``)."""
+        return await self.col.find_one({"_id": name}, {"source": 1, "updated_at": 1})
+
+    async def set_run_status(self, name: str, run_id: str, status: str, only_from: list) -> bool:
+        """Compare-and-set of a run's status (stamping ``<status>_at``); False when it was not in ``only_from``."""
+        key = f"runs.{run_id}.status"
+        res = await self.col.update_one({"_id": name, key: {"$in": only_from}},
+                                        {"$set": {key: status, f"runs.{run_id}.{status}_at": utcnow()}})
+        return res.modified_count == 1
+
     async def runs(self, name: str) -> dict:
         doc = await self.col.find_one({"_id": name}, {"runs": 1})
         return {k.replace("\uff0e", "."): v for k, v in ((doc or {}).get("runs") or {}).items()}

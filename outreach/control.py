@@ -116,10 +116,7 @@ async def _supervise(runtime, campaign: Campaign, run_id: str, poll_s: float) ->
 async def _set_status(runtime, name: str, run_id: str, status: str, only_from: tuple[str, ...]) -> bool:
     """Compare-and-set of a run's status; False when it was not in ``only_from``."""
     out = install(runtime)
-    key = f"runs.{run_id}.status"
-    res = await out.campaigns.col.update_one({"_id": name, key: {"$in": list(only_from)}},
-                                             {"$set": {key: status, f"runs.{run_id}.{status}_at": utcnow()}})
-    return res.modified_count == 1
+    return await out.campaigns.set_run_status(name, run_id, status, list(only_from))
 
 
 async def start(runtime, campaign: Campaign, run_id: str | None = None) -> str:
@@ -178,9 +175,6 @@ async def drop_pending(runtime, run_id: str) -> dict:
     """A cancelled run sends nothing more: pending deliveries skipped, queued messages failed."""
     out = install(runtime)
     now = utcnow()
-    d = await out.deliveries.col.update_many({"run": run_id, "status": "pending"},
-                                             {"$set": {"status": "skipped", "reason": "cancelled", "skipped_at": now}})
-    m = await runtime.stores.messages.col.update_many(
-        {"campaign": run_id, "status": "queued"},
-        {"$set": {"status": "failed", "failure_reason": "cancelled", "failed_at": now}})
-    return {"deliveries": d.modified_count, "messages": m.modified_count}
+    d = await out.deliveries.skip_pending_of_run(run_id, "cancelled", now)
+    m = await runtime.stores.messages.fail_queued_of_campaign(run_id, "cancelled", now)
+    return {"deliveries": d, "messages": m}

@@ -58,6 +58,12 @@ class DeliveryStore:
         await self.col.update_many({"contact_id": contact_id, "status": "pending"},
                                    {"$set": {"status": "skipped", "reason": reason, "skipped_at": utcnow()}})
 
+    async def skip_pending_of_run(self, run_id: str, reason: str, at) -> int:
+        """Mark a run's pending deliveries skipped (with this reason); returns how many."""
+        res = await self.col.update_many({"run": run_id, "status": "pending"},
+                                         {"$set": {"status": "skipped", "reason": reason, "skipped_at": at}})
+        return res.modified_count
+
     async def count_by_status(self, run_id: str) -> dict:
         """{status: n} of one run."""
         out: dict = {}

@@ -90,10 +90,8 @@ async def progress(rt, c) -> dict:
     status = "running" if run_id and control.is_running_here(rt, run_id) else run.get("status") or "never"
     rate = 0.0
     if run_id:
-        async for row in await rt.stores.messages.col.aggregate([
-                {"$match": {"campaign": run_id, "sent_at": {"$ne": None}}},
-                {"$group": {"_id": None, "n": {"$sum": 1}, "first": {"$min": "$sent_at"},
-                            "last": {"$max": "$sent_at"}}}]):
+        row = await rt.stores.messages.sent_span(run_id)
+        if row is not None:
             span = (row["last"] - row["first"]).total_seconds()
             rate = round(60.0 * row["n"] / span, 1) if span > 0 else float(row["n"])
     done = s["sent"] + s["failed"]
@@ -191,7 +189,7 @@ async def post_form(request: web.Request) -> web.Response:
         return await _show_form(request, values, editing=editing, preview=p, errors=errors,
                                 status=400 if errors else 200)
     out = _out(request)
-    if not editing and await out.campaigns.col.find_one({"_id": c.name}):
+    if not editing and await out.campaigns.exists(c.name):
         return await _show_form(request, values, editing=None, preview=p, status=409,
                                 errors=[{"field": "name", "error": "a campaign with this name exists"}])
     run_id, run = control.latest_run(await out.campaigns.runs(c.name))
@@ -221,8 +219,8 @@ async def detail(request: web.Request, *, error: str | None = None, detail_lines
     out = _out(request)
     runs = await out.campaigns.runs(c.name)
     run_id, run = control.latest_run(runs)
-    doc = await out.campaigns.col.find_one({"_id": c.name}, {"source": 1, "updated_at": 1})
-    staff_contacts = await rt.stores.contacts.col.find({"tags": "staff"}).sort("channel", 1).to_list(200)
+    doc = await out.campaigns.origin(c.name)
+    staff_contacts = await rt.stores.contacts.tagged("staff", 200)
     return render(request, "campaigns_detail.html", status=status, c=c, p=await progress(rt, c),
                   preview=await _preview(request, c), run_id=run_id, run=run, runs=runs,
                   source=(doc or {}).get("source"), staff_contacts=staff_contacts, done=_done(request),
@@ -281,7 +279,7 @@ async def test_send(request: web.Request) -> web.Response:
 # ------------------------------------------------------------------ staff contacts
 async def staff_page(request: web.Request, *, error: str | None = None, status: int = 200) -> web.Response:
     _user(request)
-    contacts = await _rt(request).stores.contacts.col.find({"tags": "staff"}).sort("channel", 1).to_list(500)
+    contacts = await _rt(request).stores.contacts.tagged("staff", 500)
     return render(request, "campaigns_staff.html", status=status, contacts=contacts, done=_done(request),
                   error=error)
 
@@ -298,14 +296,13 @@ async def staff_post(request: web.Request) -> web.Response:
         contact = await find_contact(rt, ref) if ref else None
         if contact is None:
             return await staff_page(request, error="no_contact", status=400)
-        await rt.stores.contacts.col.update_one({"_id": contact["_id"]}, {"$addToSet": {"tags": "staff"}})
+        await rt.stores.contacts.add_tag(contact["_id"], "staff")
     elif action == "untag":
         cid = str(form.get("contact") or "")
         if not ObjectId.is_valid(cid):
             return await staff_page(request, error="no_contact", status=400)
         contact = {"_id": ObjectId(cid)}
-        res = await rt.stores.contacts.col.update_one({"_id": contact["_id"]}, {"$pull": {"tags": "staff"}})
-        if res.matched_count == 0:
+        if not await rt.stores.contacts.remove_tag(contact["_id"], "staff"):
             return await staff_page(request, error="no_contact", status=400)
     else:
         raise web.HTTPBadRequest()

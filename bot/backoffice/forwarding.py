@@ -10,7 +10,6 @@ from bson.errors import InvalidId
 from bot.backoffice.app import console
 from bot.backoffice.pages import render
 from bot.backoffice.principal import ADMIN
-from bot.messages import utcnow
 
 
 def _admin(request: web.Request):
@@ -30,7 +29,7 @@ def _forwarder(request: web.Request):
 async def page(request: web.Request) -> web.Response:
     _admin(request)
     fwd = _forwarder(request)
-    sent = await fwd.jobs.find({"state": "sent"}).sort("sent_at", -1).limit(20).to_list(20)
+    sent = await fwd.jobs.recently_sent(20)
     return render(request, "forwarding.html", upstreams=await fwd.upstreams.list(), pending=await fwd.pending(),
                   sent=sent)
 
@@ -42,7 +41,7 @@ async def retry(request: web.Request) -> web.Response:
         job_id = ObjectId(request.match_info["job"])
     except InvalidId:
         raise web.HTTPNotFound(text="errors.not_found") from None
-    job = await fwd.jobs.find_one_and_update({"_id": job_id, "state": "queued"}, {"$set": {"next_at": utcnow()}})
+    job = await fwd.jobs.retry_now(job_id)
     if job is None:
         raise web.HTTPNotFound(text="errors.not_found")
     await console(request).record(user, "forward_retry", job["tracking_id"], {"agency": job["agency"]})

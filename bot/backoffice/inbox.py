@@ -103,13 +103,11 @@ def deadline(doc: dict) -> datetime | None:
     return due
 
 
-async def select(col, f: Filters, *, scope_agency: str | None, now: datetime) -> tuple[list[str], dict[str, int]]:
-    """Tracking IDs matching the filters, soonest deadline first (no deadline last, newest first),
-    and the count per status of the same filters without the status filter."""
-    proj = {"tracking_id": 1, "status": 1, "verify_due_at": 1, "followup_due_at": 1, "autoclose_at": 1,
-            "created_at": 1}
-    docs = await col.find(conditions(f, scope_agency=scope_agency, now=now, with_status=False), proj).limit(
-        MAX_SCAN).to_list(MAX_SCAN)
+async def select(reports, f: Filters, *, scope_agency: str | None, now: datetime) -> tuple[list[str], dict[str, int]]:
+    """Tracking IDs matching the filters (``reports``: the ``ReportStore``), soonest deadline first (no deadline
+    last, newest first), and the count per status of the same filters without the status filter."""
+    docs = await reports.clocks_matching(conditions(f, scope_agency=scope_agency, now=now, with_status=False),
+                                         MAX_SCAN)
     counts = {s: 0 for s in domain.STATUSES}
     for d in docs:
         counts[d.get("status")] = counts.get(d.get("status"), 0) + 1
@@ -120,6 +118,7 @@ async def select(col, f: Filters, *, scope_agency: str | None, now: datetime) ->
     return [d["tracking_id"] for d in docs], counts
 
 
-async def load(col, ids: list[str]) -> list[dict]:
-    found = {d["tracking_id"]: d for d in await col.find({"tracking_id": {"$in": ids}}).to_list(len(ids) or 1)}
+async def load(reports, ids: list[str]) -> list[dict]:
+    """The reports with these tracking IDs, in the order of ``ids``."""
+    found = {d["tracking_id"]: d for d in await reports.by_tracking_ids(ids)}
     return [found[i] for i in ids if i in found]

@@ -79,13 +79,13 @@ async def inbox_page(request: web.Request) -> web.Response:
     rt = console(request).runtime
     f = inbox.parse(request, admin=who.is_admin)
     now = utcnow()
-    ids, counts = await inbox.select(rt.stores.reports.col, f, scope_agency=None if who.is_admin else who.agency,
+    ids, counts = await inbox.select(rt.stores.reports, f, scope_agency=None if who.is_admin else who.agency,
                                      now=now)
     pages = max(1, -(-len(ids) // inbox.PAGE_SIZE))
     page = min(f.page, pages)
     chunk = ids[(page - 1) * inbox.PAGE_SIZE: page * inbox.PAGE_SIZE]
     items = []
-    for raw in await inbox.load(rt.stores.reports.col, chunk):
+    for raw in await inbox.load(rt.stores.reports, chunk):
         item = serialize_report(raw, who, now=now, base_url="/staff")
         item["deadline"] = inbox.deadline(raw)
         item["returned"] = bool(raw.get("returned")) and who.is_admin
@@ -111,7 +111,7 @@ async def export_csv(request: web.Request) -> web.Response:
     con = console(request)
     f = inbox.parse(request, admin=who.is_admin)
     now = utcnow()
-    ids, _ = await inbox.select(con.runtime.stores.reports.col, f,
+    ids, _ = await inbox.select(con.runtime.stores.reports, f,
                                 scope_agency=None if who.is_admin else who.agency, now=now)
     out = io.StringIO()
     w = csv.writer(out)
@@ -119,7 +119,7 @@ async def export_csv(request: web.Request) -> web.Response:
     w.writerow(cols)
     ids = ids[:CSV_MAX]
     for start in range(0, len(ids), 500):
-        for raw in await inbox.load(con.runtime.stores.reports.col, ids[start:start + 500]):
+        for raw in await inbox.load(con.runtime.stores.reports, ids[start:start + 500]):
             r = serialize_report(raw, who, now=now, base_url="/staff")
             due = inbox.deadline(raw)
             row = {**r, "region": r["location"].get("region_name"), "province": r["location"].get("province_name"),

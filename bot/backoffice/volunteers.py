@@ -68,10 +68,7 @@ async def _assisted(rt, contact_ids: list) -> dict:
     out = {cid: {"total": 0, "settled": 0, "recent": []} for cid in contact_ids}
     if not contact_ids:
         return out
-    cur = rt.stores.reports.col.find({"volunteer_id": {"$in": contact_ids}},
-                                     {"tracking_id": 1, "status": 1, "category": 1, "agency": 1, "created_at": 1,
-                                      "volunteer_id": 1}).sort("created_at", -1)
-    async for r in cur:
+    async for r in rt.stores.reports.filed_by_volunteers(contact_ids):
         row = out[r["volunteer_id"]]
         row["total"] += 1
         row["settled"] += r.get("status") == "selesai"
@@ -84,8 +81,7 @@ async def page(request: web.Request, *, error: str | None = None, status: int = 
     rt = _rt(request)
     store = rt.stores.volunteers
     vols = await store.list()
-    contacts = {c["_id"]: c for c in await rt.stores.contacts.col.find(
-        {"_id": {"$in": [v["contact_id"] for v in vols]}}, {"name": 1, "channel": 1, "user_id": 1}).to_list(None)}
+    contacts = await rt.stores.contacts.names_of([v["contact_id"] for v in vols])
     assisted = await _assisted(rt, [v["contact_id"] for v in vols])
     rows = []
     for v in vols:

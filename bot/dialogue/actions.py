@@ -356,11 +356,7 @@ async def join_volunteer(dlg: DialogueAPI, turn: Turn, code: str) -> None:
 
 
 async def volunteer_stats(dlg: DialogueAPI, turn: Turn, _arg: str = "") -> None:
-    col = turn.stores.reports.col
-    cid = turn.contact["_id"]
-    total = await col.count_documents({"volunteer_id": cid})
-    settled = await col.count_documents({"volunteer_id": cid, "status": "selesai"})
-    rows = await col.find({"volunteer_id": cid}).sort("created_at", -1).limit(5).to_list(5)
+    total, settled, rows = await turn.stores.reports.volunteer_summary(turn.contact["_id"], 5)
     items = [{"tracking_id": r["tracking_id"], "status": r["status"]} for r in rows]
     turn.say("volunteer/stats", [(f"status:{i['tracking_id']}", i["tracking_id"]) for i in items],
              total=total, settled=settled, items=items)

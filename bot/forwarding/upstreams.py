@@ -32,6 +32,10 @@ class UpstreamStore:
     async def get(self, agency: str | None) -> dict | None:
         return await self.col.find_one({"_id": agency}) if agency else None
 
+    async def any(self) -> bool:
+        """Whether any agency has an upstream."""
+        return bool(await self.col.find_one({}, {"_id": 1}))
+
     async def agencies(self) -> list[str]:
         return [d["_id"] for d in await self.col.find({}, {"_id": 1}).to_list(10000)]
 

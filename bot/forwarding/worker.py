@@ -23,15 +23,12 @@ import logging
 from collections import defaultdict
 from datetime import timedelta
 
-from bson import ObjectId
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
-
 from bot import reports as domain
 from bot.forwarding.connector import Outgoing, UpstreamError, UpstreamState
 from bot.forwarding.connectors import build
 from bot.forwarding.upstreams import UpstreamStore
 from bot.messages import utcnow
+from bot.storage.forwarding_jobs import ForwardingJobStore
 from bot.staff.auth import Principal
 from bot.staff.views import serialize_report
 
@@ -67,9 +64,8 @@ def outgoing(report: dict, agency: str) -> Outgoing:
 class Forwarder:
     def __init__(self, runtime, staff, *, send_interval_s: float = 5.0, poll_interval_s: float = 600.0):
         self.runtime, self.staff = runtime, staff
-        db = runtime.stores.db
-        self.jobs = db["forwarding_jobs"]
-        self.upstreams = UpstreamStore(db)
+        self.jobs = ForwardingJobStore(runtime.stores.db)
+        self.upstreams = UpstreamStore(runtime.stores.db)
         self.send_interval_s, self.poll_interval_s = send_interval_s, poll_interval_s
         self._task: asyncio.Task | None = None
         self._wake = asyncio.Event()
@@ -77,8 +73,7 @@ class Forwarder:
         self._last_poll = 0.0
 
     async def ensure_indexes(self) -> None:
-        await self.jobs.create_index([("tracking_id", 1), ("agency", 1)], unique=True)
-        await self.jobs.create_index([("state", 1), ("next_at", 1)])
+        await self.jobs.ensure_indexes()
 
     # ------------------------------------------------------------------ queueing
     async def on_transition(self, report: dict, actor: str | None = None) -> None:
@@ -89,15 +84,7 @@ class Forwarder:
             self._wake.set()
 
     async def enqueue(self, tracking_id: str, agency: str) -> None:
-        now = utcnow()
-        try:
-            await self.jobs.update_one(
-                {"tracking_id": tracking_id, "agency": agency},
-                {"$setOnInsert": {"_id": ObjectId(), "state": "queued", "attempts": 0, "next_at": now,
-                                  "lease_until": None, "last_error": None, "upstream_id": None, "created_at": now}},
-                upsert=True)
-        except DuplicateKeyError:
-            pass  # queued by someone else at the same moment
+        await self.jobs.enqueue(tracking_id, agency)
 
     async def catch_up(self) -> int:
         """Queue forwarded reports of upstream agencies that have no job and no upstream id there."""
@@ -105,12 +92,10 @@ class Forwarder:
         if not agencies:
             return 0
         n = 0
-        cur = self.runtime.stores.reports.col.find({"status": domain.DITERUSKAN, "agency": {"$in": agencies}},
-                                                   {"tracking_id": 1, "agency": 1, "upstream": 1})
-        for r in await cur.to_list(1000):
+        for r in await self.runtime.stores.reports.forwarded_to_agencies(domain.DITERUSKAN, agencies):
             if (r.get("upstream") or {}).get("agency") == r["agency"]:
                 continue
-            if await self.jobs.find_one({"tracking_id": r["tracking_id"], "agency": r["agency"]}, {"_id": 1}):
+            if await self.jobs.exists(r["tracking_id"], r["agency"]):
                 continue
             await self.enqueue(r["tracking_id"], r["agency"])
             n += 1
@@ -118,12 +103,7 @@ class Forwarder:
 
     # ------------------------------------------------------------------ sending
     async def _claim(self) -> dict | None:
-        now = utcnow()
-        return await self.jobs.find_one_and_update(
-            {"state": {"$in": ["queued", "sending"]}, "next_at": {"$lte": now},
-             "$or": [{"lease_until": None}, {"lease_until": {"$lt": now}}]},
-            {"$set": {"state": "sending", "lease_until": now + timedelta(seconds=CLAIM_S)}},
-            sort=[("next_at", 1)], return_document=ReturnDocument.AFTER)
+        return await self.jobs.claim(CLAIM_S)
 
     async def send_once(self, limit: int = 50) -> dict:
         await self.catch_up()
@@ -137,7 +117,7 @@ class Forwarder:
         return done
 
     async def _finish(self, job: dict, state: str, **fields) -> None:
-        await self.jobs.update_one({"_id": job["_id"]}, {"$set": {"state": state, "lease_until": None, **fields}})
+        await self.jobs.finish(job["_id"], state, **fields)
 
     async def _send(self, job: dict) -> str:
         reports = self.runtime.stores.reports
@@ -162,9 +142,9 @@ class Forwarder:
                         str(err)[:120])
             return "retry"
         now = utcnow()
-        await reports.col.update_one({"_id": report["_id"]}, {"$set": {"upstream": {
+        await reports.set_fields(report["_id"], {"upstream": {
             "agency": job["agency"], "kind": config["kind"], "id": upstream_id, "sent_at": now, "status": None,
-            "detail": None, "notes": None, "answered_notes": None, "checked_at": None}}})
+            "detail": None, "notes": None, "answered_notes": None, "checked_at": None}})
         await self._finish(job, "sent", upstream_id=upstream_id, sent_at=now,
                            attempts=job.get("attempts", 0) + 1, last_error=None)
         await self.staff.audit.record("sistem", "upstream_submit", job["tracking_id"],
@@ -173,7 +153,7 @@ class Forwarder:
 
     async def pending(self, limit: int = 200) -> list[dict]:
         """Jobs not sent yet, the longest waiting first (for the back office and operators)."""
-        return await self.jobs.find({"state": {"$in": ["queued", "sending"]}}).sort("created_at", 1).to_list(limit)
+        return await self.jobs.pending(limit)
 
     # ------------------------------------------------------------------ following
     async def poll_once(self) -> dict:
@@ -181,8 +161,7 @@ class Forwarder:
         if not await stores.leases.acquire(POLL_LEASE, ttl_s=max(60.0, 3 * self.poll_interval_s)):
             return {"skipped": True}
         by_agency: dict[str, list[dict]] = defaultdict(list)
-        cur = stores.reports.col.find({"upstream.id": {"$exists": True}, "status": {"$in": list(FOLLOWED)}})
-        for r in await cur.to_list(5000):
+        for r in await stores.reports.with_upstream_id(list(FOLLOWED)):
             if (r.get("upstream") or {}).get("agency") == r.get("agency"):
                 by_agency[r["agency"]].append(r)
         moved, errors = [], []
@@ -195,8 +174,7 @@ class Forwarder:
             except UpstreamError as err:
                 errors.append(agency)
                 log.warning("upstream of %s not readable: %s", agency, str(err)[:120])
-                await stores.reports.col.update_many({"_id": {"$in": [r["_id"] for r in reps]}},
-                                                     {"$set": {"upstream.error": str(err)[:300]}})
+                await stores.reports.mark_upstream_error([r["_id"] for r in reps], str(err)[:300])
                 continue
             by_id = {s.upstream_id: s for s in states}
             for r in reps:
@@ -209,10 +187,10 @@ class Forwarder:
         """Record the upstream state; make at most one transition from it. True when one was made."""
         up = report["upstream"]
         now = utcnow()
-        col = self.runtime.stores.reports.col
-        await col.update_one({"_id": report["_id"]}, {"$set": {
+        reports = self.runtime.stores.reports
+        await reports.set_fields(report["_id"], {
             "upstream.status": "open" if st.open else "closed", "upstream.detail": st.detail,
-            "upstream.notes": st.notes, "upstream.checked_at": now, "upstream.error": None}})
+            "upstream.notes": st.notes, "upstream.checked_at": now, "upstream.error": None})
         if st.detail == domain.DIARSIPKAN:
             return False
         ours, target, note = report["status"], None, None
@@ -233,7 +211,7 @@ class Forwarder:
         if target == domain.SELESAI:
             marks["upstream.closed_seen"] = True
         if marks:
-            await col.update_one({"_id": report["_id"]}, {"$set": marks})
+            await reports.set_fields(report["_id"], marks)
         return True
 
     # ------------------------------------------------------------------ the task
@@ -260,7 +238,7 @@ class Forwarder:
         indexed = False
         while not self._stopping.is_set():
             try:
-                if not await self.upstreams.col.find_one({}, {"_id": 1}):
+                if not await self.upstreams.any():
                     raise _Idle()
                 if not indexed:  # only once an agency has an upstream
                     await self.ensure_indexes()

@@ -24,16 +24,13 @@ from __future__ import annotations
 import hashlib
 from datetime import timedelta
 
-from bson import ObjectId
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError
-
 from bot import reports as domain
 from bot.filing import file_report
 from bot.messages import Identity, utcnow
 from bot.open311.formats import Open311Error
 from bot.open311.services import categories
 from bot.phones import normalize_phone
+from bot.storage.open311_posts import Open311PostStore
 
 DUPLICATE_WINDOW = timedelta(minutes=10)
 DEFAULT_PRIVACY = "anonim"
@@ -56,10 +53,10 @@ class Intake:
     def __init__(self, runtime, keys):
         self.runtime = runtime
         self.keys = keys
-        self.posts = runtime.stores.db["open311_posts"]
+        self.posts = Open311PostStore(runtime.stores.db)
 
     async def ensure_indexes(self) -> None:
-        await self.posts.create_index("at", expireAfterSeconds=int(DUPLICATE_WINDOW.total_seconds()) * 6)
+        await self.posts.ensure_indexes(DUPLICATE_WINDOW)
 
     async def client(self, form) -> dict:
         key = (form.get("api_key") or "").strip()
@@ -80,7 +77,7 @@ class Intake:
         else:
             digest = hashlib.sha256(repr(sorted(fields["_raw"].items())).encode()).hexdigest()
             draft_id, fresh = await self._claim(f"{client['_id']}:{digest}")
-        existing = await self.runtime.stores.reports.col.find_one({"draft_id": draft_id})
+        existing = await self.runtime.stores.reports.by_draft(draft_id)
         if existing is not None:
             return existing, False
         doc = await self._fields(fields, client, draft_id)
@@ -88,20 +85,7 @@ class Intake:
         return report, fresh
 
     async def _claim(self, claim_id: str) -> tuple[str, bool]:
-        now = utcnow()
-        draft_id = f"open311:{ObjectId()}"
-        try:
-            await self.posts.insert_one({"_id": claim_id, "draft_id": draft_id, "at": now})
-            return draft_id, True
-        except DuplicateKeyError:
-            pass
-        renewed = await self.posts.find_one_and_update(
-            {"_id": claim_id, "at": {"$lt": now - DUPLICATE_WINDOW}}, {"$set": {"draft_id": draft_id, "at": now}},
-            return_document=ReturnDocument.AFTER)
-        if renewed is not None:
-            return draft_id, True
-        doc = await self.posts.find_one({"_id": claim_id})
-        return (doc or {}).get("draft_id") or draft_id, doc is None
+        return await self.posts.claim(claim_id, DUPLICATE_WINDOW)
 
     def validate(self, form) -> dict:
         s = self.runtime.settings

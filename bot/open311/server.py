@@ -14,7 +14,6 @@ import logging
 from datetime import date, datetime, time, timedelta, timezone
 
 from aiohttp import web
-from pymongo import DESCENDING
 
 from bot import reports as domain
 from bot.appkeys import RUNTIME_KEY
@@ -186,7 +185,7 @@ async def get_requests(request: web.Request, fmt: str) -> web.Response:
     rt = request.config_dict[RUNTIME_KEY]
     client = await _client(request)
     f, skip, limit = list_query(request.query, client)
-    docs = await rt.stores.reports.col.find(f).sort("created_at", DESCENDING).skip(skip).limit(limit).to_list(limit)
+    docs = await rt.stores.reports.newest(f, offset=skip, limit=limit)
     base, lang, now = base_url(request), _lang(request), utcnow()
     by_id = "tracking_id" in f
     body = [as_request(pub, base_url=base, lang=lang) for d in docs

@@ -24,11 +24,10 @@ import asyncio
 import logging
 from datetime import datetime, timedelta
 
-from bson import ObjectId
-
 from bot import reports as domain
 from bot.messages import utcnow
 from bot.privacy import rights
+from bot.storage.erasures import ErasureStore
 from bot.tasks import stop_task
 
 log = logging.getLogger(__name__)
@@ -43,76 +42,51 @@ UNCONSENTED_GRACE = timedelta(days=4)
 async def sweep(stores, settings, now: datetime | None = None) -> dict:
     """One retention round (no lease: the worker holds it). Returns what was removed, per collection."""
     now = now or utcnow()
-    db = stores.db
     days = lambda n: now - timedelta(days=n)  # noqa: E731
     out: dict = {}
-    out["conversations"] = (await stores.conversations.col.delete_many(
-        {"updated_at": {"$lt": days(settings.lapor_conversation_retention_days)}})).deleted_count
-    cut = days(settings.lapor_handoff_retention_days)
-    out["handoffs"] = (await stores.handoffs.col.delete_many({"$or": [
-        {"status": "closed", "closed_at": {"$lt": cut}},
-        {"status": {"$ne": "closed"}, "created_at": {"$lt": cut}}]})).deleted_count
-    out["files"] = await _unattached_files(db, days(settings.lapor_unattached_file_retention_days))
-    out["notifications"] = (await db["notifications"].delete_many(
-        {"at": {"$lt": days(settings.lapor_notification_retention_days)}})).deleted_count
+    out["conversations"] = await stores.conversations.delete_untouched_before(
+        days(settings.lapor_conversation_retention_days))
+    out["handoffs"] = await stores.handoffs.delete_older_than(days(settings.lapor_handoff_retention_days))
+    out["files"] = await _unattached_files(stores, days(settings.lapor_unattached_file_retention_days))
+    out["notifications"] = await stores.notifications.delete_older_than(
+        days(settings.lapor_notification_retention_days))
     out["reporters"] = await _settled_reporters(stores, days(settings.lapor_reporter_retention_days), now)
     out["contacts"] = await _idle_contacts(stores, days(settings.lapor_contact_retention_days))
     out["unconsented_messages"] = await _unconsented_messages(stores, now - UNCONSENTED_GRACE)
     out["erasures"] = 0
-    async for e in db["erasures"].find({"at": {"$lt": now - ERASURE_GRACE}}).limit(BATCH):
+    async for e in ErasureStore(stores.db).overdue(now - ERASURE_GRACE, BATCH):
         if await rights.purge_erased(stores, e["_id"]):
             out["erasures"] += 1
     return out
 
 
-async def _unattached_files(db, cutoff: datetime) -> int:
-    from gridfs import AsyncGridFSBucket
-    from gridfs.errors import NoFile
-
-    old = [f["_id"] for f in await db["fs.files"].find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}).to_list(BATCH)]
+async def _unattached_files(stores, cutoff: datetime) -> int:
+    old = await stores.files.uploaded_before(cutoff, BATCH)
     if not old:
         return 0
     used = set()
-    async for r in db["reports"].find({"attachments.gridfs_id": {"$in": old}}, {"attachments.gridfs_id": 1}):
+    async for r in stores.reports.using_files(old, {"attachments.gridfs_id": 1}):
         used.update(a.get("gridfs_id") for a in r.get("attachments") or [])
-    bucket, n = AsyncGridFSBucket(db), 0
-    for fid in old:
-        if fid in used:
-            continue
-        try:
-            await bucket.delete(fid)
-            n += 1
-        except NoFile:
-            pass
-    return n
+    return await stores.files.delete_many([fid for fid in old if fid not in used])
 
 
 async def _settled_reporters(stores, cutoff: datetime, now: datetime) -> int:
     """Closed long ago: the report keeps what happened, not who filed it."""
-    col = stores.reports.col
-    q = {"status": {"$in": [domain.SELESAI, domain.DIARSIPKAN]}, "updated_at": {"$lt": cutoff},
-         "reporter_retired_at": {"$exists": False}}
     n = 0
-    for r in await col.find(q, {"_id": 1, "tracking_id": 1, "contact_id": 1, "volunteer_id": 1}).to_list(BATCH):
-        sets = {"reporter_retired_at": now, "contact_id": ObjectId() if r.get("contact_id") is not None else None,
-                "supporters": [], "on_behalf": None}
-        if r.get("volunteer_id") is not None:
-            sets["volunteer_id"] = ObjectId()
-        await col.update_one({"_id": r["_id"]}, {"$set": sets, "$unset": {"reporter_name": ""}})
-        await rights._audit(stores.db, "retention", "report_pseudonymise", r["tracking_id"],  # noqa: SLF001
-                            {"reason": "retention"})
+    for r in await stores.reports.settled_with_reporter([domain.SELESAI, domain.DIARSIPKAN], cutoff, BATCH):
+        await stores.reports.retire_reporter(r, now)
+        await stores.audit.record("retention", "report_pseudonymise", r["tracking_id"], {"reason": "retention"})
         n += 1
     return n
 
 
 async def _idle_contacts(stores, cutoff: datetime) -> int:
     n = 0
-    for c in await stores.contacts.col.find({"created_at": {"$lt": cutoff}}, {"_id": 1}).to_list(BATCH):
+    for c in await stores.contacts.created_before(cutoff, BATCH):
         cid = c["_id"]
-        if await stores.messages.col.find_one({"contact_id": cid, "created_at": {"$gte": cutoff}}, {"_id": 1}):
+        if await stores.messages.any_of_contact_since(cid, cutoff):
             continue
-        if await stores.reports.col.find_one({"$or": [{"contact_id": cid}, {"volunteer_id": cid}],
-                                              "status": {"$in": list(domain.OPEN_STATUSES)}}, {"_id": 1}):
+        if await stores.reports.has_open_of(cid, list(domain.OPEN_STATUSES)):
             continue
         await rights.erase(stores, cid, "retention")
         n += 1
@@ -122,7 +96,7 @@ async def _idle_contacts(stores, cutoff: datetime) -> int:
 async def _unconsented_messages(stores, cutoff: datetime) -> int:
     """What someone who has not agreed (declined, or never answered) sent later, e.g. a tracking-ID lookup."""
     n, batch = 0, []
-    async for c in stores.contacts.col.find({"consent.given": {"$ne": True}}, {"_id": 1}):
+    async for c in stores.contacts.without_consent():
         batch.append(c["_id"])
         if len(batch) >= BATCH:
             n += await _delete_inbound(stores, batch, cutoff)
@@ -131,9 +105,7 @@ async def _unconsented_messages(stores, cutoff: datetime) -> int:
 
 
 async def _delete_inbound(stores, ids: list, cutoff: datetime) -> int:
-    res = await stores.messages.col.delete_many({"contact_id": {"$in": ids}, "direction": "in",
-                                                 "created_at": {"$lt": cutoff}})
-    return res.deleted_count
+    return await stores.messages.delete_inbound_before(ids, cutoff)
 
 
 class RetentionWorker:

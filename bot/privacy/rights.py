@@ -27,11 +27,9 @@ import asyncio
 import logging
 from datetime import datetime
 
-from bson import ObjectId
-from pymongo import UpdateOne
-
 from bot.messages import utcnow
 from bot.phones import normalize_phone
+from bot.storage.erasures import ErasureStore
 
 log = logging.getLogger(__name__)
 
@@ -50,30 +48,25 @@ def _phone_of(contact: dict) -> str | None:
     return contact.get("verified_phone")
 
 
-def _party_query(contact_id) -> dict:
-    return {"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}, {"supporters": contact_id}]}
-
-
 # ------------------------------------------------------------------ access
 async def summary(stores, contact_id) -> dict | None:
     """What is stored about this contact, summarised (no channel user id, no message bodies)."""
     contact = await stores.contacts.get(contact_id)
     if contact is None:
         return None
-    msgs = stores.messages.col
     reports = []
-    for r in await stores.reports.col.find(_party_query(contact_id)).sort("created_at", -1).to_list(500):
+    for r in await stores.reports.of_party(contact_id).sort("created_at", -1).to_list(500):
         role = ("reporter" if r.get("contact_id") == contact_id else
                 "volunteer" if r.get("volunteer_id") == contact_id else "supporter")
         reports.append({"tracking_id": r["tracking_id"], "status": r.get("status"), "role": role,
                         "privacy": r.get("privacy"), "created_at": r.get("created_at")})
     phone = _phone_of(contact)
     if phone:  # reports a volunteer filed for this number
-        async for r in stores.reports.col.find({"on_behalf.phone": {"$nin": [None, ""]}}):
+        async for r in stores.reports.filed_for_someone():
             if normalize_phone(r["on_behalf"]["phone"]) == phone:
                 reports.append({"tracking_id": r["tracking_id"], "status": r.get("status"), "role": "filed_for",
                                 "privacy": r.get("privacy"), "created_at": r.get("created_at")})
-    state = await stores.conversations.col.find_one({"_id": contact_id}) or {}
+    state = await stores.conversations.stored(contact_id) or {}
     draft = ({"flow": state.get("flow"), "started_at": state.get("flow_started_at"),
               "fields": sorted(k for k in (state.get("slots") or {}) if not k.startswith("_"))}
              if state.get("flow") else None)
@@ -85,14 +78,14 @@ async def summary(stores, contact_id) -> dict | None:
                     "created_at": contact.get("created_at"),
                     "consent": ({"given": consent.get("given"), "at": consent.get("at")} if consent else None),
                     "reachable": contact.get("reachable", True)},
-        "messages": {"received": await msgs.count_documents({"contact_id": contact_id, "direction": "in"}),
-                     "sent": await msgs.count_documents({"contact_id": contact_id, "direction": "out"})},
+        "messages": {"received": await stores.messages.count_of_contact(contact_id, "in"),
+                     "sent": await stores.messages.count_of_contact(contact_id, "out")},
         "reports": reports,
         "subscription": ({"status": sub.get("status"), "since": sub.get("since"),
                           "campaign": sub.get("campaign")} if sub else None),
         "draft": draft,
-        "handoffs": await stores.handoffs.col.count_documents({"contact_id": contact_id}),
-        "volunteer": await stores.volunteers.col.count_documents({"contact_id": contact_id}) > 0,
+        "handoffs": await stores.handoffs.count_of_contact(contact_id),
+        "volunteer": await stores.volunteers.has_membership(contact_id),
         "files": len(await _files_sent_by(stores, contact, state)),
     }
 
@@ -101,15 +94,13 @@ async def summary(stores, contact_id) -> dict | None:
 async def _files_sent_by(stores, contact: dict, state: dict | None = None) -> set:
     """GridFS ids of files this contact sent: in their messages, their draft, their web chat uploads."""
     ids = set()
-    async for m in stores.messages.col.find({"contact_id": contact["_id"], "direction": "in", "media": {"$ne": None}},
-                                            {"media": 1}):
+    async for m in stores.messages.inbound_media_of_contact(contact["_id"]):
         ids.update(x.get("gridfs_id") for x in m.get("media") or [] if x.get("gridfs_id"))
     for a in ((state or {}).get("slots") or {}).get("attachments") or []:
         if a.get("gridfs_id"):
             ids.add(a["gridfs_id"])
     if contact.get("channel") == "webchat":
-        async for f in stores.db["fs.files"].find({"metadata.visitor": contact.get("user_id")}, {"_id": 1}):
-            ids.add(f["_id"])
+        ids.update(await stores.files.visitor_file_ids(contact.get("user_id")))
     return ids
 
 
@@ -122,111 +113,73 @@ async def erase(stores, contact_id, actor: str, *, in_turn: bool = False) -> dic
     contact = await stores.contacts.get(contact_id)
     if contact is None:
         return None
-    db = stores.db
+    erasures = ErasureStore(stores.db)
     channel, user_id = contact.get("channel"), contact.get("user_id")
     now = utcnow()
     counts: dict = {}
-    await db["erasures"].update_one({"_id": contact_id}, {"$set": {"at": now, "purged": False}}, upsert=True)
+    await erasures.begin(contact_id, now)
 
     # reports: keep them for the agency, without the person
-    rep = stores.reports.col
+    rep = stores.reports
     pseudonymised = []
-    async for r in rep.find(_party_query(contact_id), {"tracking_id": 1, "contact_id": 1, "volunteer_id": 1}):
-        sets: dict = {"updated_at": now}
-        unset: dict = {}
-        if r.get("contact_id") == contact_id:
-            sets.update(contact_id=ObjectId(), reporter_erased_at=now)
-            unset["reporter_name"] = ""
-        if r.get("volunteer_id") == contact_id:
-            sets.update(volunteer_id=ObjectId(), volunteer_erased_at=now)
-        upd = {"$set": sets, "$pull": {"supporters": contact_id}}
-        if unset:
-            upd["$unset"] = unset
-        await rep.update_one({"_id": r["_id"]}, upd)
+    async for r in rep.of_party(contact_id, {"tracking_id": 1, "contact_id": 1, "volunteer_id": 1}):
+        await rep.pseudonymise_party(r, contact_id, now)
         pseudonymised.append(r["tracking_id"])
     phone = _phone_of(contact)
     if phone:  # reports a volunteer filed for this person: their name and phone go
-        async for r in rep.find({"on_behalf.phone": {"$nin": [None, ""]}}, {"tracking_id": 1, "on_behalf": 1}):
+        async for r in rep.filed_for_someone({"tracking_id": 1, "on_behalf": 1}):
             if normalize_phone(r["on_behalf"]["phone"]) == phone:
-                await rep.update_one({"_id": r["_id"]}, {"$set": {
-                    "on_behalf.name": None, "on_behalf.phone": None, "on_behalf.consent": False,
-                    "on_behalf_erased_at": now, "updated_at": now}})
+                await rep.erase_on_behalf(r["_id"], now)
                 pseudonymised.append(r["tracking_id"])
     counts["reports"] = len(set(pseudonymised))
 
     # files they sent: deleted unless a kept report uses them (then only the uploader's traces go)
-    state = await stores.conversations.col.find_one({"_id": contact_id}) or {}
+    state = await stores.conversations.stored(contact_id) or {}
     files = await _files_sent_by(stores, contact, state)
     kept = set()
     if files:
-        async for r in rep.find({"attachments.gridfs_id": {"$in": list(files)}}, {"attachments": 1}):
+        async for r in rep.using_files(list(files)):
             kept.update(a.get("gridfs_id") for a in r.get("attachments") or [])
-    from gridfs import AsyncGridFSBucket
-    from gridfs.errors import NoFile
-
-    bucket = AsyncGridFSBucket(db)
-    counts["files_deleted"] = 0
-    for fid in files - kept:
-        try:
-            await bucket.delete(fid)
-            counts["files_deleted"] += 1
-        except NoFile:
-            pass
+    counts["files_deleted"] = await stores.files.delete_many(files - kept)
     if files & kept:
-        await db["fs.files"].update_many({"_id": {"$in": list(files & kept)}},
-                                         {"$unset": {"metadata.user": "", "metadata.visitor": ""}})
+        await stores.files.strip_uploader(list(files & kept))
 
     # everything else about them
-    msgs = stores.messages.col
-    counts["messages"] = (await msgs.delete_many({"contact_id": contact_id})).deleted_count
-    counts["messages"] += (await msgs.delete_many({"channel": channel, "user_id": user_id})).deleted_count
-    counts["handoffs"] = (await stores.handoffs.col.delete_many({"contact_id": contact_id})).deleted_count
-    await stores.volunteers.col.delete_many({"contact_id": contact_id})
+    counts["messages"] = await stores.messages.delete_of_contact(contact_id)
+    counts["messages"] += await stores.messages.delete_of_identity(channel, user_id)
+    counts["handoffs"] = await stores.handoffs.delete_of_contact(contact_id)
+    await stores.volunteers.delete_of_contact(contact_id)
     if channel == "whatsapp":
-        base = "payload.entry.changes.value."
-        await db["whatsapp_inbox"].delete_many({"status": {"$ne": "processing"}, "$or": [
-            {base + "contacts.wa_id": user_id}, {base + "messages.from": user_id},
-            {base + "statuses.recipient_id": user_id}]})
-    await db["subscription_events"].update_many({"contact_id": contact_id}, {"$set": {"contact_id": None}})
-    await db["notifications"].update_many({"contact_id": contact_id}, {"$set": {"contact_id": None}})
-    deliveries = await db["campaign_deliveries"].find({"contact_id": contact_id}, {"_id": 1}).to_list(None)
-    if deliveries:
-        await db["campaign_deliveries"].bulk_write(
-            [UpdateOne({"_id": d["_id"]}, {"$set": {"contact_id": ObjectId()}}) for d in deliveries], ordered=False)
+        await erasures.forget_whatsapp_payloads(user_id)
+    await erasures.unlink_subscription_events(contact_id)
+    await stores.notifications.unlink_contact(contact_id)
+    await erasures.pseudonymise_deliveries(contact_id)
     if not in_turn:
-        await stores.conversations.col.delete_one({"_id": contact_id})
-    await stores.contacts.col.delete_one({"_id": contact_id})
+        await stores.conversations.delete(contact_id)
+    await stores.contacts.delete(contact_id)
 
     if phone:  # the SMS contact the staff side made to tell this number about a report filed for it
-        for other in await stores.contacts.col.find({"channel": "sms", "user_id": phone, "consent": None,
-                                                     "_id": {"$ne": contact_id}}, {"_id": 1}).to_list(10):
+        for other in await stores.contacts.notified_sms_contacts(phone, contact_id):
             await erase(stores, other["_id"], actor)
-    await _audit(db, actor, "contact_erase", str(contact_id), {k: v for k, v in counts.items()})
+    await stores.audit.record(actor, "contact_erase", str(contact_id), {k: v for k, v in counts.items()})
     for tid in sorted(set(pseudonymised)):
-        await _audit(db, actor, "report_pseudonymise", tid, {"reason": "contact_erase"})
+        await stores.audit.record(actor, "report_pseudonymise", tid, {"reason": "contact_erase"})
     if not in_turn:
-        await db["erasures"].delete_one({"_id": contact_id})
+        await erasures.finish(contact_id)
     log.info("contact erased by %s: %s", actor, counts)
     return counts
-
-
-async def _audit(db, actor: str, action: str, target: str, details: dict) -> None:
-    """Same shape as ``bot.staff.auth.AuditLog`` (append-only ``audit`` collection)."""
-    await db["audit"].insert_one({"_id": ObjectId(), "actor": actor, "action": action, "target": target,
-                                  "details": details, "at": utcnow()})
 
 
 # ------------------------------------------------------------------ the last reply
 async def purge_erased(stores, contact_id) -> bool:
     """Remove what an erased contact's last turn left (its reply once sent, its saved state).
     True when nothing is left to wait for."""
-    msgs = stores.messages.col
-    waiting = await msgs.count_documents({"contact_id": contact_id, "status": {"$in": ["queued", "sending"]}})
-    await msgs.delete_many({"contact_id": contact_id, "status": {"$nin": ["queued", "sending"]}})
-    await stores.conversations.col.delete_one({"_id": contact_id})
+    waiting = await stores.messages.count_unsent_of_contact(contact_id)
+    await stores.messages.delete_settled_of_contact(contact_id)
+    await stores.conversations.delete(contact_id)
     if waiting:
         return False
-    await stores.db["erasures"].delete_one({"_id": contact_id})
+    await ErasureStore(stores.db).finish(contact_id)
     return True
 
 
@@ -238,8 +191,7 @@ async def purge_after_reply(stores, contact_id, since: datetime, patience_s: flo
     try:
         while loop.time() < deadline:
             await asyncio.sleep(PURGE_POLL_S)
-            replied = await stores.messages.col.find_one(
-                {"contact_id": contact_id, "direction": "out", "created_at": {"$gte": since}}, {"_id": 1})
+            replied = await stores.messages.reply_since(contact_id, since)
             if replied and await purge_erased(stores, contact_id):
                 return
     except Exception as exc:  # the sweep finishes it
@@ -250,16 +202,8 @@ async def forget_messages_and_files(stores, contact: dict) -> None:
     """What declining consent leaves behind goes: the files and the inbound messages received so far."""
     files = await _files_sent_by(stores, contact)
     if files:
-        from gridfs import AsyncGridFSBucket
-        from gridfs.errors import NoFile
-
-        bucket = AsyncGridFSBucket(stores.db)
-        for fid in files:
-            try:
-                await bucket.delete(fid)
-            except NoFile:
-                pass
-    await stores.messages.col.delete_many({"contact_id": contact["_id"], "direction": "in"})
+        await stores.files.delete_many(files)
+    await stores.messages.delete_inbound_of_contact(contact["_id"])
 
 
 def forget_declined(turn) -> None:

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-from pymongo import DESCENDING
 
 from bot import reports as domain
 from bot.backoffice.pages import label, wib
@@ -167,10 +166,7 @@ async def list_page(request: web.Request) -> tuple[int, str]:
         not_found = q["q"]
     page = request.query.get("page", "1")
     page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
-    col = rt.stores.reports.col
-    total = await col.count_documents(f)
-    docs = await col.find(f).sort("created_at", DESCENDING).skip((page - 1) * PAGE_SIZE).limit(PAGE_SIZE) \
-        .to_list(PAGE_SIZE)
+    total, docs = await rt.stores.reports.search(f, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     now = utcnow()
     items = [p for d in docs if (p := scope.public_report(d, now=now)) is not None]
     pages = max(1, math.ceil(total / PAGE_SIZE))

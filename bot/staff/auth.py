@@ -46,7 +46,7 @@ async def authenticate(header: str | None, admin_token: str | None, tokens: Toke
     if admin_token and hmac.compare_digest(token.encode(), admin_token.encode()):
         return Principal("admin")
     if token.startswith(PERSON_TOKEN_PREFIX):
-        return await _person(tokens.col.database, token)
+        return await _person(tokens.database, token)
     if not token.startswith(TOKEN_PREFIX):
         return None
     doc = await tokens.lookup(token)

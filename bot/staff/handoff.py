@@ -71,8 +71,7 @@ async def intercept(engine, contact: dict, inbound) -> bool:
         return False
     # the citizen wrote: channels that limit free-form replies to a window after the last inbound (WhatsApp's
     # 24 h) read it from the conversation, which no turn updates while the bot is quiet
-    await engine.stores.conversations.col.update_one({"_id": contact["_id"]},
-                                                     {"$set": {"last_inbound_at": inbound.received_at}})
+    await engine.stores.conversations.note_inbound(contact["_id"], inbound.received_at)
     if inbound.kind == "text" and norm(inbound.text) in end_words():
         if await store.close(h["_id"], "citizen"):
             await _tell(engine, contact, "handoff/back_to_bot")
@@ -119,8 +118,7 @@ async def take(runtime, h: dict, user) -> dict:
     await _audit(runtime, user, "handoff_take", h["_id"])
     # the bot's "write a message for the officer" question is answered by the officer now; left pending, the
     # citizen's first message after hand-back would open a new request. Version bump: a running turn reloads.
-    await runtime.stores.conversations.col.update_one(
-        {"_id": doc["contact_id"], "pending.kind": "human_note"}, {"$set": {"pending": None}, "$inc": {"version": 1}})
+    await runtime.stores.conversations.drop_pending(doc["contact_id"], "human_note")
     await _tell(runtime.engine, await _contact(runtime, doc), "handoff/taken")
     return doc
 
@@ -254,9 +252,7 @@ async def scope(runtime, user, docs: list[dict]) -> list[View]:
     stores = runtime.stores
     contact_ids = list({d["contact_id"] for d in docs})
     tids = [d["tracking_id"] for d in docs if d.get("tracking_id")]
-    proj = {"contact_id": 1, "agency": 1, "privacy": 1, "tracking_id": 1}
-    query = {"$or": [{"contact_id": {"$in": contact_ids}}] + ([{"tracking_id": {"$in": tids}}] if tids else [])}
-    reports = await stores.reports.col.find(query, proj).to_list(5000)
+    reports = await stores.reports.linked_to(contact_ids, tids)
     who = principal(user)
     out = []
     for d in docs:

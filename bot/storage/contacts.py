@@ -97,3 +97,37 @@ class ContactStore:
         await self.col.update_one({"_id": contact_id}, {"$set": {
             "reachable": False, "unreachable_reason": reason, "unreachable_at": utcnow(),
             "subscription.status": "opted_out"}})
+
+    async def delete(self, contact_id) -> None:
+        """Delete a contact document."""
+        await self.col.delete_one({"_id": contact_id})
+
+    async def notified_sms_contacts(self, phone: str, other_than) -> list[dict]:
+        """SMS contacts (ids only) the staff side made for this phone, without consent, other than one id."""
+        return await self.col.find({"channel": "sms", "user_id": phone, "consent": None,
+                                    "_id": {"$ne": other_than}}, {"_id": 1}).to_list(10)
+
+    async def created_before(self, cutoff, limit: int) -> list[dict]:
+        """Up to ``limit`` contacts (ids only) created before ``cutoff``."""
+        return await self.col.find({"created_at": {"$lt": cutoff}}, {"_id": 1}).to_list(limit)
+    def without_consent(self):
+        """Contacts (ids only) who have not given consent, as an async cursor."""
+        return self.col.find({"consent.given": {"$ne": True}}, {"_id": 1})
+
+    async def tagged(self, tag: str, limit: int) -> list[dict]:
+        """Up to ``limit`` contacts with this tag, by channel."""
+        return await self.col.find({"tags": tag}).sort("channel", 1).to_list(limit)
+
+    async def add_tag(self, contact_id, tag: str) -> None:
+        """Give a contact a tag (once)."""
+        await self.col.update_one({"_id": contact_id}, {"$addToSet": {"tags": tag}})
+
+    async def remove_tag(self, contact_id, tag: str) -> bool:
+        """Take a tag from a contact; False when no contact has this id."""
+        res = await self.col.update_one({"_id": contact_id}, {"$pull": {"tags": tag}})
+        return res.matched_count != 0
+
+    async def names_of(self, contact_ids: list) -> dict:
+        """{_id: contact} with name, channel and user id only, for these ids."""
+        return {c["_id"]: c for c in await self.col.find(
+            {"_id": {"$in": contact_ids}}, {"name": 1, "channel": 1, "user_id": 1}).to_list(None)}

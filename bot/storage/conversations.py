@@ -66,3 +66,24 @@ class ConversationStore:
                 raise VersionConflict(state["_id"])
         state["version"] = expected + 1
         state["updated_at"] = body["updated_at"]
+
+    async def stored(self, contact_id) -> dict | None:
+        """The stored conversation state of a contact, or None (no fresh state made up)."""
+        return await self.col.find_one({"_id": contact_id})
+
+    async def delete(self, contact_id) -> None:
+        """Delete a contact's conversation state."""
+        await self.col.delete_one({"_id": contact_id})
+
+    async def delete_untouched_before(self, cutoff) -> int:
+        """Delete conversation states last updated before ``cutoff``; returns how many."""
+        return (await self.col.delete_many({"updated_at": {"$lt": cutoff}})).deleted_count
+
+    async def note_inbound(self, contact_id, at) -> None:
+        """Record when the contact last wrote, outside a turn (no version bump)."""
+        await self.col.update_one({"_id": contact_id}, {"$set": {"last_inbound_at": at}})
+
+    async def drop_pending(self, contact_id, kind: str) -> None:
+        """Clear a pending question of this kind, bumping ``version`` so a running turn reloads."""
+        await self.col.update_one(
+            {"_id": contact_id, "pending.kind": kind}, {"$set": {"pending": None}, "$inc": {"version": 1}})

@@ -44,3 +44,27 @@ class FileStore:
     async def visitor_upload(self, file_id, visitor: str) -> dict | None:
         """A web chat upload's file document, only if this visitor uploaded it."""
         return await self.files.find_one({"_id": file_id, "metadata.visitor": visitor})
+
+    async def visitor_file_ids(self, visitor: str) -> set:
+        """Ids of every file a web chat visitor uploaded."""
+        return {f["_id"] async for f in self.files.find({"metadata.visitor": visitor}, {"_id": 1})}
+
+    async def delete_many(self, file_ids) -> int:
+        """Delete these files (those already gone are skipped); returns how many were deleted."""
+        deleted = 0
+        for fid in file_ids:
+            try:
+                await self.bucket.delete(fid)
+                deleted += 1
+            except NoFile:
+                pass
+        return deleted
+
+    async def strip_uploader(self, file_ids: list) -> None:
+        """Remove the uploader's traces (user id tail, visitor id) from these files' metadata."""
+        await self.files.update_many({"_id": {"$in": file_ids}},
+                                     {"$unset": {"metadata.user": "", "metadata.visitor": ""}})
+
+    async def uploaded_before(self, cutoff, limit: int) -> list:
+        """Ids of up to ``limit`` files uploaded before ``cutoff``."""
+        return [f["_id"] for f in await self.files.find({"uploadDate": {"$lt": cutoff}}, {"_id": 1}).to_list(limit)]

@@ -131,3 +131,17 @@ class HandoffStore:
     async def idle(self, before: datetime, limit: int = 100) -> list[dict]:
         """Taken handoffs with no message either way since ``before``."""
         return await self.col.find({"status": TAKEN, "last_activity_at": {"$lt": before}}).limit(limit).to_list(limit)
+
+    async def count_of_contact(self, contact_id) -> int:
+        """How many handoff requests a contact has."""
+        return await self.col.count_documents({"contact_id": contact_id})
+
+    async def delete_of_contact(self, contact_id) -> int:
+        """Delete a contact's handoff requests (with their transcripts); returns how many."""
+        return (await self.col.delete_many({"contact_id": contact_id})).deleted_count
+
+    async def delete_older_than(self, cutoff) -> int:
+        """Delete handoffs closed before ``cutoff``, or still open but created before it; returns how many."""
+        return (await self.col.delete_many({"$or": [
+            {"status": "closed", "closed_at": {"$lt": cutoff}},
+            {"status": {"$ne": "closed"}, "created_at": {"$lt": cutoff}}]})).deleted_count

@@ -292,3 +292,61 @@ class MessageStore:
     async def history(self, contact_id, limit: int = 50) -> list[dict]:
         cur = self.col.find({"contact_id": contact_id}).sort("created_at", DESCENDING).limit(limit)
         return list(reversed(await cur.to_list(limit)))
+
+    async def count_of_contact(self, contact_id, direction: str) -> int:
+        """How many messages of this direction ("in"/"out") a contact has."""
+        return await self.col.count_documents({"contact_id": contact_id, "direction": direction})
+
+    def inbound_media_of_contact(self, contact_id):
+        """A contact's inbound messages that carry media (only ``media``), as an async cursor."""
+        return self.col.find({"contact_id": contact_id, "direction": "in", "media": {"$ne": None}}, {"media": 1})
+
+    async def delete_of_contact(self, contact_id) -> int:
+        """Delete every message to or from a contact; returns how many."""
+        return (await self.col.delete_many({"contact_id": contact_id})).deleted_count
+
+    async def delete_of_identity(self, channel: str, user_id: str) -> int:
+        """Delete every message stored under a channel identity; returns how many."""
+        return (await self.col.delete_many({"channel": channel, "user_id": user_id})).deleted_count
+
+    async def delete_inbound_of_contact(self, contact_id) -> None:
+        """Delete the messages received from a contact."""
+        await self.col.delete_many({"contact_id": contact_id, "direction": "in"})
+
+    async def count_unsent_of_contact(self, contact_id) -> int:
+        """How many of a contact's messages are still queued or being sent."""
+        return await self.col.count_documents({"contact_id": contact_id, "status": {"$in": ["queued", "sending"]}})
+
+    async def delete_settled_of_contact(self, contact_id) -> None:
+        """Delete a contact's messages except those still queued or being sent."""
+        await self.col.delete_many({"contact_id": contact_id, "status": {"$nin": ["queued", "sending"]}})
+
+    async def reply_since(self, contact_id, since) -> dict | None:
+        """An outbound message to a contact created at or after ``since`` (only its id), or None."""
+        return await self.col.find_one(
+            {"contact_id": contact_id, "direction": "out", "created_at": {"$gte": since}}, {"_id": 1})
+
+    async def any_of_contact_since(self, contact_id, since) -> bool:
+        """Whether a contact has any message created at or after ``since``."""
+        return await self.col.find_one({"contact_id": contact_id, "created_at": {"$gte": since}},
+                                       {"_id": 1}) is not None
+    async def delete_inbound_before(self, contact_ids: list, cutoff) -> int:
+        """Delete messages received from these contacts before ``cutoff``; returns how many."""
+        res = await self.col.delete_many({"contact_id": {"$in": contact_ids}, "direction": "in",
+                                          "created_at": {"$lt": cutoff}})
+        return res.deleted_count
+
+    async def sent_span(self, campaign) -> dict | None:
+        """For a campaign run's sent messages: how many (``n``) and the ``first`` and ``last`` send time."""
+        cur = await self.col.aggregate([
+            {"$match": {"campaign": campaign, "sent_at": {"$ne": None}}},
+            {"$group": {"_id": None, "n": {"$sum": 1}, "first": {"$min": "$sent_at"}, "last": {"$max": "$sent_at"}}}])
+        rows = await cur.to_list(1)
+        return rows[0] if rows else None
+
+    async def fail_queued_of_campaign(self, campaign, reason: str, at) -> int:
+        """Mark a campaign run's queued messages failed (with this reason); returns how many."""
+        res = await self.col.update_many(
+            {"campaign": campaign, "status": "queued"},
+            {"$set": {"status": "failed", "failure_reason": reason, "failed_at": at}})
+        return res.modified_count

@@ -14,3 +14,11 @@ class NotificationStore:
 
     async def for_report(self, tracking_id: str, limit: int = 500) -> list[dict]:
         return await self.col.find({"tracking_id": tracking_id}).sort("at", 1).to_list(limit)
+
+    async def unlink_contact(self, contact_id) -> None:
+        """Remove a contact's id from its notification records."""
+        await self.col.update_many({"contact_id": contact_id}, {"$set": {"contact_id": None}})
+
+    async def delete_older_than(self, cutoff) -> int:
+        """Delete notification records made before ``cutoff``; returns how many."""
+        return (await self.col.delete_many({"at": {"$lt": cutoff}})).deleted_count

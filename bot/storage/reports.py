@@ -163,3 +163,100 @@ class ReportStore:
             {"tracking_id": tracking_id, "status": domain.DITERUSKAN, "agency": expected_agency},
             {"$set": {"agency": agency, "updated_at": now, **(extra or {})}, "$push": {"history": entry}},
             return_document=ReturnDocument.AFTER)
+
+    def of_party(self, contact_id, projection: dict | None = None):
+        """Reports a contact filed, filed as a volunteer or supported, as an async cursor."""
+        return self.col.find({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id},
+                                      {"supporters": contact_id}]}, projection)
+
+    def filed_for_someone(self, projection: dict | None = None):
+        """Reports a volunteer filed for a person with a phone number, as an async cursor."""
+        return self.col.find({"on_behalf.phone": {"$nin": [None, ""]}}, projection)
+
+    def using_files(self, file_ids: list, projection: dict | None = None):
+        """Reports with an attachment among these GridFS ids (default: only ``attachments``), as an async cursor."""
+        return self.col.find({"attachments.gridfs_id": {"$in": file_ids}}, projection or {"attachments": 1})
+
+    async def pseudonymise_party(self, report: dict, contact_id, now: datetime) -> None:
+        """Replace an erased contact in a report: fresh random reporter/volunteer id, name gone, support gone."""
+        sets: dict = {"updated_at": now}
+        unset: dict = {}
+        if report.get("contact_id") == contact_id:
+            sets.update(contact_id=ObjectId(), reporter_erased_at=now)
+            unset["reporter_name"] = ""
+        if report.get("volunteer_id") == contact_id:
+            sets.update(volunteer_id=ObjectId(), volunteer_erased_at=now)
+        upd = {"$set": sets, "$pull": {"supporters": contact_id}}
+        if unset:
+            upd["$unset"] = unset
+        await self.col.update_one({"_id": report["_id"]}, upd)
+
+    async def erase_on_behalf(self, report_id, now: datetime) -> None:
+        """Remove the name and phone of the person a volunteer filed a report for."""
+        await self.col.update_one({"_id": report_id}, {"$set": {
+            "on_behalf.name": None, "on_behalf.phone": None, "on_behalf.consent": False,
+            "on_behalf_erased_at": now, "updated_at": now}})
+
+    async def settled_with_reporter(self, statuses: list, cutoff: datetime, limit: int) -> list[dict]:
+        """Reports in these statuses updated before ``cutoff`` whose reporter is not retired yet (ids only)."""
+        q = {"status": {"$in": statuses}, "updated_at": {"$lt": cutoff}, "reporter_retired_at": {"$exists": False}}
+        return await self.col.find(q, {"_id": 1, "tracking_id": 1, "contact_id": 1,
+                                       "volunteer_id": 1}).to_list(limit)
+
+    async def retire_reporter(self, report: dict, now: datetime) -> None:
+        """Pseudonymise a settled report: fresh random reporter/volunteer ids, no supporters, no name."""
+        sets = {"reporter_retired_at": now,
+                "contact_id": ObjectId() if report.get("contact_id") is not None else None,
+                "supporters": [], "on_behalf": None}
+        if report.get("volunteer_id") is not None:
+            sets["volunteer_id"] = ObjectId()
+        await self.col.update_one({"_id": report["_id"]}, {"$set": sets, "$unset": {"reporter_name": ""}})
+
+    async def has_open_of(self, contact_id, open_statuses: list) -> bool:
+        """Whether a contact filed (or filed as a volunteer) a report still in one of these statuses."""
+        return await self.col.find_one({"$or": [{"contact_id": contact_id}, {"volunteer_id": contact_id}],
+                                        "status": {"$in": open_statuses}}, {"_id": 1}) is not None
+
+    async def forwarded_to_agencies(self, status: str, agencies: list, limit: int = 1000) -> list[dict]:
+        """Reports in this status at one of these agencies (tracking id, agency and upstream only)."""
+        return await self.col.find({"status": status, "agency": {"$in": agencies}},
+                                   {"tracking_id": 1, "agency": 1, "upstream": 1}).to_list(limit)
+
+    async def with_upstream_id(self, statuses: list, limit: int = 5000) -> list[dict]:
+        """Reports in these statuses that an upstream system knows by an id."""
+        return await self.col.find({"upstream.id": {"$exists": True}, "status": {"$in": statuses}}).to_list(limit)
+
+    async def mark_upstream_error(self, report_ids: list, error: str) -> None:
+        """Record why the upstream of these reports could not be read."""
+        await self.col.update_many({"_id": {"$in": report_ids}}, {"$set": {"upstream.error": error}})
+
+    async def clocks_matching(self, query: dict, limit: int) -> list[dict]:
+        """Up to ``limit`` reports matching ``query``: tracking id, status, creation time and deadlines only."""
+        proj = {"tracking_id": 1, "status": 1, "verify_due_at": 1, "followup_due_at": 1, "autoclose_at": 1,
+                "created_at": 1}
+        return await self.col.find(query, proj).limit(limit).to_list(limit)
+
+    async def by_tracking_ids(self, tracking_ids: list[str]) -> list[dict]:
+        """The reports with these tracking IDs (in no particular order)."""
+        return await self.col.find({"tracking_id": {"$in": tracking_ids}}).to_list(len(tracking_ids) or 1)
+
+    async def linked_to(self, contact_ids: list, tracking_ids: list[str]) -> list[dict]:
+        """Reports of these contacts or with these tracking IDs: contact, agency, privacy and tracking id only."""
+        proj = {"contact_id": 1, "agency": 1, "privacy": 1, "tracking_id": 1}
+        query = {"$or": [{"contact_id": {"$in": contact_ids}}]
+                 + ([{"tracking_id": {"$in": tracking_ids}}] if tracking_ids else [])}
+        return await self.col.find(query, proj).to_list(5000)
+
+    async def by_draft(self, draft_id: str) -> dict | None:
+        """The report filed from this draft, or None."""
+        return await self.col.find_one({"draft_id": draft_id})
+
+    async def newest(self, query: dict, *, offset: int = 0, limit: int = 20) -> list[dict]:
+        """One page, newest first, of the reports matching ``query`` (no total)."""
+        return await self.col.find(query).sort("created_at", DESCENDING).skip(offset).limit(limit).to_list(limit)
+
+    def filed_by_volunteers(self, contact_ids: list):
+        """Reports these volunteers filed for others, newest first (safe fields only), as an async cursor."""
+        return self.col.find({"volunteer_id": {"$in": contact_ids}},
+                             {"tracking_id": 1, "status": 1, "category": 1, "agency": 1, "created_at": 1,
+                              "volunteer_id": 1}).sort("created_at", -1)

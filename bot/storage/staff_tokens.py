@@ -36,3 +36,8 @@ class TokenStore:
 
     async def lookup(self, token: str) -> dict | None:
         return await self.col.find_one({"token_hash": hash_token(token), "revoked": False})
+
+    @property
+    def database(self):
+        """The database this store lives in (staff personal tokens are looked up there)."""
+        return self.col.database

@@ -84,3 +84,11 @@ class VolunteerStore:
         res = await self.col.update_one({"contact_id": contact_id, "revoked_at": None},
                                         {"$set": {"revoked_at": utcnow(), "revoked_by": by}})
         return res.modified_count == 1
+
+    async def has_membership(self, contact_id) -> bool:
+        """Whether any volunteer membership (revoked ones included) is stored for a contact."""
+        return await self.col.count_documents({"contact_id": contact_id}) > 0
+
+    async def delete_of_contact(self, contact_id) -> None:
+        """Delete a contact's volunteer memberships."""
+        await self.col.delete_many({"contact_id": contact_id})

@@ -19,11 +19,11 @@ async def test_admin_sees_waiting_forward_jobs_and_can_try_now(rt, signed_in):
         html = await r.text()
     assert tid in html and "http://127.0.0.1:9/open311/v2" in html and "unreachable" in html
     assert "lapo311_x" not in html  # the upstream's key is never shown
-    job = await fwd.jobs.find_one({"tracking_id": tid})
+    job = await fwd.jobs.col.find_one({"tracking_id": tid})
     assert job["next_at"] > utcnow()
     r = await admin.form(f"/staff/forwarding/{job['_id']}/retry")
     assert r.status == 303
-    assert (await fwd.jobs.find_one({"_id": job["_id"]}))["next_at"] <= utcnow()
+    assert (await fwd.jobs.col.find_one({"_id": job["_id"]}))["next_at"] <= utcnow()
     officer = await signed_in("officer", agency="DPU-53.71")
     async with officer.get("/staff/forwarding") as r:
         assert r.status == 403

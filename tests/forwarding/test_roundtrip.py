@@ -97,14 +97,14 @@ async def test_upstream_down_is_retried_with_backoff_and_never_duplicated(pair):
     await advance(a, tid, "terverifikasi", "diteruskan", agency=AGENCY)
     done = await fwd.send_once()
     assert done["retry"] == [tid]
-    job = await fwd.jobs.find_one({"tracking_id": tid})
+    job = await fwd.jobs.col.find_one({"tracking_id": tid})
     assert job["state"] == "queued" and job["attempts"] == 1 and "unreachable" in job["last_error"]
     assert job["next_at"] > utcnow() and [j["tracking_id"] for j in await fwd.pending()] == [tid]
     assert (await fwd.send_once())["retry"] == []  # not due yet
     assert backoff(1).total_seconds() == 30 and backoff(20).total_seconds() == 3600
     # hours later the upstream is back
     await store.set(AGENCY, "open311", f"http://127.0.0.1:{b.http_port}/open311/v2", key)
-    await fwd.jobs.update_one({"_id": job["_id"]}, {"$set": {"next_at": utcnow()}})
+    await fwd.jobs.col.update_one({"_id": job["_id"]}, {"$set": {"next_at": utcnow()}})
     assert (await fwd.send_once())["sent"] == [tid]
     up = (await a.stores.reports.get(tid))["upstream"]
     theirs = await b.stores.reports.get(up["id"])
