@@ -22,7 +22,6 @@ from bot.backoffice.pages import label_keys, render
 from bot.backoffice.principal import ADMIN, OFFICER, api_principal
 from bot.messages import utcnow
 from bot.staff.views import serialize_report
-from bot.storage import citizen_updates
 
 MAX_NOTE_CHARS = 8000
 MAX_TITLE_CHARS = 120
@@ -142,7 +141,7 @@ async def report_view(request: web.Request, *, status: int = 200, error: str | N
     notes = await staff.notifier.statuses(tid) if who.is_admin else None
     r = serialize_report(report, who, now=utcnow(), notifications=notes, base_url="/staff")
     if not who.is_admin and request.method == "GET":  # the agency has now seen the citizen's latest activity
-        await citizen_updates.seen(con.runtime.stores.reports.col, report)
+        await con.runtime.stores.reports.seen_by_agency(report)
     canned = await con.notes.canned_for(None if who.is_admin else who.agency)
     if note_text is None and request.query.get("canned"):
         chosen = next((c for c in canned if str(c["_id"]) == request.query["canned"]), None)

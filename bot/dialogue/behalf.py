@@ -45,8 +45,7 @@ async def reports_for(turn: Turn, limit: int = 5) -> list[dict]:
     phone = verified_phone(turn)
     if not phone:
         return []
-    cur = turn.stores.reports.col.find({"on_behalf.phone": phone}).sort("created_at", -1).limit(limit)
-    return await cur.to_list(limit)
+    return await turn.stores.reports.filed_for(phone, limit)
 
 
 def offer(turn: Turn) -> list[tuple[str, str]]:
@@ -89,11 +88,10 @@ async def got_phone(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
     minutes = int(CODE_TTL.total_seconds() // 60)
 
     async def send_code() -> None:
-        if not await stores.reports.col.find_one({"on_behalf.phone": phone}, {"_id": 1}):
+        if not await stores.reports.any_filed_for(phone):
             return  # nobody filed for this number: no SMS (same reply, so nothing is revealed)
-        recent = {"channel": "sms", "user_id": phone, "template": "behalf/code_sms",
-                  "created_at": {"$gte": utcnow() - timedelta(days=1)}}
-        if await stores.messages.col.count_documents(recent) >= CODES_PER_DAY:
+        sent = await stores.messages.count_sent_since("sms", phone, "behalf/code_sms", utcnow() - timedelta(days=1))
+        if sent >= CODES_PER_DAY:
             return  # the number's daily allowance is used: no SMS bombing through fresh visits
         text = renderer.render("behalf/code_sms", lang, code=code, minutes=minutes)
         await stores.messages.queue([OutboundMessage(identity=Identity("sms", phone), text=text, kind="notification",

@@ -10,7 +10,6 @@ from bot.dialogue import access
 from bot.dialogue.registry import DialogueAPI, Registry
 from bot.dialogue.turn import Turn
 from bot.messages import utcnow
-from bot.storage import citizen_updates
 
 
 def answer(dlg: DialogueAPI, turn: Turn, prefix: str) -> str | None:
@@ -68,7 +67,7 @@ async def add_info(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
 
     async def add() -> None:
         await reports.add_info(tid, text, media)
-        await citizen_updates.mark(reports.col, tid, "info")  # the agency's inbox flags it
+        await reports.mark_citizen_update(tid, "info")  # the agency's inbox flags it
 
     turn.effect(add)
     turn.say("followup/added", tracking_id=tid)
@@ -160,7 +159,7 @@ def _reopen(turn: Turn, tid: str, reason: str):
         except (domain.TransitionError, KeyError):
             turn.say("rating/objection_failed")
             return
-        await citizen_updates.mark(reports.col, tid, "objection")
+        await reports.mark_citizen_update(tid, "objection")
         await lifecycle.on_transition(report, actor="warga")
         turn.say("rating/objection_sent", tracking_id=tid)
 

@@ -350,3 +350,9 @@ class MessageStore:
             {"campaign": campaign, "status": "queued"},
             {"$set": {"status": "failed", "failure_reason": reason, "failed_at": at}})
         return res.modified_count
+
+    async def count_sent_since(self, channel: str, user_id: str, template: str, since) -> int:
+        """How many messages with this template went to this person since ``since`` (daily allowances)."""
+        return await self.col.count_documents({"channel": channel, "user_id": user_id, "template": template,
+                                               "created_at": {"$gte": since}})
+

@@ -260,3 +260,25 @@ class ReportStore:
         return self.col.find({"volunteer_id": {"$in": contact_ids}},
                              {"tracking_id": 1, "status": 1, "category": 1, "agency": 1, "created_at": 1,
                               "volunteer_id": 1}).sort("created_at", -1)
+
+    # -- reports a volunteer filed for someone, and what the agency has not seen yet ---------------------
+    async def filed_for(self, phone: str, limit: int = 20) -> list[dict]:
+        """Reports a volunteer filed for this phone number, newest first."""
+        return await self.col.find({"on_behalf.phone": phone}).sort("created_at", -1).limit(limit).to_list(limit)
+
+    async def any_filed_for(self, phone: str) -> bool:
+        """Whether any report was filed for this phone number."""
+        return await self.col.find_one({"on_behalf.phone": phone}, {"_id": 1}) is not None
+
+    async def mark_citizen_update(self, tracking_id: str, kind: str) -> None:
+        """The citizen added information or objected: the agency's inbox flags it (bot/storage/citizen_updates.py)."""
+        from bot.storage import citizen_updates
+
+        await citizen_updates.mark(self.col, tracking_id, kind)
+
+    async def seen_by_agency(self, report: dict) -> None:
+        """An officer opened the report: the flag clears unless the citizen wrote again since."""
+        from bot.storage import citizen_updates
+
+        await citizen_updates.seen(self.col, report)
+
