@@ -7,12 +7,15 @@ from pathlib import Path
 
 
 def die_with_parent() -> None:
-    """``preexec_fn``: on Linux the child gets SIGTERM when the thread that started it dies (even by SIGKILL of
-    the whole bot), so no server is left orphaned. Start children from a long-lived thread (the event loop's)."""
+    """``preexec_fn``: on Linux the child gets SIGKILL when the thread that started it dies (even by SIGKILL of
+    the whole bot), so no server is left orphaned. SIGKILL, not SIGTERM: a server busy draining connections
+    could outlive a SIGTERM with nobody left to follow up (one embedded server did, for hours); the database's
+    acknowledged writes are journaled, and a graceful stop still sends SIGTERM first (``EmbeddedMongo.stop``).
+    Start children from a long-lived thread (the event loop's)."""
     try:
         import ctypes
 
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
 
