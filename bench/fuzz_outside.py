@@ -327,7 +327,10 @@ async def run(requests: int, seed: int, workdir: Path, concurrency: int) -> dict
                 queue.put_nowait(gen.r.choice(kinds))
 
             async def worker():
-                while not queue.empty():
+                # refill what the client would not send, until the HTTP share has really gone out
+                while not queue.empty() or f.sent - ws_counts["frames"] + queue.qsize() < requests - n_ws:
+                    if queue.empty():
+                        queue.put_nowait(gen.r.choice(kinds))
                     try:
                         await queue.get_nowait()()
                     except (ValueError, UnicodeError, TypeError) as exc:  # the client library would not send it
