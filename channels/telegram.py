@@ -302,6 +302,8 @@ class TelegramChannel(Channel):
     async def to_inbound(self, update: Update) -> InboundMessage | None:
         user = update.effective_user
         chat = update.effective_chat
+        if type(chat.id) is not int:  # PTB keeps whatever the body held ({}, "x", 1.5): never a chat to answer
+            raise BadInput("chat id is not an integer")
         ident = Identity("telegram", str(chat.id), user.full_name if user else None)
         query = update.callback_query
         if query is not None:

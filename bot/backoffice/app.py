@@ -14,6 +14,16 @@ from bot.backoffice.principal import StaffUser
 log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).resolve().parents[2] / "templates" / "backoffice" / "static"
+STATIC_FILES = frozenset(p.name for p in STATIC.iterdir() if p.is_file())
+
+
+async def static_file(request: web.Request) -> web.StreamResponse:
+    """The console's own files, by exact name: no path is built from the request (a 300-character name made
+    the static route's file lookup fail with a 500)."""
+    name = request.match_info["name"]
+    if name not in STATIC_FILES:
+        raise web.HTTPNotFound()
+    return web.FileResponse(STATIC / name, headers={"X-Content-Type-Options": "nosniff"})
 CONSOLE_KEY = web.AppKey("backoffice", object)
 # Page modules, each exposing routes(). Modules not present in this checkout are skipped.
 PAGES = ("bot.backoffice.account", "bot.backoffice.reports", "bot.backoffice.users", "bot.backoffice.dashboard",
@@ -82,6 +92,6 @@ def build(runtime) -> web.Application:
             log.warning("back-office indexes not created: %s", type(exc).__name__)
 
     app.on_startup.append(_indexes)
-    app.router.add_static("/static", STATIC, show_index=False)
+    app.router.add_get("/static/{name}", static_file)
     app.router.add_routes(page_routes())
     return app

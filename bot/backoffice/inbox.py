@@ -61,7 +61,7 @@ def parse(request: web.Request, *, admin: bool) -> Filters:
     if not admin:
         vals["agency"] = vals["channel"] = ""
     page = q.get("page", "1")
-    if not page.isdigit() or not 1 <= int(page) <= 100_000:
+    if not (page.isascii() and page.isdigit()) or not 1 <= int(page) <= 100_000:
         raise web.HTTPBadRequest(text="errors.bad_input")
     return Filters(vals, int(page))
 

@@ -262,7 +262,7 @@ async def attachment(request: web.Request) -> web.StreamResponse:
     report = await _scoped(request, who)
     n = request.match_info["n"]
     atts = report.get("attachments") or []
-    if not n.isdigit() or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
+    if not (n.isascii() and n.isdigit()) or int(n) >= len(atts) or not atts[int(n)].get("gridfs_id"):
         raise web.HTTPNotFound(text="errors.not_found")
     att = atts[int(n)]
     from gridfs import AsyncGridFSBucket

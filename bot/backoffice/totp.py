@@ -36,7 +36,7 @@ def now_step(at: float | None = None) -> int:
 def matching_step(secret: str, code: str, *, at: float | None = None, window: int = 1) -> int | None:
     """The time step whose code equals ``code`` (one step of clock drift each way), else None."""
     code = (code or "").strip().replace(" ", "")
-    if not secret or len(code) != DIGITS or not code.isdigit():
+    if not secret or len(code) != DIGITS or not (code.isascii() and code.isdigit()):
         return None
     base = now_step(at)
     for step in range(base - window, base + window + 1):

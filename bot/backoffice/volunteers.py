@@ -109,7 +109,7 @@ async def invite(request: web.Request) -> web.Response:
     if len(note) > MAX_NOTE:
         raise web.HTTPRequestEntityTooLarge(max_size=MAX_NOTE, actual_size=len(note))
     uses = str(form.get("max_uses") or "1").strip()
-    if not uses.isdigit() or not 1 <= int(uses) <= MAX_USES:
+    if not (uses.isascii() and uses.isdigit()) or not 1 <= int(uses) <= MAX_USES:
         return await page(request, error="bad_max_uses", status=400)
     inv = await _rt(request).stores.volunteers.create_invite(_actor(request), note=note or None, max_uses=int(uses))
     await _audit(request, "volunteer_invite", inv["code"], {"max_uses": int(uses), "by": user.email})

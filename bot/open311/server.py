@@ -119,7 +119,7 @@ def _when(value: str, name: str, *, end: bool = False) -> datetime:
 def _int(value: str | None, name: str, default: int, lo: int, hi: int) -> int:
     if not value:
         return default
-    if not value.isdigit() or not lo <= int(value) <= hi:
+    if not (value.isascii() and value.isdigit()) or not lo <= int(value) <= hi:
         raise Open311Error(400, f"{name} must be a whole number from {lo} to {hi}")
     return int(value)
 

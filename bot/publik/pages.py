@@ -165,7 +165,7 @@ async def list_page(request: web.Request) -> tuple[int, str]:
             raise web.HTTPSeeOther(f"/publik/laporan/{tid}")
         not_found = q["q"]
     page = request.query.get("page", "1")
-    page = int(page) if page.isdigit() and 0 < int(page) < 10000 else 1
+    page = int(page) if page.isascii() and page.isdigit() and 0 < int(page) < 10000 else 1
     total, docs = await rt.stores.reports.search(f, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
     now = utcnow()
     items = [p for d in docs if (p := scope.public_report(d, now=now)) is not None]
@@ -203,7 +203,7 @@ async def photo(request: web.Request) -> web.Response:
     report = await _visible_report(request)
     n = request.match_info["n"]
     pub = scope.public_report(report, by_id=True) if report else None
-    if pub is None or not n.isdigit() or int(n) not in pub["photos"]:
+    if pub is None or not (n.isascii() and n.isdigit()) or int(n) not in pub["photos"]:
         return _html(request, *render(request, "error.html", status=404, message="publik.not_found"))
     att = report["attachments"][int(n)]
     rt = request.config_dict[RUNTIME_KEY]

@@ -131,7 +131,9 @@ class MessageStore:
         now = utcnow()
         # a conditional update_one is as atomic as findAndModify (only one claimer matches 'queued') and much
         # cheaper on the embedded database, whose findAndModify scans the collection
-        res = await self.col.update_one(
+        # journaled: a claim lost to a kill -9 of the database would put a message the provider already has back
+        # in 'queued' (sent twice); journaling it also makes the turn's earlier writes durable (one ordered log)
+        res = await self.durable.update_one(
             {"_id": message_id, "status": "queued"},
             {"$set": {"status": "sending", "claimed_at": now, "lease_until": now + timedelta(seconds=lease_s)},
              "$inc": {"attempts": 1}})
@@ -149,7 +151,7 @@ class MessageStore:
             return []
         now = utcnow()
         token = ObjectId()
-        res = await self.col.update_many(
+        res = await self.durable.update_many(  # journaled, as in ``claim``
             {"_id": {"$in": list(message_ids)}, "status": "queued"},
             {"$set": {"status": "sending", "claimed_at": now, "claim_id": token,
                       "lease_until": now + timedelta(seconds=lease_s)},
