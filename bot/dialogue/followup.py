@@ -81,7 +81,7 @@ async def start_rating(dlg: DialogueAPI, turn: Turn, tid: str, score: str) -> No
     if not owner or report["status"] != domain.SELESAI:
         turn.say("rating/not_possible")
         return
-    if not score.isdigit() or not 1 <= int(score) <= 5:
+    if not (score.isascii() and score.isdigit()) or not 1 <= int(score) <= 5:
         turn.state["pending"] = {"kind": "rating", "tracking_id": tid}
         turn.say("rating/ask", [(f"rate:{tid}:{n}", str(n)) for n in range(1, 6)], tracking_id=tid)
         return
