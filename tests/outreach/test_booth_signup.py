@@ -54,7 +54,8 @@ async def test_telegram_first_message_deep_link_survives_consent(fake_telegram, 
     assert "berlangganan" in sent[-1]["text"]
     fake.text(chat, f"/start {CODE}")  # scanned again: still one sign-up
     await fake.wait_sent(chat, 4)
-    assert len(await _events(rt, contact)) == 1
+    # the sign-up event is a turn effect, written just after the contact: wait for it, then count it
+    assert len(await wait_until(lambda: _events(rt, contact))) == 1
 
 
 async def test_whatsapp_first_message_daftar_code_survives_a_second_message(fake_graph, make_runtime):
@@ -72,7 +73,8 @@ async def test_whatsapp_first_message_daftar_code_survives_a_second_message(fake
         assert (await drv.button(wa, "consent:ya", "Setuju"))[0] == 200
         contact = await wait_until(lambda: _subscribed(rt, "whatsapp", wa))
     _assert_attributed(contact, "keyword")
-    assert len(await _events(rt, contact)) == 1
+    # the sign-up event is a turn effect, written just after the contact: wait for it, then count it
+    assert len(await wait_until(lambda: _events(rt, contact))) == 1
 
 
 async def test_sms_first_message_keyword_with_code_survives_consent(fake_sms, make_runtime):
@@ -87,7 +89,8 @@ async def test_sms_first_message_keyword_with_code_survives_consent(fake_sms, ma
     contact = await _subscribed(rt, "sms", "+6281234567101")
     assert contact is not None, msgs
     _assert_attributed(contact, "keyword")
-    assert len(await _events(rt, contact)) == 1
+    # the sign-up event is a turn effect, written just after the contact: wait for it, then count it
+    assert len(await wait_until(lambda: _events(rt, contact))) == 1
 
 
 async def test_declining_consent_drops_the_held_code(fake_telegram, make_runtime):
