@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -125,3 +126,26 @@ def cpu_ms(pid: int) -> float:
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
     return ticks * 1000.0 / os.sysconf("SC_CLK_TCK")
+
+
+def spawn_bot(env: dict, log: Path) -> subprocess.Popen:
+    """``bot.cli run --no-console --no-nlu`` from this checkout, its stderr appended to ``log``."""
+    with open(log, "ab") as err:
+        return subprocess.Popen([*LAPORBOT, "run", "--no-console", "--no-nlu"], cwd=ROOT, env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+
+
+async def wait_live(session, base: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
+    """Until ``base``/healthz answers 200; fails at once, with the log's tail, if the bot exited."""
+    from fakes import wait_until
+
+    async def live():
+        assert proc.poll() is None, "the bot exited: " + log.read_text()[-2000:]
+        try:
+            async with session.get(base + "/healthz") as r:
+                return r.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await wait_until(live, timeout=timeout_s, interval=0.2)
+

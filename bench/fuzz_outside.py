@@ -25,9 +25,9 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bench.cluster import LAPORBOT, ROOT, base_env
+from bench.cluster import base_env, spawn_bot, wait_live
 from bot.embedded_db import free_port
-from fakes import FakeGraph, FakeTelegram, WhatsAppDriver, form_body, twilio_signature, wait_until
+from fakes import FakeGraph, FakeTelegram, WhatsAppDriver, form_body, twilio_signature
 
 WA_SECRET = "fuzz-app-secret"
 SMS_TOKEN = "fuzz-sms-token"
@@ -301,23 +301,14 @@ async def run(requests: int, seed: int, workdir: Path, concurrency: int) -> dict
                    TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_API_BASE_URL=telegram.base_url,
                    TELEGRAM_MODE="webhook", TELEGRAM_WEBHOOK_SECRET=TG_SECRET)
     log = workdir / "bot.log"
-    with open(log, "ab") as err:
-        proc = subprocess.Popen([*LAPORBOT, "run", "--no-console", "--no-nlu"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    proc = spawn_bot(env, log)
     gen = Gen(seed)
     ws_counts: Counter = Counter()
     t0 = time.monotonic()
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s, \
                 WhatsAppDriver(graph, base, WA_SECRET) as drv:
-            async def live():
-                assert proc.poll() is None, "the bot exited: " + log.read_text()[-2000:]
-                try:
-                    async with s.get(base + "/healthz") as r:
-                        return r.status == 200
-                except aiohttp.ClientError:
-                    return False
-            await wait_until(live, timeout=120, interval=0.2)
+            await wait_live(s, base, proc, log)
             f = Fuzzer(base, s, drv, gen)
             kinds = [f.whatsapp, f.whatsapp, f.sms, f.sms, f.telegram, f.telegram, f.webchat_http, f.staff_api,
                      f.staff_api, f.open311, f.open311, f.publik, f.staff_pages]

@@ -21,7 +21,7 @@ from xml.etree import ElementTree as ET
 
 import aiohttp
 
-from bench.cluster import LAPORBOT, ROOT, base_env
+from bench.cluster import base_env, spawn_bot, wait_live
 from bot.embedded_db import free_port
 from fakes import FakeGraph, WhatsAppDriver, form_body, twilio_signature, wait_until
 
@@ -126,21 +126,12 @@ async def soak(seconds: float, rate: float, workdir: Path) -> dict:
                    WHATSAPP_PHONE_NUMBER_ID=graph.phone_number_id, WHATSAPP_API_BASE_URL=graph.base_url,
                    SMS_AUTH_TOKEN=SMS_TOKEN, SMS_PUBLIC_URL=SMS_URL)
     log = workdir / "bot.log"
-    with open(log, "ab") as err:
-        proc = subprocess.Popen([*LAPORBOT, "run", "--no-console", "--no-nlu"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    proc = spawn_bot(env, log)
     samples: list[dict] = []
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s, \
                 WhatsAppDriver(graph, base, WA_SECRET) as drv:
-            async def live():
-                assert proc.poll() is None, "the bot exited: " + log.read_text()[-2000:]
-                try:
-                    async with s.get(base + "/healthz") as r:
-                        return r.status == 200
-                except aiohttp.ClientError:
-                    return False
-            await wait_until(live, timeout=120, interval=0.2)
+            await wait_live(s, base, proc, log)
             db_pid = json.loads((data / "db" / "server.json").read_text())["pid"]
             load = Load(base, drv, s)
 
