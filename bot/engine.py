@@ -4,7 +4,8 @@ handle(inbound):
   1. clean the text (control characters, size limit; the original size is kept)
   2. find or create the contact, store the inbound message (a redelivered id stops here, unless its
      earlier turn died unfinished: see ``MessageStore.store_inbound``)
-  3. run one dialogue turn under a per-contact lock, saved with an optimistic version check
+  3. run one dialogue turn under a per-contact lock on the state read with the contact (``contact.conv``),
+     saved with the contact's changes in one update with an optimistic version check
      (another process saving first makes us reload and rerun the turn); the turn's effects (added
      information, ratings, objections, notifications…) run only after its state saved, so exactly once; the
      saved conversation lists the inbound ids it answered, so a rerun after a crash never answers twice
@@ -19,6 +20,7 @@ import re
 import unicodedata
 import uuid
 import weakref
+from collections import OrderedDict
 
 from pymongo.errors import PyMongoError
 
@@ -27,7 +29,7 @@ from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import NoLifecycle, Ports, Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
-from bot.storage.conversations import VersionConflict
+from bot.storage.conversations import VersionConflict, state_of, version_of, without_state
 from bot.templates import Renderer
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ def plain_digits(text: str) -> str:
 
 
 HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
+SAVED_VERSIONS_KEPT = 4096  # contacts whose last saved state version this process remembers
 
 
 class TurnFailed(Exception):
@@ -74,6 +77,7 @@ class Engine:
         # conversations register one (bot/staff/handoff.py).
         self.interceptors: list = []
         self._locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+        self._saved_versions: OrderedDict = OrderedDict()  # contact id -> state version this process saved
         self.metrics = {"turns": 0, "nlu_turns": 0, "duplicates": 0, "conflicts": 0, "failures": 0}
 
     def _lock(self, key) -> asyncio.Lock:
@@ -141,30 +145,48 @@ class Engine:
 
     async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None) -> Turn | None:
         """Run and save one turn; None when the conversation already saved this inbound's turn (a rerun
-        after a crash), so a message is never answered twice."""
+        after a crash), so a message is never answered twice.
+
+        The state comes with ``contact`` (its ``conv``, read by ``get_or_create``); the new state and the
+        turn's contact changes are written by one update. A contact gone when saving was erased during the
+        turn (its own "hapus data saya", or an admin): nothing is written back and no effect runs."""
+        convs = self.stores.conversations
+        if self._saved_versions.get(contact["_id"], -1) > version_of(contact):
+            # a turn of this process saved since ``contact`` was read (two messages at once): re-read now
+            # rather than run into the version conflict
+            contact = await self.stores.contacts.get_with_state(contact["_id"]) or contact
         for attempt in range(5):
-            state = await self.stores.conversations.load(contact["_id"])
+            state = state_of(contact)
             if inbound_id is not None and inbound_id in (state.get("handled") or []):
                 return None
-            turn = Turn(self.ports, dict(contact), state, inbound)
+            turn = Turn(self.ports, without_state(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
             if inbound_id is not None:  # saved with the state: the proof this turn happened
                 state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
             try:
-                await self.stores.conversations.save(state)
+                await convs.save(state, turn.contact_updates)
             except VersionConflict:
                 # another process answered first: this attempt's effects are dropped with it, the turn reruns
+                fresh = await self.stores.contacts.get_with_state(contact["_id"])
+                if fresh is None:
+                    return turn
                 self.metrics["conflicts"] += 1
-                contact = await self.stores.contacts.get(contact["_id"]) or contact
+                contact = fresh
                 continue
-            if turn.contact_updates:
-                await self.stores.contacts.update(contact["_id"], turn.contact_updates)
+            self._note_saved(contact["_id"], state["version"])
             for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
                 await effect()
             return turn
         raise TurnFailed("conversation kept changing under us")
+
+    def _note_saved(self, contact_id, version: int) -> None:
+        saved = self._saved_versions
+        saved[contact_id] = version
+        saved.move_to_end(contact_id)
+        if len(saved) > SAVED_VERSIONS_KEPT:
+            saved.popitem(last=False)
 
     def failure_text(self, lang: str = "id") -> str:
         """What a channel says when TurnFailed: rendered without touching the database."""

@@ -8,6 +8,10 @@ WhatsApp allows free text only within 24 hours of the person's last message. A m
   payload is ``RELEASE_PAYLOAD``. Several held messages share one invitation: a marker in ``held_invites``
   (``_id`` = contact id, inserted once, so concurrent holds cannot both invite) is kept until the contact
   writes; a new hold invites again only when the last invitation is older than ``INVITE_AGAIN_AFTER``.
+- The contact document carries ``has_held`` while something is held for them (set after each hold, removed
+  just before each release), so ``on_inbound`` costs no query for a contact with nothing held. A hold that
+  finds the window open after all (our own check re-run, or an inbound from the last ``JUST_NOW``: that
+  message may have passed ``on_inbound`` before the marker was set) releases at once.
 - ``on_inbound`` (the one call in the inbound path): any message from the contact opens the window again, so
   everything held for them goes back to ``queued`` in the order it was created, pushed as replies (priority
   0, in that order, before the replies to what they wrote). Each document leaves ``held`` in one conditional update, so two
@@ -36,6 +40,7 @@ HOLD_CHANNELS = ("whatsapp",)  # channels with a service window
 RELEASE_PAYLOAD = "held:show"  # the invitation's quick-reply payload (contains ":" so channels pass it on)
 INVITE_KIND = "held_invite"
 INVITE_AGAIN_AFTER = timedelta(hours=24)
+JUST_NOW = timedelta(minutes=2)  # an inbound this recent counts as "the person is writing" when holding
 
 
 def holdable(doc: dict) -> bool:
@@ -68,7 +73,8 @@ class HeldMessages:
         if res.modified_count != 1:  # the claim expired meanwhile (marked interrupted): leave it so
             return SendResult("failed", error="interrupted")
         log.info("message %s to %s held (%s)", doc["_id"], mask_user(doc.get("user_id")), reason)
-        if window_open is not None and await window_open():
+        await self.stores.contacts.mark_held([doc.get("contact_id")])
+        if window_open is not None and (await window_open() or await self.wrote_just_now(doc.get("contact_id"))):
             await self.release(doc.get("contact_id"))
         else:
             await self.invite(doc, contact)
@@ -82,6 +88,7 @@ class HeldMessages:
         copy.update(_id=ObjectId(), direction="out", status=HELD, held_at=now, held_reason=reason, parts_sent=0,
                     attempts=0, next_attempt_at=now, created_at=now, sent_at=None, copy_of=doc["_id"])
         await self.col.insert_one(copy)
+        await self.stores.contacts.mark_held([copy.get("contact_id")])
         await self.invite(copy, contact)
 
     async def invite(self, doc: dict, contact: dict | None) -> bool:
@@ -109,10 +116,21 @@ class HeldMessages:
         return True
 
     # ------------------------------------------------------------------ releasing (inbound side)
-    async def release(self, contact_id) -> list[dict]:
-        """Everything held for the contact back to ``queued``, in creation order, each document once."""
+    async def wrote_just_now(self, contact_id) -> bool:
+        """The person wrote in the last ``JUST_NOW``: their message may have passed ``on_inbound`` before the
+        contact's ``has_held`` marker was set, and its turn may not have saved ``last_inbound_at`` yet."""
+        if contact_id is None:
+            return False
+        recent = self.stores.messages.inbound_since([contact_id], utcnow() - JUST_NOW)
+        return bool(await recent.to_list(1))
+
+    async def release(self, contact_id, wrote_at=None) -> list[dict]:
+        """Everything held for the contact back to ``queued``, in creation order, each document once.
+        The contact's ``has_held`` marker goes first (a message held meanwhile sets it again), together with
+        ``wrote_at`` raised into the conversation's ``last_inbound_at``."""
         if contact_id is None:
             return []
+        await self.stores.contacts.clear_held(contact_id, wrote_at)
         token, now = ObjectId(), utcnow()
         res = await self.col.update_many(
             {"contact_id": contact_id, "direction": "out", "status": HELD},
@@ -133,10 +151,10 @@ class HeldMessages:
         invitation's button (consumed here, no dialogue turn)."""
         if inbound.identity.channel not in HOLD_CHANNELS:
             return False
-        # the turn saves this too, but released messages may reach the sender before the turn has saved
-        await self.stores.conversations.col.update_one(
-            {"_id": contact["_id"]}, {"$max": {"last_inbound_at": inbound.received_at}})
-        released = await self.release(contact["_id"])
+        if not contact.get("has_held") and not is_release(inbound):  # nothing held: no query at all
+            return False
+        # the turn saves last_inbound_at too, but released messages may reach the sender before it has saved
+        released = await self.release(contact["_id"], wrote_at=inbound.received_at)
         if not is_release(inbound):
             return False
         if not released:

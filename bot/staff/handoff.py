@@ -1,7 +1,9 @@
 """Live conversations: a staff member takes over from the bot, and gives the citizen back.
 
 - ``intercept`` is the engine's hook (called after the inbound is stored, before any dialogue turn): while a
-  handoff is **taken**, the citizen's messages go to its transcript and the bot says nothing. A whole message
+  handoff is **taken**, the citizen's messages go to its transcript and the bot says nothing. It reads
+  ``handoffs`` only when the contact's ``handoff`` marker says ``taken`` (``bot/storage/handoffs.py`` keeps
+  the marker on every change), so an ordinary turn costs no query here. A whole message
   from ``dialogues/handoff.yml`` (``kembali ke bot``) ends it. A handoff that is only *requested* does not
   silence the bot: nobody may answer for hours (outside office hours), so the menus keep working.
 - ``take`` / ``reply`` / ``hand_back`` are the officer's actions; every one is audited and the citizen hears
@@ -59,9 +61,13 @@ class Conflict(Exception):
 async def intercept(engine, contact: dict, inbound) -> bool:
     """True when a staff member holds this citizen's conversation: the message went to the transcript and no
     dialogue turn must run. False lets the bot answer (no live handoff, or it just timed out / ended)."""
+    marker = contact.get("handoff") or {}
+    if marker.get("status") != TAKEN:  # no handoff taken (the contact's marker): no query at all
+        return False
     store = engine.stores.handoffs
     h = await store.active_for(contact["_id"])
     if h is None or status_of(h) != TAKEN:
+        await engine.stores.contacts.clear_handoff(contact["_id"], marker.get("id"))  # a stale marker
         return False
     now = utcnow()
     cutoff = now - idle_limit(engine.settings)

@@ -1,4 +1,17 @@
-"""contacts: one document per person per channel identity (language, consent, tags, subscription)."""
+"""contacts: one document per person per channel identity (language, consent, tags, subscription).
+
+The document also carries the person's dialogue state (``conv``, owned by ``ConversationStore``, see
+``bot/storage/conversations.py``) and two small markers that let the inbound path skip whole queries:
+
+- ``handoff`` = ``{"id", "status"}`` while a "talk to a person" request is active (set when it is requested
+  and when it is taken, removed when it closes: ``bot/storage/handoffs.py``); the live-conversation intercept
+  looks up the handoff only while the marker says ``taken``;
+- ``has_held`` while WhatsApp messages wait for the person to write (``bot/held.py``); the release runs only
+  when it is there.
+
+Reads that return contacts to other code leave ``conv`` out (projection), except ``get_or_create`` and
+``get_with_state``, which the engine uses to read contact and state in one command.
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -8,6 +21,9 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from bot.messages import Identity, utcnow
+from bot.storage.conversations import CONV, fresh_conv
+
+NO_STATE = {CONV: 0}  # projection: the contact without its dialogue state
 
 
 class ContactStore:
@@ -21,7 +37,8 @@ class ContactStore:
         await self.col.create_index([("subscription.campaign", ASCENDING)], name="outreach_attrib")
 
     async def get_or_create(self, identity: Identity, default_language: str = "id") -> dict:
-        """One read on the hot path; an insert only the first time this identity writes."""
+        """One read on the hot path (the contact with its dialogue state ``conv``); one insert, with a fresh
+        state, only the first time this identity writes."""
         doc = await self.col.find_one({"channel": identity.channel, "user_id": identity.user_id})
         if doc:
             return doc
@@ -35,6 +52,7 @@ class ContactStore:
             "tags": [],
             "created_at": utcnow(),
             "reachable": True,
+            CONV: fresh_conv(),
         }
         try:
             await self.col.insert_one(doc)
@@ -43,10 +61,14 @@ class ContactStore:
         return doc
 
     async def get(self, contact_id) -> dict | None:
+        return await self.col.find_one({"_id": contact_id}, NO_STATE)
+
+    async def get_with_state(self, contact_id) -> dict | None:
+        """The contact with its dialogue state (``conv``), in one read (the engine, after a version conflict)."""
         return await self.col.find_one({"_id": contact_id})
 
     async def find_by_identity(self, channel: str, user_id: str) -> dict | None:
-        return await self.col.find_one({"channel": channel, "user_id": user_id})
+        return await self.col.find_one({"channel": channel, "user_id": user_id}, NO_STATE)
 
     async def update(self, contact_id, fields: dict[str, Any]) -> None:
         if fields:
@@ -57,14 +79,15 @@ class ContactStore:
         ids = list({i for i in contact_ids if i is not None})
         if not ids:
             return {}
-        return {c["_id"]: c for c in await self.col.find({"_id": {"$in": ids}}).to_list(None)}
+        return {c["_id"]: c for c in await self.col.find({"_id": {"$in": ids}}, NO_STATE).to_list(None)}
 
     def matching(self, query: dict, projection: dict | None = None):
-        """Contacts matching a query (a campaign audience), as an async cursor."""
-        return self.col.find(query, projection)
+        """Contacts matching a query (a campaign audience), as an async cursor (without ``conv`` unless a
+        projection asks for it)."""
+        return self.col.find(query, projection or NO_STATE)
 
     async def find_one_matching(self, query: dict) -> dict | None:
-        return await self.col.find_one(query)
+        return await self.col.find_one(query, NO_STATE)
 
     async def count(self, query: dict) -> int:
         return await self.col.count_documents(query)
@@ -110,13 +133,14 @@ class ContactStore:
     async def created_before(self, cutoff, limit: int) -> list[dict]:
         """Up to ``limit`` contacts (ids only) created before ``cutoff``."""
         return await self.col.find({"created_at": {"$lt": cutoff}}, {"_id": 1}).to_list(limit)
+
     def without_consent(self):
         """Contacts (ids only) who have not given consent, as an async cursor."""
         return self.col.find({"consent.given": {"$ne": True}}, {"_id": 1})
 
     async def tagged(self, tag: str, limit: int) -> list[dict]:
         """Up to ``limit`` contacts with this tag, by channel."""
-        return await self.col.find({"tags": tag}).sort("channel", 1).to_list(limit)
+        return await self.col.find({"tags": tag}, NO_STATE).sort("channel", 1).to_list(limit)
 
     async def add_tag(self, contact_id, tag: str) -> None:
         """Give a contact a tag (once)."""
@@ -131,3 +155,32 @@ class ContactStore:
         """{_id: contact} with name, channel and user id only, for these ids."""
         return {c["_id"]: c for c in await self.col.find(
             {"_id": {"$in": contact_ids}}, {"name": 1, "channel": 1, "user_id": 1}).to_list(None)}
+
+    # ------------------------------------------------------------------ markers (see the module docstring)
+    async def mark_handoff(self, contact_id, handoff_id, status: str) -> None:
+        """The contact has an active handoff in ``status`` (requested / taken)."""
+        await self.col.update_one({"_id": contact_id}, {"$set": {"handoff": {"id": handoff_id, "status": status}}})
+
+    async def clear_handoff(self, contact_id, handoff_id) -> None:
+        """That handoff ended: the marker goes, unless it names another one by now."""
+        await self.col.update_one({"_id": contact_id, "handoff.id": handoff_id}, {"$unset": {"handoff": ""}})
+
+    async def clear_handoffs(self, pairs: list[tuple]) -> None:
+        """``clear_handoff`` for many (contact id, handoff id) pairs, in one command."""
+        if pairs:
+            await self.col.update_many({"_id": {"$in": [c for c, _ in pairs]},
+                                        "handoff.id": {"$in": [h for _, h in pairs]}}, {"$unset": {"handoff": ""}})
+
+    async def mark_held(self, contact_ids) -> None:
+        """Messages wait for these contacts to write (``bot/held.py``)."""
+        ids = [i for i in contact_ids if i is not None]
+        if ids:
+            await self.col.update_many({"_id": {"$in": ids}}, {"$set": {"has_held": True}})
+
+    async def clear_held(self, contact_id, wrote_at=None) -> None:
+        """Before held messages are released; ``wrote_at`` (the person just wrote) also raises the
+        conversation's ``last_inbound_at`` in the same update, so the released messages go out as free text."""
+        update: dict = {"$unset": {"has_held": ""}}
+        if wrote_at is not None:
+            update["$max"] = {f"{CONV}.last_inbound_at": wrote_at}
+        await self.col.update_one({"_id": contact_id}, update)

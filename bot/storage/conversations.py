@@ -1,13 +1,20 @@
-"""conversations: the current dialogue state per contact, with a version for optimistic concurrency.
+"""conversations: the current dialogue state per contact, kept inside the contact document (field ``conv``).
 
-The document is bounded: state only (flow, step, slots, a short back-stack), never a transcript;
-the transcript lives in ``messages``.
+The state travels with the contact: the engine reads both with the one ``find`` of ``contacts.get_or_create``
+and writes the new state and the turn's contact changes with one ``update`` (``save(state, contact_updates)``).
+``conv`` carries its own ``version`` for optimistic concurrency: ``save`` matches on it and raises
+``VersionConflict`` when someone else saved first. A contact without ``conv`` (state removed by retention or
+erasure, or never saved) reads as a fresh state of version 0.
+
+The state is bounded: flow, step, slots, a short back-stack, last choices, rate window; never a transcript
+(the transcript lives in ``messages``). Until this version the state had its own collection
+``conversations``; ``bot/storage/migrations.py`` moves it into the contacts once, at start-up.
 """
 from __future__ import annotations
 
-from pymongo.errors import DuplicateKeyError
-
 from bot.messages import utcnow
+
+CONV = "conv"  # the contact document's field holding the state
 
 
 class VersionConflict(Exception):
@@ -19,71 +26,99 @@ def new_state(contact_id) -> dict:
             "back": [], "window": {}, "created_at": utcnow(), "updated_at": utcnow()}
 
 
+def fresh_conv() -> dict:
+    """What a new contact document carries as ``conv`` (a fresh state, version 0)."""
+    return {k: v for k, v in new_state(None).items() if k != "_id"}
+
+
+def state_of(contact: dict) -> dict:
+    """The dialogue state held in a contact document (``_id`` = the contact's id); fresh when it has none."""
+    conv = contact.get(CONV) or {}
+    return {**new_state(contact["_id"]), **conv, "_id": contact["_id"], "version": conv.get("version") or 0}
+
+
+def without_state(contact: dict) -> dict:
+    """A copy of the contact document without its dialogue state (what a turn sees as the contact)."""
+    return {k: v for k, v in contact.items() if k != CONV}
+
+
+def version_of(contact: dict) -> int:
+    return (contact.get(CONV) or {}).get("version") or 0
+
+
 class ConversationStore:
+    """The ``conv`` part of the ``contacts`` collection (``ContactStore`` owns every other field)."""
+
     def __init__(self, db):
-        self.col = db["conversations"]
+        self.col = db["contacts"]
 
     async def ensure_indexes(self) -> None:
-        await self.col.create_index("updated_at")
+        await self.col.create_index(f"{CONV}.updated_at", sparse=True, name="conv_updated_at")
 
     async def load(self, contact_id) -> dict:
-        return await self.col.find_one({"_id": contact_id}) or new_state(contact_id)
+        doc = await self.col.find_one({"_id": contact_id}, {CONV: 1})
+        return state_of(doc) if doc else new_state(contact_id)
 
     async def last_inbound(self, contact_ids) -> dict:
         """{contact_id: when the person last wrote} (the engine keeps it on the conversation), one query."""
         ids = list(contact_ids)
         if not ids:
             return {}
-        docs = await self.col.find({"_id": {"$in": ids}}, {"last_inbound_at": 1}).to_list(None)
-        return {d["_id"]: d.get("last_inbound_at") for d in docs}
+        docs = await self.col.find({"_id": {"$in": ids}}, {f"{CONV}.last_inbound_at": 1}).to_list(None)
+        return {d["_id"]: (d.get(CONV) or {}).get("last_inbound_at") for d in docs}
 
     async def remember_choices(self, contact_id, payloads: list[str]) -> None:
         """Choices a channel showed as a numbered text menu outside a turn (a notification on SMS, a long
         WhatsApp menu) become the ones a bare number answers (``last_choices``, as after a turn)."""
-        res = await self.col.update_one({"_id": contact_id}, {"$set": {"last_choices": payloads}})
-        if res.matched_count:
-            return
-        state = {**new_state(contact_id), "last_choices": payloads}
-        try:
-            await self.save(state)
-        except VersionConflict:  # the first turn saved in between: update that one
-            await self.remember_choices(contact_id, payloads)
+        for _ in range(2):
+            res = await self.col.update_one({"_id": contact_id, CONV: {"$exists": True}},
+                                            {"$set": {f"{CONV}.last_choices": payloads}})
+            if res.matched_count:
+                return
+            res = await self.col.update_one({"_id": contact_id, CONV: {"$exists": False}},
+                                            {"$set": {CONV: {**fresh_conv(), "last_choices": payloads}}})
+            if res.matched_count:  # otherwise: a turn saved in between (update that one), or no such contact
+                return
 
-    async def save(self, state: dict) -> None:
-        """Write the state if nobody saved since it was loaded; bumps ``version`` in place."""
+    async def save(self, state: dict, contact_updates: dict | None = None) -> None:
+        """Write the state, and ``contact_updates`` (contact fields) with it in the same update, if nobody
+        saved since it was loaded; bumps ``version`` in place. VersionConflict otherwise (also when the contact
+        is gone). Like the separate document before, only the state's keys are set: a key popped from
+        ``state`` stays stored (assign None instead)."""
         expected = state["version"]
-        body = {k: v for k, v in state.items() if k not in ("_id", "version")}
-        body["updated_at"] = utcnow()
-        if expected == 0:
-            try:
-                await self.col.insert_one({"_id": state["_id"], "version": 1, **body})
-            except DuplicateKeyError:
-                raise VersionConflict(state["_id"]) from None
-        else:
-            res = await self.col.update_one({"_id": state["_id"], "version": expected},
-                                            {"$set": {**body, "version": expected + 1}})
-            if res.matched_count != 1:
-                raise VersionConflict(state["_id"])
+        now = utcnow()
+        fields = {f"{CONV}.{k}": v for k, v in state.items() if k not in ("_id", "version", "updated_at")}
+        fields.update({f"{CONV}.updated_at": now, f"{CONV}.version": expected + 1})
+        for key, value in (contact_updates or {}).items():
+            if key == CONV or key.startswith(f"{CONV}."):
+                raise ValueError("contact updates may not write the conversation state")
+            fields[key] = value
+        query = {"_id": state["_id"], f"{CONV}.version": expected if expected else {"$in": [0, None]}}
+        res = await self.col.update_one(query, {"$set": fields})
+        if res.matched_count != 1:
+            raise VersionConflict(state["_id"])
         state["version"] = expected + 1
-        state["updated_at"] = body["updated_at"]
+        state["updated_at"] = now
 
     async def stored(self, contact_id) -> dict | None:
         """The stored conversation state of a contact, or None (no fresh state made up)."""
-        return await self.col.find_one({"_id": contact_id})
+        doc = await self.col.find_one({"_id": contact_id}, {CONV: 1})
+        return state_of(doc) if doc and doc.get(CONV) else None
 
     async def delete(self, contact_id) -> None:
-        """Delete a contact's conversation state."""
-        await self.col.delete_one({"_id": contact_id})
+        """Delete a contact's conversation state (the contact stays)."""
+        await self.col.update_one({"_id": contact_id}, {"$unset": {CONV: ""}})
 
     async def delete_untouched_before(self, cutoff) -> int:
         """Delete conversation states last updated before ``cutoff``; returns how many."""
-        return (await self.col.delete_many({"updated_at": {"$lt": cutoff}})).deleted_count
+        return (await self.col.update_many({f"{CONV}.updated_at": {"$lt": cutoff}},
+                                           {"$unset": {CONV: ""}})).modified_count
 
     async def note_inbound(self, contact_id, at) -> None:
         """Record when the contact last wrote, outside a turn (no version bump)."""
-        await self.col.update_one({"_id": contact_id}, {"$set": {"last_inbound_at": at}})
+        await self.col.update_one({"_id": contact_id}, {"$max": {f"{CONV}.last_inbound_at": at}})
 
     async def drop_pending(self, contact_id, kind: str) -> None:
         """Clear a pending question of this kind, bumping ``version`` so a running turn reloads."""
-        await self.col.update_one(
-            {"_id": contact_id, "pending.kind": kind}, {"$set": {"pending": None}, "$inc": {"version": 1}})
+        await self.col.update_one({"_id": contact_id, f"{CONV}.pending.kind": kind},
+                                  {"$set": {f"{CONV}.pending": None}, "$inc": {f"{CONV}.version": 1}})

@@ -18,6 +18,7 @@ from bot.storage.files import FileStore
 from bot.storage.handoffs import HandoffStore
 from bot.storage.leases import LeaseStore
 from bot.storage.messages import MessageStore
+from bot.storage.migrations import run as run_migrations
 from bot.storage.notifications import NotificationStore
 from bot.storage.reports import ReportStore
 from bot.storage.staff_tokens import TokenStore
@@ -56,6 +57,7 @@ class Stores:
         for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
                       self.handoffs, self.volunteers, self.counters):
             await store.ensure_indexes()
+        await run_migrations(self.db)  # an older version's data, moved once (see the module)
 
     async def ping(self) -> bool:
         try:

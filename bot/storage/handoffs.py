@@ -9,6 +9,10 @@ by the officer, ``timeout`` after the idle time, ``citizen`` when the citizen as
 "actor", "at"}``, capped at the last ``TRANSCRIPT_MAX`` entries. ``notes`` and ``replies`` are kept for the API.
 Every state change is one conditional update, so two officers taking or two sweepers closing the same handoff
 cannot both win.
+
+Every change of an active handoff also sets or clears the contact's ``handoff`` marker (``ContactStore``:
+``{"id", "status"}`` while requested or taken, removed when closed or deleted), so the engine's
+live-conversation intercept reads this collection only for a contact whose marker says ``taken``.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument
 
 from bot.messages import utcnow
+from bot.storage.contacts import ContactStore
 
 REQUESTED, TAKEN, CLOSED = "requested", "taken", "closed"
 LEGACY_OPEN = "open"
@@ -40,6 +45,7 @@ def _push(entry: dict) -> dict:
 class HandoffStore:
     def __init__(self, db):
         self.col = db["handoffs"]
+        self.contacts = ContactStore(db)  # the markers only
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
@@ -62,6 +68,7 @@ class HandoffStore:
                "transcript": [_entry("citizen", note, at=now)] if note else [],
                "taken_by": None, "taken_at": None, "created_at": now, "last_activity_at": now}
         await self.col.insert_one(doc)
+        await self.contacts.mark_handoff(contact_id, doc["_id"], REQUESTED)
         return doc
 
     async def active_for(self, contact_id) -> dict | None:
@@ -81,11 +88,14 @@ class HandoffStore:
     async def take(self, handoff_id, staff_id: str) -> dict | None:
         """requested -> taken by ``staff_id``; None when someone else was faster or it is closed."""
         now = utcnow()
-        return await self.col.find_one_and_update(
+        doc = await self.col.find_one_and_update(
             {"_id": handoff_id, "status": {"$in": [REQUESTED, LEGACY_OPEN]}},
             {"$set": {"status": TAKEN, "taken_by": staff_id, "taken_at": now, "last_activity_at": now},
              "$push": _push(_entry("system", "taken", kind="event", actor=staff_id, at=now))},
             return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            await self.contacts.mark_handoff(doc["contact_id"], doc["_id"], TAKEN)
+        return doc
 
     async def add_citizen_message(self, handoff_id, text: str, kind: str = "text") -> None:
         now = utcnow()
@@ -112,6 +122,10 @@ class HandoffStore:
         if close:
             upd["$set"].update(status=CLOSED, closed_at=now, closed_reason="replied")
         await self.col.update_one({"_id": handoff_id}, upd)
+        if close:
+            doc = await self.col.find_one({"_id": handoff_id}, {"contact_id": 1})
+            if doc is not None:
+                await self.contacts.clear_handoff(doc["contact_id"], handoff_id)
 
     async def close(self, handoff_id, reason: str, *, staff_id: str | None = None,
                     idle_before: datetime | None = None) -> dict | None:
@@ -123,10 +137,13 @@ class HandoffStore:
             query["$or"] = [{"status": {"$in": [REQUESTED, LEGACY_OPEN]}}, {"taken_by": staff_id}]
         if idle_before is not None:
             query.update(status=TAKEN, last_activity_at={"$lt": idle_before})
-        return await self.col.find_one_and_update(
+        doc = await self.col.find_one_and_update(
             query, {"$set": {"status": CLOSED, "closed_at": now, "closed_reason": reason},
                     "$push": _push(_entry("system", reason, kind="event", actor=staff_id, at=now))},
             return_document=ReturnDocument.AFTER)
+        if doc is not None:
+            await self.contacts.clear_handoff(doc["contact_id"], doc["_id"])
+        return doc
 
     async def idle(self, before: datetime, limit: int = 100) -> list[dict]:
         """Taken handoffs with no message either way since ``before``."""
@@ -142,6 +159,13 @@ class HandoffStore:
 
     async def delete_older_than(self, cutoff) -> int:
         """Delete handoffs closed before ``cutoff``, or still open but created before it; returns how many."""
-        return (await self.col.delete_many({"$or": [
-            {"status": "closed", "closed_at": {"$lt": cutoff}},
-            {"status": {"$ne": "closed"}, "created_at": {"$lt": cutoff}}]})).deleted_count
+        still_open = {"status": {"$ne": "closed"}, "created_at": {"$lt": cutoff}}
+        ending = await self.col.find(still_open, {"contact_id": 1}).to_list(None)
+        n = (await self.col.delete_many({"$or": [
+            {"status": "closed", "closed_at": {"$lt": cutoff}}, still_open]})).deleted_count
+        await self.contacts.clear_handoffs([(d["contact_id"], d["_id"]) for d in ending])
+        return n
+
+    async def active(self) -> list[dict]:
+        """Every active handoff (contact id and status only)."""
+        return await self.col.find({"status": {"$in": list(ACTIVE)}}, {"contact_id": 1, "status": 1}).to_list(None)
