@@ -256,7 +256,8 @@ async def run_ours(uri: str, db_name: str, nlu_url: str | None, citizens: int, c
         res["db_ms_per_turn_total"] = round(sum(COMMANDS.micros.values()) / 1000 / turns, 2)
         res.update(ours_sizes(uri, db_name, filed))
         res["max_written_doc_bytes_by_collection"] = dict(COMMANDS.max_written)
-        res["conversation_doc_bytes_max"] = COMMANDS.max_written["conversations"]
+        # the state is written inside the contact (conv) since the conversations collection went
+        res["conversation_doc_bytes_max"] = max(COMMANDS.max_written["conversations"], COMMANDS.max_written["contacts"])
         res["max_doc_bytes"] = max([res["max_doc_bytes"], *COMMANDS.max_written.values()])
         return res
     finally:

@@ -9,8 +9,9 @@ from bot.storage.conversations import VersionConflict
 
 async def test_every_store_creates_its_indexes(stores):
     names = {c: [i["name"] for i in await (await stores.db[c].list_indexes()).to_list()] for c in
-             ("contacts", "messages", "reports", "conversations")}
+             ("contacts", "messages", "reports")}
     assert any("channel" in n and "user_id" in n for n in names["contacts"])
+    assert "conv_updated_at" in names["contacts"]  # the conversation state's retention
     assert "inbound_once" in names["messages"] and "retention" in names["messages"]
     assert "tracking_id_1" in names["reports"]
     info = await stores.db.messages.index_information()
@@ -39,17 +40,24 @@ async def test_duplicate_inbound_is_stored_once(stores):
 
 
 async def test_conversation_optimistic_version(stores):
-    state = await stores.conversations.load("c1")
+    c1 = (await stores.contacts.get_or_create(Identity("telegram", "c1")))["_id"]
+    state = await stores.conversations.load(c1)
     stale = dict(state)
     state["slots"] = {"a": 1}
     await stores.conversations.save(state)
     assert state["version"] == 1
     with pytest.raises(VersionConflict):
         await stores.conversations.save(stale)  # another writer saved first
-    fresh = await stores.conversations.load("c1")
+    fresh = await stores.conversations.load(c1)
     fresh["slots"]["b"] = 2
-    await stores.conversations.save(fresh)
-    assert (await stores.conversations.load("c1"))["slots"] == {"a": 1, "b": 2}
+    await stores.conversations.save(fresh, {"language": "en"})  # the contact's changes in the same update
+    assert (await stores.conversations.load(c1))["slots"] == {"a": 1, "b": 2}
+    contact = await stores.contacts.get(c1)
+    assert contact["language"] == "en" and "conv" not in contact  # plain reads leave the state out
+    with pytest.raises(VersionConflict):  # a contact erased meanwhile: nothing is written back
+        await stores.contacts.delete(c1)
+        await stores.conversations.save(fresh)
+    assert await stores.db.contacts.count_documents({"_id": c1}) == 0
 
 
 async def test_outbox_message_is_claimed_once_and_never_moves_backwards(stores):

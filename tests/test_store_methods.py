@@ -17,9 +17,13 @@ async def test_contacts_many_attribution_once_and_counts(stores):
 
 async def test_conversation_last_inbound_and_remembered_choices(stores):
     c = await stores.contacts.get_or_create(Identity("sms", "+628222"))
-    await stores.conversations.remember_choices(c["_id"], ["rate:X:1", "rate:X:2"])  # no conversation yet
+    await stores.conversations.remember_choices(c["_id"], ["rate:X:1", "rate:X:2"])  # no turn saved yet
     state = await stores.conversations.load(c["_id"])
-    assert state["last_choices"] == ["rate:X:1", "rate:X:2"] and state["version"] == 1
+    assert state["last_choices"] == ["rate:X:1", "rate:X:2"] and state["version"] == 0
+    await stores.conversations.delete(c["_id"])  # no state at all (retention): a fresh one holds them
+    await stores.conversations.remember_choices(c["_id"], ["rate:X:3"])
+    state = await stores.conversations.load(c["_id"])
+    assert state["last_choices"] == ["rate:X:3"] and state["version"] == 0 and state["flow"] is None
     state["last_inbound_at"] = utcnow()
     await stores.conversations.save(state)
     await stores.conversations.remember_choices(c["_id"], ["a"])
