@@ -27,8 +27,10 @@ def new_state(contact_id) -> dict:
 
 
 def fresh_conv() -> dict:
-    """What a new contact document carries as ``conv`` (a fresh state, version 0)."""
-    return {k: v for k, v in new_state(None).items() if k != "_id"}
+    """What a new contact document carries as ``conv``: a fresh state, version 0, without ``updated_at``
+    (set by the first save), so the retention sweep leaves never-used states alone as it did when they were
+    not stored at all."""
+    return {k: v for k, v in new_state(None).items() if k not in ("_id", "updated_at")}
 
 
 def state_of(contact: dict) -> dict:
@@ -70,13 +72,15 @@ class ConversationStore:
     async def remember_choices(self, contact_id, payloads: list[str]) -> None:
         """Choices a channel showed as a numbered text menu outside a turn (a notification on SMS, a long
         WhatsApp menu) become the ones a bare number answers (``last_choices``, as after a turn)."""
+        saved = f"{CONV}.updated_at"
         for _ in range(2):
-            res = await self.col.update_one({"_id": contact_id, CONV: {"$exists": True}},
+            res = await self.col.update_one({"_id": contact_id, saved: {"$exists": True}},
                                             {"$set": {f"{CONV}.last_choices": payloads}})
             if res.matched_count:
                 return
-            res = await self.col.update_one({"_id": contact_id, CONV: {"$exists": False}},
-                                            {"$set": {CONV: {**fresh_conv(), "last_choices": payloads}}})
+            # no state saved yet: these choices make it one (the rest reads as fresh)
+            res = await self.col.update_one({"_id": contact_id, saved: {"$exists": False}},
+                                            {"$set": {f"{CONV}.last_choices": payloads, saved: utcnow()}})
             if res.matched_count:  # otherwise: a turn saved in between (update that one), or no such contact
                 return
 
@@ -101,9 +105,9 @@ class ConversationStore:
         state["updated_at"] = now
 
     async def stored(self, contact_id) -> dict | None:
-        """The stored conversation state of a contact, or None (no fresh state made up)."""
+        """The saved conversation state of a contact, or None (never saved, or removed)."""
         doc = await self.col.find_one({"_id": contact_id}, {CONV: 1})
-        return state_of(doc) if doc and doc.get(CONV) else None
+        return state_of(doc) if doc and (doc.get(CONV) or {}).get("updated_at") else None
 
     async def delete(self, contact_id) -> None:
         """Delete a contact's conversation state (the contact stays)."""
