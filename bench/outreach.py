@@ -27,6 +27,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from bson import ObjectId  # noqa: E402
+from pymongo import UpdateOne  # noqa: E402
 
 from bot.config import Settings  # noqa: E402
 from bot.embedded_db import EmbeddedMongo  # noqa: E402
@@ -65,8 +66,9 @@ async def _seed(uri: str, db_name: str, n: int, fake_wa: FakeGraph, tag: str):
     t0 = time.monotonic()
     for i in range(0, len(docs), 1000):
         await stores.contacts.col.insert_many(docs[i:i + 1000], ordered=False)
-    if convs:
-        await stores.db["conversations"].insert_many(convs, ordered=False)
+    if convs:  # the conversation state lives in the contact (conv)
+        await stores.contacts.col.bulk_write([UpdateOne({"_id": c["_id"]}, {"$set": {
+            "conv.last_inbound_at": c["last_inbound_at"]}}) for c in convs], ordered=False)
     for uid in inside:
         fake_wa.last_inbound[uid] = time.time() - 7200
     out = Outreach(stores.db)

@@ -136,8 +136,8 @@ async def test_our_window_check_holds_and_a_double_tap_delivers_once(wa):
     contact, report = await citizen_with_report(rt, g, drv)
     tid = report["tracking_id"]
     # two days without a message from the citizen, on both sides
-    await rt.stores.db.conversations.update_one({"_id": contact["_id"]},
-                                                {"$set": {"last_inbound_at": utcnow() - timedelta(days=2)}})
+    await rt.stores.db.contacts.update_one({"_id": contact["_id"]},
+                                           {"$set": {"conv.last_inbound_at": utcnow() - timedelta(days=2)}})
     g.last_inbound[WA] = time.time() - 2 * 86400
     rejected = len(g.rejected)
     await answer_and_close(rt, tid)
@@ -163,8 +163,8 @@ async def test_writing_anything_releases_then_the_dialogue_answers(wa):
     rt, g, drv = wa
     contact, report = await citizen_with_report(rt, g, drv)
     tid = report["tracking_id"]
-    await rt.stores.db.conversations.update_one({"_id": contact["_id"]},
-                                                {"$set": {"last_inbound_at": utcnow() - timedelta(days=2)}})
+    await rt.stores.db.contacts.update_one({"_id": contact["_id"]},
+                                           {"$set": {"conv.last_inbound_at": utcnow() - timedelta(days=2)}})
     g.last_inbound[WA] = time.time() - 2 * 86400
     await answer_and_close(rt, tid)
     await wait_until(lambda: len(invitations(g)) == 1)
@@ -222,15 +222,15 @@ async def test_release_races_deliver_each_message_once(wa):
     """Two processes releasing at once (simulated by two concurrent releases): each document moves once."""
     rt, g, drv = wa
     contact, _report = await citizen_with_report(rt, g, drv)
-    await rt.stores.db.conversations.update_one({"_id": contact["_id"]},
-                                                {"$set": {"last_inbound_at": utcnow() - timedelta(days=2)}})
+    await rt.stores.db.contacts.update_one({"_id": contact["_id"]},
+                                           {"$set": {"conv.last_inbound_at": utcnow() - timedelta(days=2)}})
     for i in range(3):
         await rt.engine.notify(contact, "notify/staff_reply", text=f"pesan {i}")
     await wait_until(lambda: len(invitations(g)) == 1)
     await settle(rt)
     assert len(await held_docs(rt, contact["_id"])) == 3 and len(invitations(g)) == 1
     svc = held.HeldMessages.of(rt.engine)
-    await rt.stores.db.conversations.update_one({"_id": contact["_id"]}, {"$set": {"last_inbound_at": utcnow()}})
+    await rt.stores.db.contacts.update_one({"_id": contact["_id"]}, {"$set": {"conv.last_inbound_at": utcnow()}})
     g.last_inbound[WA] = time.time()
     a, b = await asyncio.gather(svc.release(contact["_id"]), svc.release(contact["_id"]))
     assert sorted(d["_id"] for d in a + b) == sorted({d["_id"] for d in a + b}) and len(a + b) == 3

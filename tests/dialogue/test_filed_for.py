@@ -21,7 +21,7 @@ async def test_an_expired_code_is_refused(rt_plain):
     code = next(w for w in sms["text"].replace(".", " ").split() if w.isdigit() and len(w) == 6)
     contact = await chat.contact()
     await rt.stores.conversations.col.update_one(
-        {"_id": contact["_id"]}, {"$set": {"pending.expires": utcnow() - timedelta(seconds=1)}})
+        {"_id": contact["_id"]}, {"$set": {"conv.pending.expires": utcnow() - timedelta(seconds=1)}})
     await chat.send(code)
     assert "behalf/code_expired" in chat.templates()
     assert not (await chat.contact()).get("verified_phone")

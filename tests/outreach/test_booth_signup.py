@@ -109,6 +109,6 @@ async def test_declining_consent_drops_the_held_code(fake_telegram, make_runtime
         return c if (c.get("consent") or {}).get("given") is False else None
     contact = await wait_until(declined)
     assert not (contact.get("subscription") or {}).get("status")
-    state = await rt.stores.db["conversations"].find_one({"_id": contact["_id"]})
+    state = await rt.stores.conversations.stored(contact["_id"])
     assert state is not None and not state.get("held_signup")
     assert await _events(rt, contact) == []

@@ -23,11 +23,10 @@ async def test_whatsapp_campaign_uses_template_outside_window(make_runtime):
                                   contact_doc("whatsapp", "62811200", last_inbound_hours=None),
                                   contact_doc("whatsapp", "62811300", last_inbound_hours=None))
         await add_contacts(rt, [inside, outside, stale])
-        convs = rt.stores.db["conversations"]
-        await convs.insert_many([{"_id": inside["_id"], "last_inbound_at": utcnow() - timedelta(hours=1)},
-                                 {"_id": outside["_id"], "last_inbound_at": utcnow() - timedelta(hours=40)},
-                                 # we believe the window is open, the provider knows better: 131047
-                                 {"_id": stale["_id"], "last_inbound_at": utcnow() - timedelta(hours=2)}])
+        for c, hours in ((inside, 1), (outside, 40),
+                         (stale, 2)):  # stale: we believe the window is open, the provider knows better: 131047
+            await rt.stores.db["contacts"].update_one(
+                {"_id": c["_id"]}, {"$set": {"conv.last_inbound_at": utcnow() - timedelta(hours=hours)}})
         fake.last_inbound[inside["user_id"]] = time.time() - 3600
         c = Campaign(name="wa-uji", goal="Sosialisasi LAPOR!", template={"id": "Halo {{ contact.name }}!"},
                      audience={"channel": ["whatsapp"]},

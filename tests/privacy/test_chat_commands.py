@@ -40,7 +40,7 @@ async def test_erase_inside_a_draft_then_a_fresh_start(make_runtime):
 
     async def purged():
         left = await rt.stores.messages.col.count_documents({"contact_id": old["_id"]})
-        conv = await rt.stores.conversations.col.find_one({"_id": old["_id"]})
+        conv = await rt.stores.conversations.stored(old["_id"])
         return left == 0 and conv is None and not await rt.stores.db["erasures"].find_one({"_id": old["_id"]})
 
     await wait_until(purged, timeout=30, interval=0.1)
