@@ -10,8 +10,8 @@ WhatsApp allows free text only within 24 hours of the person's last message. A m
   writes; a new hold invites again only when the last invitation is older than ``INVITE_AGAIN_AFTER``.
 - The contact document carries ``has_held`` while something is held for them (set after each hold, removed
   just before each release), so ``on_inbound`` costs no query for a contact with nothing held. A hold that
-  finds the window open after all (our own check re-run, or an inbound from the last ``JUST_NOW``: that
-  message may have passed ``on_inbound`` before the marker was set) releases at once.
+  finds the window open after all (our own check re-run, or an inbound of the last ``JUST_NOW`` still being
+  handled: it may have passed ``on_inbound`` before the marker was set) releases at once.
 - ``on_inbound`` (the one call in the inbound path): any message from the contact opens the window again, so
   everything held for them goes back to ``queued`` in the order it was created, pushed as replies (priority
   0, in that order, before the replies to what they wrote). Each document leaves ``held`` in one conditional update, so two
@@ -117,12 +117,13 @@ class HeldMessages:
 
     # ------------------------------------------------------------------ releasing (inbound side)
     async def wrote_just_now(self, contact_id) -> bool:
-        """The person wrote in the last ``JUST_NOW``: their message may have passed ``on_inbound`` before the
-        contact's ``has_held`` marker was set, and its turn may not have saved ``last_inbound_at`` yet."""
+        """A message from the person is being handled (stored in the last ``JUST_NOW``, its turn not finished):
+        it may have passed ``on_inbound`` before the contact's ``has_held`` marker was set, and its turn may not
+        have saved ``last_inbound_at`` yet."""
         if contact_id is None:
             return False
-        recent = self.stores.messages.inbound_since([contact_id], utcnow() - JUST_NOW)
-        return bool(await recent.to_list(1))
+        return await self.col.find_one({"contact_id": contact_id, "direction": "in", "status": "received",
+                                        "created_at": {"$gte": utcnow() - JUST_NOW}}, {"_id": 1}) is not None
 
     async def release(self, contact_id, wrote_at=None) -> list[dict]:
         """Everything held for the contact back to ``queued``, in creation order, each document once.
