@@ -243,6 +243,11 @@ async def _taken(rt, contact, staff_id="officer-x") -> dict:
     return await rt.stores.handoffs.take(h["_id"], staff_id)
 
 
+async def _fresh(rt, contact) -> dict:
+    """The contact as the engine reads it for each message (markers and conversation state included)."""
+    return await rt.stores.contacts.get_with_state(contact["_id"])
+
+
 async def _outbound(rt, contact) -> list[dict]:
     return await rt.stores.messages.col.find({"contact_id": contact["_id"], "direction": "out"}).sort(
         "created_at", 1).to_list(100)
@@ -251,28 +256,27 @@ async def _outbound(rt, contact) -> list[dict]:
 async def test_hook_lets_the_bot_answer_without_a_taken_handoff(make_runtime):
     rt = await make_runtime()
     c = await _citizen(rt, "6281100000077", "Tono")
-    assert await handoff.intercept(rt.engine, c, _inbound("halo")) is False
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("halo")) is False
     await rt.stores.handoffs.open(c["_id"], "tolong")  # only requested: the menus keep working
-    assert await handoff.intercept(rt.engine, c, _inbound("halo")) is False
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("halo")) is False
 
 
 async def test_hook_keeps_the_bot_quiet_while_taken(make_runtime):
     rt = await make_runtime()
     c = await _citizen(rt, "6281100000077", "Tono")
     h = await _taken(rt, c)
-    assert await handoff.intercept(rt.engine, c, _inbound("ada kabar?")) is True
-    assert await handoff.intercept(rt.engine, c, _inbound("", kind="media")) is True
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("ada kabar?")) is True
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("", kind="media")) is True
     doc = await rt.stores.handoffs.get(h["_id"])
     assert [(e["who"], e["text"], e["kind"]) for e in doc["transcript"] if e["who"] == "citizen"] == [
         ("citizen", "ada kabar?", "text"), ("citizen", "", "media")]
     assert await _outbound(rt, c) == []
     # through the engine: stored inbound, no reply; the WhatsApp window still counts from this message
-    await rt.stores.conversations.col.insert_one({"_id": c["_id"], "version": 1,
-                                                  "last_inbound_at": utcnow() - timedelta(hours=30)})
+    await rt.stores.conversations.note_inbound(c["_id"], utcnow() - timedelta(hours=30))
     msg = _inbound("bantuan")
     assert await rt.engine.handle(msg) == []
     assert await _outbound(rt, c) == []
-    conv = await rt.stores.conversations.col.find_one({"_id": c["_id"]})
+    conv = await rt.stores.conversations.load(c["_id"])
     assert abs((conv["last_inbound_at"] - msg.received_at).total_seconds()) < 0.01
     assert await rt.stores.messages.col.count_documents({"contact_id": c["_id"], "direction": "in"}) == 1
 
@@ -281,11 +285,11 @@ async def test_hook_back_to_bot_keyword_ends_the_handoff(make_runtime):
     rt = await make_runtime()
     c = await _citizen(rt, "6281100000077", "Tono")
     h = await _taken(rt, c)
-    assert await handoff.intercept(rt.engine, c, _inbound("Kembali ke bot!")) is True
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("Kembali ke bot!")) is True
     doc = await rt.stores.handoffs.get(h["_id"])
     assert doc["status"] == "closed" and doc["closed_reason"] == "citizen"
     assert [m["template"] for m in await _outbound(rt, c)] == ["handoff/back_to_bot"]
-    assert await handoff.intercept(rt.engine, c, _inbound("halo")) is False
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("halo")) is False
 
 
 async def test_hook_idle_handoff_gives_the_message_to_the_bot(make_runtime):
@@ -294,7 +298,7 @@ async def test_hook_idle_handoff_gives_the_message_to_the_bot(make_runtime):
     h = await _taken(rt, c)
     await rt.stores.handoffs.col.update_one({"_id": h["_id"]},
                                             {"$set": {"last_activity_at": utcnow() - timedelta(minutes=6)}})
-    assert await handoff.intercept(rt.engine, c, _inbound("halo?")) is False
+    assert await handoff.intercept(rt.engine, await _fresh(rt, c), _inbound("halo?")) is False
     doc = await rt.stores.handoffs.get(h["_id"])
     assert doc["status"] == "closed" and doc["closed_reason"] == "timeout"
     # the runtime's sweeper may have closed it first and be telling the citizen right now: told exactly once
