@@ -155,7 +155,9 @@ class Engine:
             # a turn of this process saved since ``contact`` was read (two messages at once): re-read now
             # rather than run into the version conflict
             contact = await self.stores.contacts.get_with_state(contact["_id"]) or contact
+        text, payload = inbound.text, inbound.payload  # a turn may rewrite them (held first message, a number)
         for attempt in range(5):
+            inbound.text, inbound.payload = text, payload  # a rerun starts from the message as received
             state = state_of(contact)
             if inbound_id is not None and inbound_id in (state.get("handled") or []):
                 return None

@@ -1,0 +1,243 @@
+"""Issue 16, item 3: a steady turn reads the contact and its conversation state with ONE command and writes the
+new state and the contact's changes with ONE command; the live-conversation intercept and the WhatsApp
+held-message release cost nothing for a contact with nothing handed off or held (markers on the contact).
+
+Commands are counted with a pymongo CommandListener on the real embedded database, only those issued from the
+task driving the turn (a context variable), so the runtime's background loops cannot blur the count. Other
+per-turn writes (the inbound message, its processed mark, the replies) are not asserted here.
+"""
+from __future__ import annotations
+
+import contextvars
+import itertools
+import time
+from datetime import timedelta
+
+import pytest
+from pymongo import monitoring
+
+from bot.messages import Identity, InboundMessage, utcnow
+from tests.fixtures.fakes import WhatsAppDriver, wait_until
+
+_TURN: contextvars.ContextVar = contextvars.ContextVar("turn_commands", default=None)
+_ids = itertools.count(1)
+READS = ("find", "aggregate", "count", "distinct", "findAndModify")
+WRITES = ("insert", "update", "delete", "findAndModify")
+SECRET = "wa-app-secret-rt"
+WA = "6281234567301"
+
+
+class _Recorder(monitoring.CommandListener):
+    """Appends (command, collection, filter) to the list in ``_TURN`` of the task issuing the command."""
+
+    def started(self, event):
+        log = _TURN.get()
+        if log is None:
+            return
+        cmd = event.command
+        coll = cmd.get(event.command_name)
+        if event.command_name == "update":
+            filters = [u.get("q") or {} for u in cmd.get("updates") or []]
+        elif event.command_name == "delete":
+            filters = [d.get("q") or {} for d in cmd.get("deletes") or []]
+        else:
+            filters = [cmd.get("filter") or cmd.get("query") or {}]
+        log.append((event.command_name, coll if isinstance(coll, str) else None, filters))
+
+    def succeeded(self, event):
+        pass
+
+    def failed(self, event):
+        pass
+
+
+monitoring.register(_Recorder())  # inert outside a recorded turn; applies to clients made from now on
+
+
+async def counted(engine, inbound: InboundMessage, **kw):
+    """Run ``engine.handle`` and return (replies, the commands it issued)."""
+    log: list = []
+    token = _TURN.set(log)
+    try:
+        replies = await engine.handle(inbound, **kw)
+    finally:
+        _TURN.reset(token)
+    return replies, log
+
+
+def inbound(channel: str, user: str, text: str = "", payload: str | None = None) -> InboundMessage:
+    return InboundMessage(Identity(channel, user), f"rt-{next(_ids)}", text=text, payload=payload,
+                          kind="choice" if payload else "text")
+
+
+def reads(log, coll):
+    return [c for c in log if c[1] == coll and c[0] in READS]
+
+
+def writes(log, coll):
+    return [c for c in log if c[1] == coll and c[0] in WRITES]
+
+
+def assert_steady(log):
+    """One read and one write of ``contacts``; no other query for the state, a handoff or held messages."""
+    assert len(reads(log, "contacts")) == 1, log
+    assert len(writes(log, "contacts")) == 1, log
+    for coll in ("conversations", "handoffs", "held_invites"):
+        assert not [c for c in log if c[1] == coll], log
+    held_queries = [c for c in log if c[1] == "messages" and any(f.get("status") == "held" for f in c[2])]
+    assert not held_queries, log
+
+
+async def test_a_steady_filing_turn_reads_and_writes_the_contact_once(make_runtime):
+    rt = await make_runtime(sweep_interval_s=0)
+    user = "rt-console"
+
+    async def say(text="", payload=None):
+        return await counted(rt.engine, inbound("console", user, text, payload), inline=True)
+
+    replies, _ = await say("halo")
+    assert [r.template for r in replies] == ["welcome/first_contact"]
+    contact = await rt.stores.contacts.find_by_identity("console", user)
+    assert "conv" not in contact  # plain reads leave the state out
+    assert (await rt.stores.conversations.load(contact["_id"]))["version"] == 1  # saved inside the contact
+    replies, log = await say(payload="consent:ya")
+    assert_steady(log)  # the consent itself (a contact change) is in the same write as the state
+    assert (await rt.stores.contacts.get(contact["_id"]))["consent"]["given"] is True
+    await say("lapor")
+    templates = []
+    for step in ({"payload": "choice:pengaduan"},
+                 {"text": "Jalan di depan SD Negeri 3 rusak parah dan berlubang besar sejak bulan lalu"}):
+        replies, log = await say(**step)
+        assert_steady(log)
+        templates += [r.template for r in replies]
+    assert templates == ["filing/ask_description", "filing/ask_location"]  # the turns really ran
+    # a requested (not taken) handoff keeps the bot answering, and costs no query either
+    await rt.stores.handoffs.open(contact["_id"], "tolong hubungi saya")
+    replies, log = await say("batal")
+    assert_steady(log)
+    assert replies
+    assert (await rt.stores.conversations.load(contact["_id"]))["version"] >= 5
+    assert await rt.stores.db["conversations"].count_documents({}) == 0
+
+
+async def test_a_steady_whatsapp_turn_costs_nothing_for_held_messages(make_runtime):
+    rt = await make_runtime(sweep_interval_s=0)
+    for step in ({"text": "halo"}, {"payload": "consent:ya"}, {"text": "lapor"}):
+        await counted(rt.engine, inbound("whatsapp", WA, **step))
+    replies, log = await counted(rt.engine, inbound("whatsapp", WA, payload="choice:pengaduan"))
+    assert [r.template for r in replies] == ["filing/ask_description"]
+    assert_steady(log)
+
+
+async def test_a_version_conflict_rereads_contact_and_state_in_one_command(make_runtime):
+    """Also: the rerun answers the message as received, though the lost attempt replaced it by the first
+    message held while consent was asked."""
+    rt = await make_runtime(sweep_interval_s=0)
+    await counted(rt.engine, inbound("console", "rt-race", "halo"), inline=True)
+    contact = await rt.stores.contacts.find_by_identity("console", "rt-race")
+    convs, save = rt.stores.conversations, rt.stores.conversations.save
+
+    async def another_process_first(state, contact_updates=None):
+        convs.save = save
+        await convs.col.update_one({"_id": contact["_id"]}, {"$inc": {"conv.version": 1}})
+        await save(state, contact_updates)
+
+    convs.save = another_process_first
+    conflicts = rt.engine.metrics["conflicts"]
+    replies, log = await counted(rt.engine, inbound("console", "rt-race", payload="consent:ya"), inline=True)
+    assert rt.engine.metrics["conflicts"] == conflicts + 1 and replies
+    assert len(reads(log, "contacts")) == 2  # get_or_create, then the one re-read after the conflict
+    assert len(writes(log, "contacts")) == 3  # the other process's, our lost save, our winning one
+    assert (await rt.stores.contacts.get(contact["_id"]))["consent"]["given"] is True
+
+
+async def test_start_up_moves_old_conversations_into_the_contacts(make_runtime, settings):
+    from bot.storage import connect
+
+    stores = await connect(settings.mongodb_uri, settings.lapor_db)
+    try:
+        a = await stores.contacts.get_or_create(Identity("telegram", "old-1"))
+        await stores.contacts.col.update_one({"_id": a["_id"]}, {"$unset": {"conv": ""}})  # as written before
+        await stores.db["conversations"].insert_many([
+            {"_id": a["_id"], "version": 7, "flow": "filing", "step": "description", "slots": {"type": "pengaduan"},
+             "pending": None, "back": [], "window": {}, "updated_at": utcnow(), "last_inbound_at": utcnow()},
+            {"_id": "no-such-contact", "version": 2, "flow": None}])
+        h = await stores.handoffs.open(a["_id"], None)
+        await stores.handoffs.take(h["_id"], "officer-1")
+        await stores.contacts.col.update_one({"_id": a["_id"]}, {"$unset": {"handoff": ""}})  # as before markers
+    finally:
+        await stores.close()
+    rt = await make_runtime(sweep_interval_s=0)
+    state = await rt.stores.conversations.load(a["_id"])
+    assert (state["version"], state["flow"], state["slots"]) == (7, "filing", {"type": "pengaduan"})
+    assert await rt.stores.db["conversations"].count_documents({}) == 0
+    assert (await rt.stores.contacts.get(a["_id"]))["handoff"] == {"id": h["_id"], "status": "taken"}
+    # a second start finds nothing to move and changes nothing
+    from bot.storage.migrations import run
+    assert await run(rt.stores.db) == {"conversations": 0, "handoff_markers": 0, "held_markers": 0}
+    assert (await rt.stores.conversations.load(a["_id"]))["version"] == 7
+
+
+# ------------------------------------------------------------------ end to end through the WhatsApp channel
+@pytest.fixture
+async def wa(fake_graph, make_runtime):
+    g = fake_graph
+    rt = await make_runtime(http=True, whatsapp_access_token=g.token, whatsapp_app_secret=SECRET,
+                            whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
+                            whatsapp_api_base_url=g.base_url)
+    async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv:
+        yield rt, g, drv
+
+
+async def consented(rt, g, drv) -> dict:
+    await drv.text(WA, "halo")
+    await g.wait_sent(WA, 1)
+    consent = next(o for o in g.last_options(WA) if o[0] == "consent:ya")
+    await drv.button(WA, *consent)
+    await g.wait_sent(WA, 2)
+    await rt.outbox.drain()
+    return await rt.stores.contacts.find_by_identity("whatsapp", WA)
+
+
+async def test_a_taken_handoff_is_still_intercepted_through_the_channel(wa):
+    rt, g, drv = wa
+    contact = await consented(rt, g, drv)
+    h = await rt.stores.handoffs.open(contact["_id"], None)
+    await rt.stores.handoffs.take(h["_id"], "officer-1")
+    await wait_until(lambda: len(g.to(WA)) >= 2)
+    n = len(g.to(WA))
+    status, _ = await drv.text(WA, "ada kabar soal jalan rusak?")
+    assert status == 200
+
+    async def in_transcript():
+        doc = await rt.stores.handoffs.get(h["_id"])
+        return any(e["who"] == "citizen" and e["text"] == "ada kabar soal jalan rusak?" for e in doc["transcript"])
+    await wait_until(in_transcript)
+    await rt.outbox.drain()
+    assert len(g.to(WA)) == n  # the bot stayed quiet
+    # the citizen takes the bot back: the handoff ends, the marker goes, the bot answers again
+    await drv.text(WA, "kembali ke bot")
+    await wait_until(lambda: len(g.to(WA)) > n)
+    assert (await rt.stores.handoffs.get(h["_id"]))["status"] == "closed"
+    assert "handoff" not in await rt.stores.contacts.get(contact["_id"])
+    m = len(g.to(WA))
+    await drv.text(WA, "lapor")
+    await g.wait_sent(WA, m + 1)
+
+
+async def test_held_whatsapp_messages_are_released_when_the_person_writes(wa):
+    rt, g, drv = wa
+    contact = await consented(rt, g, drv)
+    await rt.stores.contacts.col.update_one(
+        {"_id": contact["_id"]}, {"$set": {"conv.last_inbound_at": utcnow() - timedelta(days=2)}})
+    g.last_inbound[WA] = time.time() - 2 * 86400
+    await rt.engine.notify(contact, "notify/staff_reply", text="pesan yang tertahan")
+    await wait_until(lambda: any(m["type"] == "template" for m in g.to(WA)))  # the invitation
+    held = await rt.stores.messages.col.find({"contact_id": contact["_id"], "status": "held"}).to_list(None)
+    assert len(held) == 1
+    assert (await rt.stores.contacts.get(contact["_id"])).get("has_held") is True
+    n = len(g.to(WA))
+    await drv.text(WA, "halo lagi")
+    await wait_until(lambda: any("pesan yang tertahan" in g.text_of(m) for m in g.to(WA)[n:]))
+    assert await rt.stores.messages.col.count_documents({"contact_id": contact["_id"], "status": "held"}) == 0
+    assert "has_held" not in await rt.stores.contacts.get(contact["_id"])
