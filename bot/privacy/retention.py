@@ -4,8 +4,8 @@ Messages already expire through their TTL index (``LAPOR_MESSAGE_RETENTION_DAYS`
 numbered menus and Telegram callback payloads have fixed TTL indexes of their own. Everything else is done
 by one periodic sweep, run by one process at a time (MongoDB lease ``privacy:retention``):
 
-- conversations (draft, pending question, message-rate window) untouched for
-  ``LAPOR_CONVERSATION_RETENTION_DAYS``;
+- conversation states (the contacts' ``conv``: draft, pending question, message-rate window) untouched for
+  ``LAPOR_CONVERSATION_RETENTION_DAYS`` (the contact stays);
 - handoff requests (transcripts) older than ``LAPOR_HANDOFF_RETENTION_DAYS`` (closed: since closing);
 - GridFS files no report uses (unsent drafts, uploads never sent) older than
   ``LAPOR_UNATTACHED_FILE_RETENTION_DAYS``;

@@ -107,9 +107,9 @@ async def _files_sent_by(stores, contact: dict, state: dict | None = None) -> se
 async def erase(stores, contact_id, actor: str, *, in_turn: bool = False) -> dict | None:
     """Forget a contact (see the module docstring). Returns counts, or None for an unknown contact.
 
-    ``in_turn``: called from the contact's own dialogue turn, which saves its (emptied) conversation state
-    and sends a reply afterwards; both are removed by ``purge_after_reply``. From the admin API the
-    conversation is deleted at once."""
+    ``in_turn``: called from the contact's own dialogue turn, which sends a reply afterwards (removed by
+    ``purge_after_reply``); its conversation state goes with the contact document, so the turn's save finds
+    nothing to write back. From the admin API the conversation is deleted at once."""
     contact = await stores.contacts.get(contact_id)
     if contact is None:
         return None
