@@ -151,6 +151,59 @@ async def test_a_version_conflict_rereads_contact_and_state_in_one_command(make_
     assert (await rt.stores.contacts.get(contact["_id"]))["consent"]["given"] is True
 
 
+async def test_two_messages_at_once_in_one_process_need_no_rerun(make_runtime):
+    """The second turn waits for the contact's lock; its contact document was read before the first saved, so
+    it re-reads (one find) instead of running into the version conflict and running twice."""
+    import asyncio
+
+    rt = await make_runtime(sweep_interval_s=0)
+    for step in ({"text": "halo"}, {"payload": "consent:ya"}):
+        await counted(rt.engine, inbound("console", "rt-twice", **step), inline=True)
+    conflicts = rt.engine.metrics["conflicts"]
+    results = await asyncio.gather(*(counted(rt.engine, inbound("console", "rt-twice", "lapor"), inline=True)
+                                     for _ in range(2)))
+    assert all(replies for replies, _ in results)
+    assert rt.engine.metrics["conflicts"] == conflicts
+    contact = await rt.stores.contacts.find_by_identity("console", "rt-twice")
+    assert (await rt.stores.conversations.load(contact["_id"]))["version"] == 4
+
+
+async def test_the_handoff_marker_follows_every_change(make_runtime):
+    rt = await make_runtime(sweep_interval_s=0)
+    st = rt.stores
+
+    async def marker(c):
+        return (await st.contacts.get(c["_id"])).get("handoff")
+
+    async def taken(user):
+        c = await st.contacts.get_or_create(Identity("telegram", user))
+        h = await st.handoffs.open(c["_id"], "tolong")
+        assert await marker(c) == {"id": h["_id"], "status": "requested"}
+        await st.handoffs.take(h["_id"], "officer-1")
+        assert await marker(c) == {"id": h["_id"], "status": "taken"}
+        return c, h
+
+    c, h = await taken("m-1")  # the officer hands back
+    await st.handoffs.close(h["_id"], "handed_back", staff_id="officer-1")
+    assert await marker(c) is None
+    c, h = await taken("m-2")  # the idle sweeper
+    later = utcnow() + timedelta(minutes=rt.settings.lapor_handoff_idle_minutes + 1)
+    assert await rt.staff.handoffs.sweep(later) == 1
+    assert await marker(c) is None
+    c, h = await taken("m-3")  # a reply through the API that closes
+    await st.handoffs.add_reply(h["_id"], "admin", "selesai", close=True)
+    assert await marker(c) is None
+    c, h = await taken("m-4")  # deleted by retention while still open
+    assert await st.handoffs.delete_older_than(utcnow() + timedelta(days=1)) >= 1
+    assert await marker(c) is None
+    c, h = await taken("m-5")  # a stale marker (the handoff went without its marker): the intercept drops it
+    await st.handoffs.col.delete_one({"_id": h["_id"]})
+    from bot.staff import handoff
+    assert await handoff.intercept(rt.engine, await st.contacts.get_with_state(c["_id"]),
+                                   inbound("telegram", "m-5", "halo")) is False
+    assert await marker(c) is None
+
+
 async def test_start_up_moves_old_conversations_into_the_contacts(make_runtime, settings):
     from bot.storage import connect
 
