@@ -7,7 +7,9 @@ handle(inbound):
   3. run one dialogue turn under a per-contact lock, saved with an optimistic version check
      (another process saving first makes us reload and rerun the turn); the turn's effects (added
      information, ratings, objections, notifications…) run only after its state saved, so exactly once; the
-     saved conversation lists the inbound ids it answered, so a rerun after a crash never answers twice
+     saved conversation lists the inbound ids it answered, so a rerun after a crash never answers twice, and
+     keeps the last turn's rendered replies (``replied``, ids fixed before the save), so a process killed
+     between the save and the outbox insert does not lose them: the rerun queues exactly those
   4. store the replies in the outbox (queued, or already delivered for inline channels), mark the inbound
      ``processed``
 """
@@ -20,6 +22,7 @@ import unicodedata
 import uuid
 import weakref
 
+from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from bot import held
@@ -59,6 +62,26 @@ def clean_text(msg: InboundMessage, max_chars: int) -> InboundMessage:
         text = text[:max_chars]
     msg.text = text
     return msg
+
+
+def replied_entry(inbound_id, replies: list[OutboundMessage]) -> dict:
+    """The last turn's replies as kept in its conversation state (ids fixed here, before the save)."""
+    for m in replies:
+        m.message_id = m.message_id or ObjectId()
+    return {"inbound": inbound_id, "out": [
+        {"_id": m.message_id, "text": m.text, "template": m.template, "location": m.request_location or None,
+         "choices": [[c.payload, c.label, c.description] for c in m.choices] or None} for m in replies]}
+
+
+def saved_replies(state: dict, inbound_id, inbound: InboundMessage, contact_id) -> list[OutboundMessage]:
+    """The replies saved with the turn of ``inbound_id`` ([] when a later turn replaced them)."""
+    kept = state.get("replied") or {}
+    if kept.get("inbound") != inbound_id:
+        return []
+    return [OutboundMessage(identity=inbound.identity, text=r["text"], template=r.get("template"),
+                            choices=[Choice(*c) for c in r.get("choices") or []],
+                            request_location=bool(r.get("location")), contact_id=contact_id, priority=0,
+                            message_id=r["_id"]) for r in kept.get("out") or []]
 
 
 class Engine:
@@ -109,11 +132,11 @@ class Engine:
                     if await intercept(self, contact, inbound):
                         await self.stores.messages.mark_inbound(stored, "processed")
                         return []
-                turn = await self._run_turn(contact, inbound, stored)
+                turn, replies = await self._run_turn(contact, inbound, stored)
             if turn is None:  # the turn was saved before a crash: only the bookkeeping below was missing
+                await self._queue_saved(replies, inline)
                 await self.stores.messages.mark_inbound(stored, "processed")
-                return []
-            replies = turn.render()
+                return replies
             await self.outbox.enqueue(replies, already_sent=inline)
             # a typed number answered the last choices: the stored message keeps what it meant
             meant = {"payload": inbound.payload} if inbound.payload and not payload else {}
@@ -139,19 +162,23 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
-    async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None) -> Turn | None:
-        """Run and save one turn; None when the conversation already saved this inbound's turn (a rerun
-        after a crash), so a message is never answered twice."""
+    async def _run_turn(self, contact: dict, inbound: InboundMessage,
+                        inbound_id=None) -> tuple[Turn | None, list[OutboundMessage]]:
+        """Run and save one turn: (turn, its rendered replies). When the conversation already saved this
+        inbound's turn (a rerun after a crash): (None, the replies saved with it, if still kept), so a message
+        is never answered twice, nor left unanswered."""
         for attempt in range(5):
             state = await self.stores.conversations.load(contact["_id"])
             if inbound_id is not None and inbound_id in (state.get("handled") or []):
-                return None
+                return None, saved_replies(state, inbound_id, inbound, contact["_id"])
             turn = Turn(self.ports, dict(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
-            if inbound_id is not None:  # saved with the state: the proof this turn happened
+            replies = turn.render()
+            if inbound_id is not None:  # saved with the state: the proof this turn happened, and its replies
                 state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
+                state["replied"] = replied_entry(inbound_id, replies)
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:
@@ -163,8 +190,16 @@ class Engine:
                 await self.stores.contacts.update(contact["_id"], turn.contact_updates)
             for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
                 await effect()
-            return turn
+            return turn, replies
         raise TurnFailed("conversation kept changing under us")
+
+    async def _queue_saved(self, replies: list[OutboundMessage], inline: bool) -> None:
+        """Queue the replies of a turn saved before a crash. Their ids were fixed before the save, so those
+        the crashed process had queued already are kept, not added twice; the outbox sweep sends the rest."""
+        if replies:
+            docs = [self.stores.messages.outbound_doc(m, "sent" if inline else "queued") for m in replies]
+            n = await self.stores.messages.insert_outbound(docs)
+            log.info("a turn saved before a crash: %d of its %d replies queued now", n, len(replies))
 
     def failure_text(self, lang: str = "id") -> str:
         """What a channel says when TurnFailed: rendered without touching the database."""

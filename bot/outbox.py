@@ -383,9 +383,10 @@ class Outbox:
 
     async def sweep_once(self) -> int:
         """Pick up due queued messages of every channel whose dispatcher lease this process holds."""
-        await self.stores.messages.expire_leases()
         if self.shares:
             await self.shares.beat(self.workers)
+        # sends cut off by a crash end as interrupted: at once when their claimer is known dead (killed)
+        await self.stores.messages.expire_leases(self.shares.dead if self.shares else ())
         n = 0
         for channel, w in self.workers.items():
             if not await self.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * self.sweep_interval_s)):
