@@ -188,8 +188,11 @@ class Engine:
                 continue
             if turn.contact_updates:
                 await self.stores.contacts.update(contact["_id"], turn.contact_updates)
+            said = len(turn.replies)
             for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
                 await effect()
+            if len(turn.replies) > said:  # an effect said something too (not kept with the state)
+                replies += turn.render()[said:]
             return turn, replies
         raise TurnFailed("conversation kept changing under us")
 
