@@ -362,11 +362,11 @@ class Outbox:
                 pass
         if self._sweeper:
             self._sweeper.cancel()
-            try:  # the other processes take this one's share of the send rate at their next sweep
-                if self.shares:
-                    await self.shares.leave()
-            except Exception:
-                pass
+        try:  # the other processes take this one's share of the send rate (and what it left) at once
+            if self.shares:
+                await self.shares.leave()
+        except Exception:
+            pass
         self._sweeper = None
 
     async def enqueue(self, msgs: list[OutboundMessage], *, already_sent: bool = False) -> list[dict]:
@@ -404,6 +404,20 @@ class Outbox:
             except Exception as exc:  # database outage: keep trying, do not die
                 log.warning("outbox sweep failed: %s", type(exc).__name__)
             await asyncio.sleep(self.sweep_interval_s)
+
+    async def finish(self, timeout_s: float) -> None:
+        """Graceful stop, first half: no more sweeping, one last heartbeat (this process stays live for the
+        others while it finishes), then up to ``timeout_s`` to send what this process holds in memory."""
+        if self._sweeper:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+            if self.shares:
+                await self.shares.beat(self.workers)
+        try:
+            await self.drain(timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("stop: outbox not idle after %.0f s; the rest is sent by the other processes", timeout_s)
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait until nothing is pending in memory (tests, CLI commands that exit afterwards)."""

@@ -40,6 +40,7 @@ TTL_S = 3 * 86400  # providers stop retrying after a few days; bodies live on in
 RECOVERY_S = 30.0  # default of LAPOR_INBOX_RECOVERY_S: how often the recovery loop looks
 MAX_ATTEMPTS = 5
 ORPHAN_CHECK_S = 3.0  # how often the recovery loop looks for entries of a killed process
+DRAIN_S = 15.0  # a stopping process finishes the turns it acknowledged for this long (then others take over)
 
 # outcome of one message of a body: done; retry (the database was away: counts as an attempt); wait (another
 # live turn holds the message: look again later, not an attempt); rejected (cannot be used: recorded)
@@ -158,6 +159,23 @@ class Inbox:
                 log.warning("%s recovery: database unavailable (%s)", self.name, type(exc).__name__)
             except Exception:
                 log.exception("%s recovery failed", self.name)
+
+
+async def finish_tasks(tasks: set, timeout_s: float = DRAIN_S) -> int:
+    """Graceful stop: wait (bounded) for the webhook tasks in flight; those still running are cancelled (their
+    entries stay in the inbox, and other processes take them over once this one's heartbeat has ended).
+    Returns how many were cancelled."""
+    if tasks:
+        log.info("stop: finishing %d acknowledged webhooks", len(tasks))
+        await asyncio.wait(list(tasks), timeout=timeout_s)
+    left = [t for t in tasks if not t.done()]
+    for t in left:
+        t.cancel()
+    if left:
+        await asyncio.gather(*left, return_exceptions=True)
+        log.warning("stop: %d acknowledged webhooks not finished in %.0f s; left to the other processes",
+                    len(left), timeout_s)
+    return len(left)
 
 
 async def run_turn(runtime, inbound, on_failure=None) -> str:

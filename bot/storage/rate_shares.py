@@ -3,14 +3,15 @@
 Each process sending on a channel account keeps a heartbeat document in ``processes`` (renewed on every outbox
 sweep, expiring ``TTL_S`` after the last one) and sizes its own one-second window limiter to
 ``cap / live processes``. The sum of the processes' windows never exceeds the provider's cap, without a database
-round-trip per send. A process that stops removes its heartbeat, so the others take its share on their next
-sweep; a killed process's share comes back once its heartbeat expires. A process that has not yet seen the
+round-trip per send. A process that stops ends its heartbeat (sets it expired), so the others take its share on their
+next sweep; a killed process's share comes back once its heartbeat expires. A process that has not yet seen the
 others (the first seconds after start) may use more than its share until its next sweep.
 
 The same heartbeats say which processes are known dead (``dead_owners``): a heartbeat that exists but expired
 belongs to a killed process, whose leases (inbox entries, inbound turns, claimed sends, all stamped with the
-owner's ``PROCESS_ID``) others may take over at once instead of waiting for them to run out. A process without a
-heartbeat document (stopped gracefully, or not yet beating) is not known dead: its leases simply run out.
+owner's ``PROCESS_ID``) others may take over at once instead of waiting for them to run out. A gracefully
+stopped process ends its heartbeat the same way once it has finished what it could. A process without a heartbeat
+document (not yet beating, or a command that never sends) is not known dead: its leases simply run out.
 """
 from __future__ import annotations
 
@@ -61,4 +62,6 @@ class RateShares:
         return self.peers
 
     async def leave(self) -> None:
-        await self.col.delete_one({"_id": self.owner})
+        """Stopping: the heartbeat ends now (not deleted: whatever this process still leases is taken over by
+        the others at once, as after a kill)."""
+        await self.col.update_one({"_id": self.owner}, {"$set": {"until": utcnow() - timedelta(seconds=1)}})
