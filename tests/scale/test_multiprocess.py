@@ -98,11 +98,10 @@ async def test_three_processes_answer_every_citizen_once_in_order(cluster, graph
         await client.close()
 
 
-# Opt-in (LAPOR_SCALE_KILL=1): on a fresh-clone CI run one citizen stayed unanswered for 180 s after the kill,
-# cause not found yet (issue 16 is open); the single-process kill tests (tests/channels/test_crash_recovery.py,
-# test_db_kill_burst.py) stay in the default suite.
-@pytest.mark.skipif(os.environ.get("LAPOR_SCALE_KILL") != "1", reason="opt-in: LAPOR_SCALE_KILL=1 (see comment)")
-@pytest.mark.timeout(900)
+# A killed process's work is taken over once its heartbeat has expired (about 10 s; channels/inbox.py), and a turn
+# saved just before the kill is answered from the replies saved with it (bot/engine.py): every citizen's wait is
+# seconds. The reply wait (180 s) and the time limit are bounds for a loaded 2-core machine, not expectations.
+@pytest.mark.timeout(600)
 async def test_a_killed_process_loses_nothing_acknowledged_and_answers_nothing_twice(cluster, graph):
     client = AsyncMongoClient(cluster.uri, tz_aware=True)
     db = client["lapor"]
