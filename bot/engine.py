@@ -49,6 +49,15 @@ def plain_digits(text: str) -> str:
 HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
 
 
+# per-citizen order across processes: how long a turn waits, in steps, for an earlier message of the same contact
+# that another process is still running (then it goes ahead: order is kept, a stuck process cannot stall it)
+ORDER_WAITS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, None)
+
+
+class _Behind(Exception):
+    """An earlier message of the contact is still running (in another process): run this turn again later."""
+
+
 class TurnFailed(Exception):
     """The turn could not be completed (database outage). Nothing was half-written; the user may retry."""
 
@@ -77,6 +86,7 @@ def saved_replies(state: dict, inbound_id, inbound: InboundMessage, contact_id) 
     """The replies saved with the turn of ``inbound_id`` ([] when a later turn replaced them)."""
     kept = state.get("replied") or {}
     if kept.get("inbound") != inbound_id:
+        log.warning("a turn saved before a crash: its replies were replaced by a later turn's, not resent")
         return []
     return [OutboundMessage(identity=inbound.identity, text=r["text"], template=r.get("template"),
                             choices=[Choice(*c) for c in r.get("choices") or []],
@@ -127,12 +137,18 @@ class Engine:
                 await self.stores.messages.mark_inbound(stored, "processed")
                 return []
             payload = inbound.payload
-            async with self._lock(contact["_id"]):
-                for intercept in self.interceptors:  # e.g. a staff member holds the conversation
-                    if await intercept(self, contact, inbound):
-                        await self.stores.messages.mark_inbound(stored, "processed")
-                        return []
-                turn, replies = await self._run_turn(contact, inbound, stored)
+            for wait in ORDER_WAITS_S:  # an earlier message of the contact still running elsewhere: it goes first
+                async with self._lock(contact["_id"]):
+                    for intercept in self.interceptors:  # e.g. a staff member holds the conversation
+                        if await intercept(self, contact, inbound):
+                            await self.stores.messages.mark_inbound(stored, "processed")
+                            return []
+                    try:
+                        turn, replies = await self._run_turn(contact, inbound, stored, keep_order=wait is not None)
+                        break
+                    except _Behind:
+                        pass
+                await asyncio.sleep(wait)
             if turn is None:  # the turn was saved before a crash: only the bookkeeping below was missing
                 await self._queue_saved(replies, inline)
                 await self.stores.messages.mark_inbound(stored, "processed")
@@ -162,11 +178,12 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
-    async def _run_turn(self, contact: dict, inbound: InboundMessage,
-                        inbound_id=None) -> tuple[Turn | None, list[OutboundMessage]]:
+    async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None,
+                        keep_order: bool = False) -> tuple[Turn | None, list[OutboundMessage]]:
         """Run and save one turn: (turn, its rendered replies). When the conversation already saved this
         inbound's turn (a rerun after a crash): (None, the replies saved with it, if still kept), so a message
-        is never answered twice, nor left unanswered."""
+        is never answered twice, nor left unanswered. ``keep_order``: with other bot processes live, the
+        state is not saved while an earlier message of the contact is still running (``_Behind``)."""
         for attempt in range(5):
             state = await self.stores.conversations.load(contact["_id"])
             if inbound_id is not None and inbound_id in (state.get("handled") or []):
@@ -179,6 +196,9 @@ class Engine:
             if inbound_id is not None:  # saved with the state: the proof this turn happened, and its replies
                 state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
                 state["replied"] = replied_entry(inbound_id, replies)
+                if keep_order and self._other_processes() and await self.stores.messages.earlier_in_flight(
+                        contact["_id"], inbound_id):
+                    raise _Behind()  # nothing of this attempt was written; its effects are dropped with it
             try:
                 await self.stores.conversations.save(state)
             except VersionConflict:
@@ -195,6 +215,12 @@ class Engine:
                 replies += turn.render()[said:]
             return turn, replies
         raise TurnFailed("conversation kept changing under us")
+
+    def _other_processes(self) -> bool:
+        """Other bot processes are live (their heartbeats, ``bot/storage/rate_shares.py``): only then can an
+        earlier message of the same contact be running elsewhere (in this process the lock orders turns)."""
+        shares = getattr(self.outbox, "shares", None)
+        return shares is not None and shares.peers > 1
 
     async def _queue_saved(self, replies: list[OutboundMessage], inline: bool) -> None:
         """Queue the replies of a turn saved before a crash. Their ids were fixed before the save, so those

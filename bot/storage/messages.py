@@ -41,6 +41,9 @@ class MessageStore:
         await self.col.create_index([("status", ASCENDING), ("channel", ASCENDING), ("priority", ASCENDING),
                                      ("next_attempt_at", ASCENDING)], name="outbox")
         await self.col.create_index([("contact_id", ASCENDING), ("created_at", DESCENDING)])
+        # inbound messages whose turn is running (a handful at most): per-citizen order across processes
+        await self.col.create_index([("contact_id", ASCENDING), ("created_at", ASCENDING)], name="inbound_in_flight",
+                                    partialFilterExpression={"direction": "in", "status": "received"})
         await self.col.create_index([("provider_id", ASCENDING)], sparse=True)
         await self.col.create_index("created_at", expireAfterSeconds=self.retention_days * 86400,
                                     name="retention")
@@ -87,6 +90,19 @@ class MessageStore:
             {"$set": {"lease_until": now + timedelta(seconds=INBOUND_LEASE_S), "owner": PROCESS_ID},
              "$inc": {"reclaimed": 1}})
         return doc["_id"] if res.modified_count == 1 else None
+
+    async def earlier_in_flight(self, contact_id, inbound_id) -> bool:
+        """Another inbound message of this contact, earlier than ``inbound_id`` (by its time, then its id), whose
+        turn is still running under a live lease (possibly in another process). One small read on the
+        ``inbound_in_flight`` index."""
+        docs = await self.col.find({"contact_id": contact_id, "direction": "in", "status": "received"},
+                                   {"created_at": 1, "lease_until": 1}).limit(20).to_list(20)
+        mine = next((d for d in docs if d["_id"] == inbound_id), None)
+        if mine is None:
+            return False
+        now = utcnow()
+        return any(d["_id"] != inbound_id and d.get("lease_until") is not None and d["lease_until"] > now
+                   and (d["created_at"], d["_id"]) < (mine["created_at"], inbound_id) for d in docs)
 
     async def inbound_unfinished(self, channel: str, channel_message_id: str) -> bool:
         """True while the inbound is stored but its turn has not completed (another turn holds the lease)."""
