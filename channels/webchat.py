@@ -13,8 +13,9 @@
 - Static files: ``GET /webchat/static/{name}`` serves only the files of ``channels/static`` by exact name.
 - Uploads: ``POST /webchat/upload`` (multipart, one file ≤5 MB, JPEG/PNG/PDF checked by content) → GridFS.
 - Notifications: the Sender pushes to the visitor's open sockets in this process; a process that holds a socket
-  of the visitor pushes what another process sent (``channels/webchat_push.py``, a change stream while it holds
-  sockets). Nobody connected: they stay stored and appear with the history on the next visit.
+  of the visitor pushes what another process sent (``channels/webchat_push.py``: it polls for them while it
+  holds sockets and other processes are live). Nobody connected: they stay stored and appear with the history
+  on the next visit.
 """
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class WebChatChannel(Channel):
         self.key = self._key()
         self.sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.cross = CrossProcessPush(self)  # pushes what other processes sent to this process's sockets
+        self.cross = CrossProcessPush(self)  # pushes what other processes sent to this process's visitors
 
     async def stop(self) -> None:
         await self.cross.stop()
@@ -170,7 +171,7 @@ class WebChatChannel(Channel):
         await ws.prepare(request)
         self.sockets.setdefault(visitor, set()).add(ws)
         try:
-            await self.cross.ensure()  # open before the history is read: nothing sent after it is missed
+            self.cross.connected(visitor)  # before the history is read: nothing sent after it is missed
             await ws.send_json({"type": "history", "messages": await self.history(visitor)})
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -191,14 +192,14 @@ class WebChatChannel(Channel):
                 conns.discard(ws)
                 if not conns:
                     self.sockets.pop(visitor, None)
-            if not self.sockets:
-                await self.cross.idle()
+                    self.cross.gone(visitor)
         return ws
 
     async def history(self, visitor: str) -> list[dict]:
         contact = await self.runtime.stores.contacts.find_by_identity("webchat", visitor)
         if contact is None:
             return []
+        self.cross.known(visitor, contact["_id"])
         out = []
         for m in await self.runtime.stores.messages.history(contact["_id"], limit=50):
             text = m.get("text") or ""
@@ -268,6 +269,8 @@ class WebChatChannel(Channel):
             finally:
                 if not lock._waiters:  # noqa: SLF001
                     self._locks.pop(visitor, None)
+        if replies:
+            self.cross.known(visitor, replies[0].contact_id)
         for r in replies:
             await self.push(visitor, self.frame(r))
 

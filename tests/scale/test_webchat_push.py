@@ -58,7 +58,7 @@ async def test_a_notification_sent_by_another_process_reaches_the_socket(tmp_pat
                 note = await wait_until(lambda: messages.find_one(
                     {"kind": "notification", "channel": "webchat", "status": "sent"}), 60, interval=0.2)
                 assert frame["text"] == note["text"]
-                # B sent it without a socket of the visitor: A pushed it from its change stream
+                # B sent it without a socket of the visitor: A found it by its poll and pushed it
                 assert parse(note["provider_id"])[1] == STORED
                 # once: nothing else arrives for it (a second status change is the next frame)
                 async with s.post(f"{b}/api/v1/reports/{tid}/transitions", json={"to": "diteruskan",
