@@ -29,12 +29,12 @@ async def dead_owners(db) -> list[str]:
     now = utcnow()
     docs = await db["processes"].find(
         {"until": {"$lt": now, "$gt": now - timedelta(seconds=REMEMBER_DEAD_S)}}, {"_id": 1}).to_list(None)
-    return [d["_id"] for d in docs]
+    return [d["_id"] for d in docs if d["_id"] != PROCESS_ID]  # never this process (it may be stopping)
 
 
 async def is_dead(db, owner: str | None) -> bool:
     """``owner``'s heartbeat exists and expired."""
-    if not owner:
+    if not owner or owner == PROCESS_ID:
         return False
     doc = await db["processes"].find_one({"_id": owner}, {"until": 1})
     return doc is not None and doc["until"] < utcnow()
@@ -56,7 +56,7 @@ class RateShares:
         beats = await self.col.find({"until": {"$gt": now - timedelta(seconds=REMEMBER_DEAD_S)}},
                                     {"until": 1}).to_list(None)
         self.peers = max(1, sum(1 for b in beats if b["until"] > now))
-        self.dead = [b["_id"] for b in beats if b["until"] < now]
+        self.dead = [b["_id"] for b in beats if b["until"] < now and b["_id"] != PROCESS_ID]
         for w in workers.values():
             w.limiter.resize(w.sender.rate_per_s / self.peers)
         return self.peers
