@@ -211,7 +211,8 @@ class Runtime:
         from channels.inbox import DRAIN_S
 
         for ch in reversed(self.channels):  # acknowledged turns finish (then, past the bound, others take over)
-            await _bounded(f"channel {ch.name} drain", ch.drain(), DRAIN_S + 5)
+            if hasattr(ch, "drain"):  # channels made outside channels/ may not have one
+                await _bounded(f"channel {ch.name} drain", ch.drain(), DRAIN_S + 5)
         if self.outbox:
             await _bounded("outbox drain", self.outbox.finish(OUTBOX_DRAIN_S), OUTBOX_DRAIN_S + 5)
         for ch in reversed(self.channels):
