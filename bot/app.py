@@ -7,7 +7,11 @@ send-time check on the outbox) -> privacy (its chat commands). Nothing runs in t
 ``start()`` = NLU model (trained before any database connection exists) + ``open()`` + channels (their senders
 on the outbox) -> background tasks (SLA worker, live-conversation sweeper, forwarding, retention, campaign
 scheduler, outbox) -> channel start -> HTTP server. ``stop`` undoes it in reverse, also on Ctrl-C and SIGTERM,
-with a time limit on every step. A missing in-tree module or a failing part stops start-up with an error.
+with a time limit on every step. It drains first: webhooks, new web chat sockets and readiness answer 503 with
+Retry-After (``bot/http.py``), the turns already acknowledged finish (``Channel.drain``, up to
+``channels.inbox.DRAIN_S``), the outbox sends what this process holds (up to ``OUTBOX_DRAIN_S``), then every
+lease is released and the process's heartbeat is ended, so other processes take over whatever is left at once.
+A missing in-tree module or a failing part stops start-up with an error.
 """
 from __future__ import annotations
 
@@ -34,6 +38,7 @@ from outreach.dispatch import Outreach
 
 log = logging.getLogger(__name__)
 HOOK_STOP_TIMEOUT_S = 15.0  # each subsystem's background task gets this long to end
+OUTBOX_DRAIN_S = 8.0  # a stopping process sends what it holds for this long (within its heartbeat's life)
 
 
 class Runtime:
@@ -55,6 +60,7 @@ class Runtime:
         self.stop_hooks: list = []  # async callables run first on stop (background tasks of subsystems)
         self._supervisor: asyncio.Task | None = None
         self._stopped = False
+        self.draining = False  # stopping: nothing new is taken (bot/http.py), what was taken finishes
 
     # ------------------------------------------------------------------ assembly
     async def open(self, *, nlu: bool = False, db_attempts: int | None = None, sweep_interval_s: float = 0.0,
@@ -197,9 +203,18 @@ class Runtime:
         if self._stopped:
             return
         self._stopped = True
+        self.draining = True
+        log.info("stopping: draining (webhooks answered 503 from now on)")
         for hook in reversed(self.stop_hooks):
             await _bounded(f"stop hook {getattr(hook, '__qualname__', hook)}", hook(), HOOK_STOP_TIMEOUT_S)
         self.stop_hooks = []
+        from channels.inbox import DRAIN_S
+
+        for ch in reversed(self.channels):  # acknowledged turns finish (then, past the bound, others take over)
+            if hasattr(ch, "drain"):  # channels made outside channels/ may not have one
+                await _bounded(f"channel {ch.name} drain", ch.drain(), DRAIN_S + 5)
+        if self.outbox:
+            await _bounded("outbox drain", self.outbox.finish(OUTBOX_DRAIN_S), OUTBOX_DRAIN_S + 5)
         for ch in reversed(self.channels):
             await _bounded(f"channel {ch.name}", ch.stop(), 10)
         if self.http_runner:

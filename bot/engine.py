@@ -8,7 +8,9 @@ handle(inbound):
      saved with the contact's changes in one update with an optimistic version check
      (another process saving first makes us reload and rerun the turn); the turn's effects (added
      information, ratings, objections, notifications…) run only after its state saved, so exactly once; the
-     saved conversation lists the inbound ids it answered, so a rerun after a crash never answers twice
+     saved conversation lists the inbound ids it answered, so a rerun after a crash never answers twice, and
+     keeps the last turn's rendered replies (``replied``, ids fixed before the save), so a process killed
+     between the save and the outbox insert does not lose them: the rerun queues exactly those
   4. store the replies in the outbox (queued, or already delivered for inline channels), mark the inbound
      ``processed``
 """
@@ -22,6 +24,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 
+from bson import ObjectId
 from pymongo.errors import PyMongoError
 
 from bot import held
@@ -49,6 +52,15 @@ HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
 SAVED_VERSIONS_KEPT = 4096  # contacts whose last saved state version this process remembers
 
 
+# per-citizen order across processes: how long a turn waits, in steps, for an earlier message of the same contact
+# that another process is still running (then it goes ahead: order is kept, a stuck process cannot stall it)
+ORDER_WAITS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, None)
+
+
+class _Behind(Exception):
+    """An earlier message of the contact is still running (in another process): run this turn again later."""
+
+
 class TurnFailed(Exception):
     """The turn could not be completed (database outage). Nothing was half-written; the user may retry."""
 
@@ -62,6 +74,27 @@ def clean_text(msg: InboundMessage, max_chars: int) -> InboundMessage:
         text = text[:max_chars]
     msg.text = text
     return msg
+
+
+def replied_entry(inbound_id, replies: list[OutboundMessage]) -> dict:
+    """The last turn's replies as kept in its conversation state (ids fixed here, before the save)."""
+    for m in replies:
+        m.message_id = m.message_id or ObjectId()
+    return {"inbound": inbound_id, "out": [
+        {"_id": m.message_id, "text": m.text, "template": m.template, "location": m.request_location or None,
+         "choices": [[c.payload, c.label, c.description] for c in m.choices] or None} for m in replies]}
+
+
+def saved_replies(state: dict, inbound_id, inbound: InboundMessage, contact_id) -> list[OutboundMessage]:
+    """The replies saved with the turn of ``inbound_id`` ([] when a later turn replaced them)."""
+    kept = state.get("replied") or {}
+    if kept.get("inbound") != inbound_id:
+        log.warning("a turn saved before a crash: its replies were replaced by a later turn's, not resent")
+        return []
+    return [OutboundMessage(identity=inbound.identity, text=r["text"], template=r.get("template"),
+                            choices=[Choice(*c) for c in r.get("choices") or []],
+                            request_location=bool(r.get("location")), contact_id=contact_id, priority=0,
+                            message_id=r["_id"]) for r in kept.get("out") or []]
 
 
 class Engine:
@@ -108,16 +141,22 @@ class Engine:
                 await self.stores.messages.mark_inbound(stored, "processed")
                 return []
             payload = inbound.payload
-            async with self._lock(contact["_id"]):
-                for intercept in self.interceptors:  # e.g. a staff member holds the conversation
-                    if await intercept(self, contact, inbound):
-                        await self.stores.messages.mark_inbound(stored, "processed")
-                        return []
-                turn = await self._run_turn(contact, inbound, stored)
+            for wait in ORDER_WAITS_S:  # an earlier message of the contact still running elsewhere: it goes first
+                async with self._lock(contact["_id"]):
+                    for intercept in self.interceptors:  # e.g. a staff member holds the conversation
+                        if await intercept(self, contact, inbound):
+                            await self.stores.messages.mark_inbound(stored, "processed")
+                            return []
+                    try:
+                        turn, replies = await self._run_turn(contact, inbound, stored, keep_order=wait is not None)
+                        break
+                    except _Behind:
+                        pass
+                await asyncio.sleep(wait)
             if turn is None:  # the turn was saved before a crash: only the bookkeeping below was missing
+                await self._queue_saved(replies, inline)
                 await self.stores.messages.mark_inbound(stored, "processed")
-                return []
-            replies = turn.render()
+                return replies
             await self.outbox.enqueue(replies, already_sent=inline)
             # a typed number answered the last choices: the stored message keeps what it meant
             meant = {"payload": inbound.payload} if inbound.payload and not payload else {}
@@ -143,9 +182,12 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
-    async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None) -> Turn | None:
-        """Run and save one turn; None when the conversation already saved this inbound's turn (a rerun
-        after a crash), so a message is never answered twice.
+    async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None,
+                        keep_order: bool = False) -> tuple[Turn | None, list[OutboundMessage]]:
+        """Run and save one turn: (turn, its rendered replies). When the conversation already saved this
+        inbound's turn (a rerun after a crash): (None, the replies saved with it, if still kept), so a message
+        is never answered twice, nor left unanswered. ``keep_order``: with other bot processes live, the
+        state is not saved while an earlier message of the contact is still running (``_Behind``).
 
         The state comes with ``contact`` (its ``conv``, read by ``get_or_create``); the new state and the
         turn's contact changes are written by one update. A contact gone when saving was erased during the
@@ -160,27 +202,35 @@ class Engine:
             inbound.text, inbound.payload = text, payload  # a rerun starts from the message as received
             state = state_of(contact)
             if inbound_id is not None and inbound_id in (state.get("handled") or []):
-                return None
+                return None, saved_replies(state, inbound_id, inbound, contact["_id"])
             turn = Turn(self.ports, without_state(contact), state, inbound)
             await self.dialogue.run(turn)
             self.dialogue.remember_choices(turn)
             state["last_inbound_at"] = inbound.received_at
-            if inbound_id is not None:  # saved with the state: the proof this turn happened
+            replies = turn.render()
+            if inbound_id is not None:  # saved with the state: the proof this turn happened, and its replies
                 state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
+                state["replied"] = replied_entry(inbound_id, replies)
+                if keep_order and self._other_processes() and await self.stores.messages.earlier_in_flight(
+                        contact["_id"], inbound_id):
+                    raise _Behind()  # nothing of this attempt was written; its effects are dropped with it
             try:
                 await convs.save(state, turn.contact_updates)
             except VersionConflict:
                 # another process answered first: this attempt's effects are dropped with it, the turn reruns
                 fresh = await self.stores.contacts.get_with_state(contact["_id"])
                 if fresh is None:
-                    return turn
+                    return turn, replies
                 self.metrics["conflicts"] += 1
                 contact = fresh
                 continue
             self._note_saved(contact["_id"], state["version"])
+            said = len(turn.replies)
             for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
                 await effect()
-            return turn
+            if len(turn.replies) > said:  # an effect said something too (not kept with the state)
+                replies += turn.render()[said:]
+            return turn, replies
         raise TurnFailed("conversation kept changing under us")
 
     def _note_saved(self, contact_id, version: int) -> None:
@@ -189,6 +239,20 @@ class Engine:
         saved.move_to_end(contact_id)
         if len(saved) > SAVED_VERSIONS_KEPT:
             saved.popitem(last=False)
+
+    def _other_processes(self) -> bool:
+        """Other bot processes are live (their heartbeats, ``bot/storage/rate_shares.py``): only then can an
+        earlier message of the same contact be running elsewhere (in this process the lock orders turns)."""
+        shares = getattr(self.outbox, "shares", None)
+        return shares is not None and shares.peers > 1
+
+    async def _queue_saved(self, replies: list[OutboundMessage], inline: bool) -> None:
+        """Queue the replies of a turn saved before a crash. Their ids were fixed before the save, so those
+        the crashed process had queued already are kept, not added twice; the outbox sweep sends the rest."""
+        if replies:
+            docs = [self.stores.messages.outbound_doc(m, "sent" if inline else "queued") for m in replies]
+            n = await self.stores.messages.insert_outbound(docs)
+            log.info("a turn saved before a crash: %d of its %d replies queued now", n, len(replies))
 
     def failure_text(self, lang: str = "id") -> str:
         """What a channel says when TurnFailed: rendered without touching the database."""

@@ -1,7 +1,11 @@
 """The HTTP server: health, channel webhooks, web chat, staff API. Bodies over 10 MB are refused (413).
 
 Health: ``/healthz/live`` (liveness: the process answers, 200 always) and ``/healthz/ready`` = ``/healthz``
-(readiness: 503 only when the database is unreachable; NLU down or failing is ``degraded`` with 200)."""
+(readiness: 503 only when the database is unreachable; NLU down or failing is ``degraded`` with 200).
+
+Draining (``laporbot run`` got SIGTERM or Ctrl-C, ``Runtime.stop``): readiness answers 503 ``draining``, and
+webhooks and new web chat sockets get 503 with ``Retry-After`` (providers retry, a load balancer moves on) while
+the turns already acknowledged finish."""
 from __future__ import annotations
 
 import logging
@@ -14,6 +18,19 @@ from bot.appkeys import RUNTIME_KEY  # noqa: F401  (re-exported: tests and older
 log = logging.getLogger(__name__)
 
 MAX_BODY = 10 * 1024 * 1024
+DRAIN_RETRY_AFTER_S = 5
+REFUSED_WHILE_DRAINING = ("/webhooks/", "/webchat/ws", "/healthz/ready")
+
+
+@web.middleware
+async def drain_gate(request: web.Request, handler):
+    """While the process drains, nothing new is taken: 503 + Retry-After (another process, or later)."""
+    rt = request.app[RUNTIME_KEY]
+    if getattr(rt, "draining", False) and (request.path == "/healthz"
+                                           or request.path.startswith(REFUSED_WHILE_DRAINING)):
+        return web.json_response({"status": "draining", "error": "this process is stopping, retry"}, status=503,
+                                 headers={"Retry-After": str(DRAIN_RETRY_AFTER_S)})
+    return await handler(request)
 
 
 @web.middleware
@@ -67,7 +84,7 @@ async def ready(request: web.Request) -> web.Response:
 
 
 def build_app(runtime) -> web.Application:
-    app = web.Application(client_max_size=MAX_BODY, middlewares=[json_errors])
+    app = web.Application(client_max_size=MAX_BODY, middlewares=[drain_gate, json_errors])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", ready)
     app.router.add_get("/healthz/ready", ready)

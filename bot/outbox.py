@@ -362,11 +362,11 @@ class Outbox:
                 pass
         if self._sweeper:
             self._sweeper.cancel()
-            try:  # the other processes take this one's share of the send rate at their next sweep
-                if self.shares:
-                    await self.shares.leave()
-            except Exception:
-                pass
+        try:  # the other processes take this one's share of the send rate (and what it left) at once
+            if self.shares:
+                await self.shares.leave()
+        except Exception:
+            pass
         self._sweeper = None
 
     async def enqueue(self, msgs: list[OutboundMessage], *, already_sent: bool = False) -> list[dict]:
@@ -383,9 +383,10 @@ class Outbox:
 
     async def sweep_once(self) -> int:
         """Pick up due queued messages of every channel whose dispatcher lease this process holds."""
-        await self.stores.messages.expire_leases()
         if self.shares:
             await self.shares.beat(self.workers)
+        # sends cut off by a crash end as interrupted: at once when their claimer is known dead (killed)
+        await self.stores.messages.expire_leases(self.shares.dead if self.shares else ())
         n = 0
         for channel, w in self.workers.items():
             if not await self.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * self.sweep_interval_s)):
@@ -403,6 +404,20 @@ class Outbox:
             except Exception as exc:  # database outage: keep trying, do not die
                 log.warning("outbox sweep failed: %s", type(exc).__name__)
             await asyncio.sleep(self.sweep_interval_s)
+
+    async def finish(self, timeout_s: float) -> None:
+        """Graceful stop, first half: no more sweeping, one last heartbeat (this process stays live for the
+        others while it finishes), then up to ``timeout_s`` to send what this process holds in memory."""
+        if self._sweeper:
+            self._sweeper.cancel()
+            await asyncio.gather(self._sweeper, return_exceptions=True)
+            self._sweeper = None
+            if self.shares:
+                await self.shares.beat(self.workers)
+        try:
+            await self.drain(timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("stop: outbox not idle after %.0f s; the rest is sent by the other processes", timeout_s)
 
     async def drain(self, timeout_s: float = 30.0) -> None:
         """Wait until nothing is pending in memory (tests, CLI commands that exit afterwards)."""

@@ -19,5 +19,9 @@ class Channel:
     async def start(self) -> None:
         return None
 
+    async def drain(self) -> None:
+        """Graceful stop, first step: take nothing new, finish (bounded) what was acknowledged."""
+        return None
+
     async def stop(self) -> None:
         return None

@@ -12,8 +12,12 @@ A body that is signed but cannot be parsed is stored as ``rejected`` (reason and
 200, since a resend would be refused again. ``next_try_at`` is the lease: the receiving process owns a fresh
 entry for twice ``LAPOR_INBOX_RECOVERY_S`` (60 s by default; a claimed one for four times); after that (the
 process died, or the database was away) the recovery loop of any process, which looks every
-``LAPOR_INBOX_RECOVERY_S``, claims it again. Processing is idempotent per message (the engine stores each inbound message once
-and never answers it twice), so a second run of the same body is harmless.
+``LAPOR_INBOX_RECOVERY_S``, claims it again. Every entry names its ``owner`` (the process id); an entry whose
+owner is known dead (its heartbeat expired: a killed process, ``bot/storage/rate_shares.py``) is taken over
+without waiting for the lease, by a check every ``ORPHAN_CHECK_S`` (one small read of the heartbeats; the inbox
+is queried only while a dead process is known), so a kill -9 delays its messages by seconds, not minutes.
+Processing is idempotent per message (the engine stores each inbound message once and never answers it twice),
+so a second run of the same body is harmless.
 """
 from __future__ import annotations
 
@@ -27,12 +31,16 @@ from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from bot.engine import TurnFailed
 from bot.messages import utcnow
+from bot.storage.leases import PROCESS_ID
+from bot.storage.rate_shares import dead_owners
 
 log = logging.getLogger(__name__)
 
 TTL_S = 3 * 86400  # providers stop retrying after a few days; bodies live on in ``messages``
 RECOVERY_S = 30.0  # default of LAPOR_INBOX_RECOVERY_S: how often the recovery loop looks
 MAX_ATTEMPTS = 5
+ORPHAN_CHECK_S = 3.0  # how often the recovery loop looks for entries of a killed process
+DRAIN_S = 15.0  # a stopping process finishes the turns it acknowledged for this long (then others take over)
 
 # outcome of one message of a body: done; retry (the database was away: counts as an attempt); wait (another
 # live turn holds the message: look again later, not an attempt); rejected (cannot be used: recorded)
@@ -53,7 +61,8 @@ class Inbox:
         """Insert a verified body; None when ``key`` (a provider's own update id) was stored already."""
         now = utcnow()
         doc = {"_id": ObjectId() if key is None else key, "payload": payload, "status": "pending",
-               "received_at": now, "next_try_at": now + timedelta(seconds=self.grace_s), "attempts": 0}
+               "received_at": now, "next_try_at": now + timedelta(seconds=self.grace_s), "attempts": 0,
+               "owner": PROCESS_ID}
         try:
             await self.col.insert_one(doc)
         except DuplicateKeyError:
@@ -94,8 +103,37 @@ class Inbox:
         return await self.col.find_one_and_update(
             {"status": {"$in": ["pending", "processing"]},
              "$or": [{"next_try_at": {"$lt": now}}, {"next_try_at": {"$exists": False}}]},  # older entries
-            {"$set": {"status": "processing", "next_try_at": now + timedelta(seconds=self.lease_s)}},
+            {"$set": {"status": "processing", "next_try_at": now + timedelta(seconds=self.lease_s),
+                      "owner": PROCESS_ID}},
             return_document=ReturnDocument.AFTER)
+
+    async def claim_orphans(self, limit: int = 50) -> list[dict]:
+        """Unfinished entries whose owner is known dead, now leased to this process (one taker each)."""
+        dead = await dead_owners(self.col.database)
+        if not dead:
+            return []
+        found = await self.col.find({"status": {"$in": ["pending", "processing"]}, "owner": {"$in": dead}}
+                                    ).limit(limit).to_list(limit)
+        claimed = []
+        for doc in found:
+            now = utcnow()
+            res = await self.col.update_one(
+                {"_id": doc["_id"], "owner": doc["owner"], "status": {"$in": ["pending", "processing"]}},
+                {"$set": {"status": "processing", "owner": PROCESS_ID,
+                          "next_try_at": now + timedelta(seconds=self.lease_s)}})
+            if res.modified_count == 1:
+                claimed.append(doc)
+        if claimed:
+            log.warning("%s: %d entries of a dead process taken over", self.name, len(claimed))
+        return claimed
+
+    async def recover_orphans(self, process) -> int:
+        """Run ``process(doc)`` on every entry a killed process left behind (its heartbeat expired)."""
+        n = 0
+        while docs := await self.claim_orphans():
+            n += len(docs)
+            await asyncio.gather(*(process(doc) for doc in docs))
+        return n
 
     async def recover_once(self, process) -> int:
         """Run ``process(doc)`` on every entry a crashed or overloaded process left behind."""
@@ -106,14 +144,38 @@ class Inbox:
         return n
 
     async def recover_forever(self, process) -> None:
+        """Entries of killed processes every ``ORPHAN_CHECK_S``; every due entry every ``every_s``."""
+        tick = min(self.every_s, ORPHAN_CHECK_S)
+        waited = 0.0
         while True:
-            await asyncio.sleep(self.every_s)
+            await asyncio.sleep(tick)
+            waited += tick
             try:
-                await self.recover_once(process)
+                await self.recover_orphans(process)
+                if waited >= self.every_s:
+                    waited = 0.0
+                    await self.recover_once(process)
             except PyMongoError as exc:
                 log.warning("%s recovery: database unavailable (%s)", self.name, type(exc).__name__)
             except Exception:
                 log.exception("%s recovery failed", self.name)
+
+
+async def finish_tasks(tasks: set, timeout_s: float = DRAIN_S) -> int:
+    """Graceful stop: wait (bounded) for the webhook tasks in flight; those still running are cancelled (their
+    entries stay in the inbox, and other processes take them over once this one's heartbeat has ended).
+    Returns how many were cancelled."""
+    if tasks:
+        log.info("stop: finishing %d acknowledged webhooks", len(tasks))
+        await asyncio.wait(list(tasks), timeout=timeout_s)
+    left = [t for t in tasks if not t.done()]
+    for t in left:
+        t.cancel()
+    if left:
+        await asyncio.gather(*left, return_exceptions=True)
+        log.warning("stop: %d acknowledged webhooks not finished in %.0f s; left to the other processes",
+                    len(left), timeout_s)
+    return len(left)
 
 
 async def run_turn(runtime, inbound, on_failure=None) -> str:

@@ -36,7 +36,7 @@ from bot.phones import normalize_phone
 from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import constant_time_equal, doc_choices, record_attribution, short_hash, split_text, truncate
-from channels.inbox import DONE, REJECTED, RETRY, Inbox, run_turn
+from channels.inbox import DONE, REJECTED, RETRY, Inbox, finish_tasks, run_turn
 from channels.telegram_poller import PollerLease
 
 log = logging.getLogger(__name__)
@@ -170,15 +170,20 @@ class TelegramChannel(Channel):
         self._ready.set()
         log.info("telegram channel started (%s) as @%s", self.mode, self.app.bot.username)
 
-    async def stop(self) -> None:
-        self._ready.clear()
+    async def drain(self) -> None:
+        """Graceful stop: no more polling (the lease goes to another process) nor recovery here; the updates
+        already taken finish (bounded)."""
         if self._recover_task:
             self._recover_task.cancel()
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        if self.poller is not None:
+            await self.poller.stop()
+            self.poller = None
+        await finish_tasks(self._tasks)
+
+    async def stop(self) -> None:
+        self._ready.clear()
+        await self.drain()
         try:
-            if self.poller is not None:
-                await self.poller.stop()
             if self.app.updater and self.app.updater.running:
                 await self.app.updater.stop()
             if self.app.running:

@@ -12,8 +12,10 @@
   "request_location"}``, ``{"type": "error", "text"}``.
 - Static files: ``GET /webchat/static/{name}`` serves only the files of ``channels/static`` by exact name.
 - Uploads: ``POST /webchat/upload`` (multipart, one file ≤5 MB, JPEG/PNG/PDF checked by content) → GridFS.
-- Notifications: the Sender pushes to the visitor's open sockets in this process; otherwise they stay stored
-  and appear with the history on the next visit.
+- Notifications: the Sender pushes to the visitor's open sockets in this process; a process that holds a socket
+  of the visitor pushes what another process sent (``channels/webchat_push.py``: it polls for them while it
+  holds sockets and other processes are live). Nobody connected: they stay stored and appear with the history
+  on the next visit.
 """
 from __future__ import annotations
 
@@ -36,6 +38,7 @@ from bot.messages import Identity, InboundMessage, Location, Media, OutboundMess
 from bot.sending import Outcome, SendResult
 from bot.untrusted import BadInput, clean_str, loads_object
 from channels.base import Channel
+from channels.webchat_push import CrossProcessPush, provider_id
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +69,10 @@ class WebChatSender:
         self.chan = chan
 
     async def send(self, doc: dict) -> SendResult:
-        frame = {"type": "bot", "text": doc.get("text") or "", "choices": [
-            {"payload": c["payload"], "label": c["label"]} for c in (doc.get("choices") or [])],
-            "request_location": bool(doc.get("request_location")), "kind": doc.get("kind")}
-        delivered = await self.chan.push(doc["user_id"], frame)
-        # not connected: the message stays stored and is shown with the history on the next visit
-        return SendResult(Outcome.SENT, provider_id=f"webchat:{doc['_id']}" + ("" if delivered else ":stored"))
+        delivered = await self.chan.push(doc["user_id"], self.chan.doc_frame(doc))
+        # not connected here: a process holding the visitor's socket pushes it (it watches this provider id);
+        # nobody connected: it stays stored and is shown with the history on the next visit
+        return SendResult(Outcome.SENT, provider_id=provider_id(doc["user_id"], doc["_id"], delivered))
 
 
 class WebChatChannel(Channel):
@@ -83,6 +84,17 @@ class WebChatChannel(Channel):
         self.key = self._key()
         self.sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
+        self.cross = CrossProcessPush(self)  # pushes what other processes sent to this process's visitors
+
+    async def stop(self) -> None:
+        await self.cross.stop()
+
+    @staticmethod
+    def doc_frame(doc: dict) -> dict:
+        """A stored outbound message as the frame a socket gets."""
+        return {"type": "bot", "text": doc.get("text") or "", "choices": [
+            {"payload": c["payload"], "label": c["label"]} for c in (doc.get("choices") or [])],
+            "request_location": bool(doc.get("request_location")), "kind": doc.get("kind")}
 
     # ---------------------------------------------------------------- identity
     def _key(self) -> bytes:
@@ -159,6 +171,7 @@ class WebChatChannel(Channel):
         await ws.prepare(request)
         self.sockets.setdefault(visitor, set()).add(ws)
         try:
+            self.cross.connected(visitor)  # before the history is read: nothing sent after it is missed
             await ws.send_json({"type": "history", "messages": await self.history(visitor)})
             async for msg in ws:
                 if msg.type != WSMsgType.TEXT:
@@ -179,12 +192,14 @@ class WebChatChannel(Channel):
                 conns.discard(ws)
                 if not conns:
                     self.sockets.pop(visitor, None)
+                    self.cross.gone(visitor)
         return ws
 
     async def history(self, visitor: str) -> list[dict]:
         contact = await self.runtime.stores.contacts.find_by_identity("webchat", visitor)
         if contact is None:
             return []
+        self.cross.known(visitor, contact["_id"])
         out = []
         for m in await self.runtime.stores.messages.history(contact["_id"], limit=50):
             text = m.get("text") or ""
@@ -254,6 +269,8 @@ class WebChatChannel(Channel):
             finally:
                 if not lock._waiters:  # noqa: SLF001
                     self._locks.pop(visitor, None)
+        if replies:
+            self.cross.known(visitor, replies[0].contact_id)
         for r in replies:
             await self.push(visitor, self.frame(r))
 

@@ -50,7 +50,7 @@ from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, extension_for, numbered_menu,
                                  record_attribution, split_text, truncate)
-from channels.inbox import DONE, REJECTED, RETRY, Inbox, run_turn
+from channels.inbox import DONE, REJECTED, RETRY, Inbox, finish_tasks, run_turn
 
 log = logging.getLogger(__name__)
 
@@ -318,10 +318,14 @@ class WhatsAppChannel(Channel):
         await self.http()
         self._recover_task = asyncio.create_task(self.inbox.recover_forever(self._process))
 
-    async def stop(self) -> None:
+    async def drain(self) -> None:
+        """Graceful stop: no more recovery here; the acknowledged webhooks finish (bounded)."""
         await stop_task(self._recover_task, timeout_s=5, name="WhatsApp inbox recovery")
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=5)
+        self._recover_task = None
+        await finish_tasks(self._tasks)
+
+    async def stop(self) -> None:
+        await self.drain()
         if self._session:
             await self._session.close()
 

@@ -132,3 +132,24 @@ async def test_the_outreach_scheduler_stops_when_asked(make_runtime):
     assert not task.done()
     await rt.stop()
     assert task.done()
+
+
+async def test_a_draining_bot_refuses_new_work_with_retry_after_and_stays_live(make_runtime):
+    import aiohttp
+
+    rt = await make_runtime(http=True)
+    base = f"http://127.0.0.1:{rt.http_port}"
+    async with aiohttp.ClientSession() as s:
+        async with s.get(base + "/healthz") as r:
+            assert r.status == 200
+        rt.draining = True  # what stop() sets first (SIGTERM, Ctrl-C)
+        for method, path in (("POST", "/webhooks/whatsapp"), ("POST", "/webhooks/telegram"),
+                             ("GET", "/webchat/ws"), ("GET", "/healthz"), ("GET", "/healthz/ready")):
+            async with s.request(method, base + path, data=b"{}") as r:
+                assert r.status == 503, path
+                assert int(r.headers["Retry-After"]) > 0
+                assert (await r.json())["status"] == "draining"
+        async with s.get(base + "/healthz/live") as r:  # alive: the orchestrator must not kill it
+            assert r.status == 200
+        async with s.get(base + "/publik") as r:  # pages still answer until the listener closes
+            assert r.status == 200

@@ -20,6 +20,8 @@ from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from bot.storage.durability import durable
+from bot.storage.leases import PROCESS_ID
+from bot.storage.rate_shares import is_dead
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 
 PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep readable in logs
@@ -39,6 +41,9 @@ class MessageStore:
         await self.col.create_index([("status", ASCENDING), ("channel", ASCENDING), ("priority", ASCENDING),
                                      ("next_attempt_at", ASCENDING)], name="outbox")
         await self.col.create_index([("contact_id", ASCENDING), ("created_at", DESCENDING)])
+        # inbound messages whose turn is running (a handful at most): per-citizen order across processes
+        await self.col.create_index([("contact_id", ASCENDING), ("created_at", ASCENDING)], name="inbound_in_flight",
+                                    partialFilterExpression={"direction": "in", "status": "received"})
         await self.col.create_index([("provider_id", ASCENDING)], sparse=True)
         await self.col.create_index("created_at", expireAfterSeconds=self.retention_days * 86400,
                                     name="retention")
@@ -49,7 +54,8 @@ class MessageStore:
         """Insert before processing; the caller then runs the turn and marks it ``processed``.
 
         Returns None when this channel message id was seen already and is processed, failed, or still being
-        processed by a live turn; returns the stored id again when its turn was left unfinished (lease over)."""
+        processed by a live turn; returns the stored id again when its turn was left unfinished (lease over, or
+        its owner process known dead: ``rate_shares.dead_owners``)."""
         now = utcnow()
         doc = {
             "_id": ObjectId(), "direction": "in", "channel": msg.identity.channel,
@@ -59,6 +65,7 @@ class MessageStore:
             "location": msg.location.__dict__ if msg.location else None,
             "original_size": msg.original_size, "status": "received",
             "created_at": msg.received_at, "lease_until": now + timedelta(seconds=INBOUND_LEASE_S),
+            "owner": PROCESS_ID,
         }
         try:
             await self.durable.insert_one(doc)
@@ -67,15 +74,35 @@ class MessageStore:
         return doc["_id"]
 
     async def reclaim_inbound(self, channel: str, channel_message_id: str) -> ObjectId | None:
-        """Take over a stored inbound whose turn never finished (status received, lease over); None otherwise.
-        Messages stored before leases existed have no ``lease_until`` and are never taken over."""
+        """Take over a stored inbound whose turn never finished (status received, and its lease over or its
+        owner known dead: a killed process); None otherwise. Messages stored before leases existed have no
+        ``lease_until`` and are never taken over. Only redeliveries come here, so the extra read is off the
+        common path."""
+        doc = await self.col.find_one({"channel": channel, "channel_message_id": channel_message_id,
+                                       "direction": "in"}, {"status": 1, "lease_until": 1, "owner": 1})
+        if not doc or doc.get("status") != "received" or doc.get("lease_until") is None:
+            return None
         now = utcnow()
-        doc = await self.col.find_one_and_update(
-            {"channel": channel, "channel_message_id": channel_message_id, "direction": "in",
-             "status": "received", "lease_until": {"$lt": now}},
-            {"$set": {"lease_until": now + timedelta(seconds=INBOUND_LEASE_S)}, "$inc": {"reclaimed": 1}},
-            projection={"_id": 1})
-        return doc["_id"] if doc else None
+        if doc["lease_until"] >= now and not await is_dead(self.col.database, doc.get("owner")):
+            return None  # a live turn holds it
+        res = await self.col.update_one(  # compare-and-set on the lease: one taker only
+            {"_id": doc["_id"], "status": "received", "lease_until": doc["lease_until"]},
+            {"$set": {"lease_until": now + timedelta(seconds=INBOUND_LEASE_S), "owner": PROCESS_ID},
+             "$inc": {"reclaimed": 1}})
+        return doc["_id"] if res.modified_count == 1 else None
+
+    async def earlier_in_flight(self, contact_id, inbound_id) -> bool:
+        """Another inbound message of this contact, earlier than ``inbound_id`` (by its time, then its id), whose
+        turn is still running under a live lease (possibly in another process). One small read on the
+        ``inbound_in_flight`` index."""
+        docs = await self.col.find({"contact_id": contact_id, "direction": "in", "status": "received"},
+                                   {"created_at": 1, "lease_until": 1}).limit(20).to_list(20)
+        mine = next((d for d in docs if d["_id"] == inbound_id), None)
+        if mine is None:
+            return False
+        now = utcnow()
+        return any(d["_id"] != inbound_id and d.get("lease_until") is not None and d["lease_until"] > now
+                   and (d["created_at"], d["_id"]) < (mine["created_at"], inbound_id) for d in docs)
 
     async def inbound_unfinished(self, channel: str, channel_message_id: str) -> bool:
         """True while the inbound is stored but its turn has not completed (another turn holds the lease)."""
@@ -135,7 +162,8 @@ class MessageStore:
         # in 'queued' (sent twice); journaling it also makes the turn's earlier writes durable (one ordered log)
         res = await self.durable.update_one(
             {"_id": message_id, "status": "queued"},
-            {"$set": {"status": "sending", "claimed_at": now, "lease_until": now + timedelta(seconds=lease_s)},
+            {"$set": {"status": "sending", "claimed_at": now, "lease_until": now + timedelta(seconds=lease_s),
+                      "claimed_by": PROCESS_ID},
              "$inc": {"attempts": 1}})
         if res.modified_count != 1:
             return None
@@ -153,7 +181,7 @@ class MessageStore:
         token = ObjectId()
         res = await self.durable.update_many(  # journaled, as in ``claim``
             {"_id": {"$in": list(message_ids)}, "status": "queued"},
-            {"$set": {"status": "sending", "claimed_at": now, "claim_id": token,
+            {"$set": {"status": "sending", "claimed_at": now, "claim_id": token, "claimed_by": PROCESS_ID,
                       "lease_until": now + timedelta(seconds=lease_s)},
              "$inc": {"attempts": 1}})
         if not res.modified_count:
@@ -202,10 +230,14 @@ class MessageStore:
                                           "$unset": {"lease_until": "", "claimed_at": ""}})
         return res.modified_count
 
-    async def expire_leases(self) -> int:
-        """A message left in 'sending' by a crashed process may or may not have gone out: never resend it."""
+    async def expire_leases(self, dead: list | tuple = ()) -> int:
+        """A message left in 'sending' by a crashed process may or may not have gone out: never resend it.
+        Its lease ran out, or its claimer is known dead (``dead``: ``rate_shares.dead_owners``)."""
+        gone: dict = {"lease_until": {"$lt": utcnow()}}
+        if dead:
+            gone = {"$or": [gone, {"claimed_by": {"$in": list(dead)}}]}
         res = await self.col.update_many(
-            {"status": "sending", "lease_until": {"$lt": utcnow()}},
+            {"status": "sending", **gone},
             {"$set": {"status": "failed", "failure_reason": "interrupted", "failed_at": utcnow()}})
         return res.modified_count
 

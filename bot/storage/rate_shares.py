@@ -3,9 +3,15 @@
 Each process sending on a channel account keeps a heartbeat document in ``processes`` (renewed on every outbox
 sweep, expiring ``TTL_S`` after the last one) and sizes its own one-second window limiter to
 ``cap / live processes``. The sum of the processes' windows never exceeds the provider's cap, without a database
-round-trip per send. A process that stops removes its heartbeat, so the others take its share on their next
-sweep; a killed process's share comes back once its heartbeat expires. A process that has not yet seen the
+round-trip per send. A process that stops ends its heartbeat (sets it expired), so the others take its share on their
+next sweep; a killed process's share comes back once its heartbeat expires. A process that has not yet seen the
 others (the first seconds after start) may use more than its share until its next sweep.
+
+The same heartbeats say which processes are known dead (``dead_owners``): a heartbeat that exists but expired
+belongs to a killed process, whose leases (inbox entries, inbound turns, claimed sends, all stamped with the
+owner's ``PROCESS_ID``) others may take over at once instead of waiting for them to run out. A gracefully
+stopped process ends its heartbeat the same way once it has finished what it could. A process without a heartbeat
+document (not yet beating, or a command that never sends) is not known dead: its leases simply run out.
 """
 from __future__ import annotations
 
@@ -15,6 +21,23 @@ from bot.messages import utcnow
 from bot.storage.leases import PROCESS_ID
 
 TTL_S = 10.0
+REMEMBER_DEAD_S = 3600.0  # an expired heartbeat counts as a dead process this long (then it is only unknown)
+
+
+async def dead_owners(db) -> list[str]:
+    """Process ids whose heartbeat expired (killed processes), from the last ``REMEMBER_DEAD_S``."""
+    now = utcnow()
+    docs = await db["processes"].find(
+        {"until": {"$lt": now, "$gt": now - timedelta(seconds=REMEMBER_DEAD_S)}}, {"_id": 1}).to_list(None)
+    return [d["_id"] for d in docs if d["_id"] != PROCESS_ID]  # never this process (it may be stopping)
+
+
+async def is_dead(db, owner: str | None) -> bool:
+    """``owner``'s heartbeat exists and expired."""
+    if not owner or owner == PROCESS_ID:
+        return False
+    doc = await db["processes"].find_one({"_id": owner}, {"until": 1})
+    return doc is not None and doc["until"] < utcnow()
 
 
 class RateShares:
@@ -22,6 +45,7 @@ class RateShares:
         self.col = db["processes"]
         self.owner = owner
         self.peers = 1  # live processes seen at the last beat, this one included
+        self.dead: list[str] = []  # processes known dead at the last beat (``dead_owners``)
 
     async def beat(self, workers: dict) -> int:
         """Renew this process's heartbeat, count the live processes, resize each channel's limiter."""
@@ -29,11 +53,15 @@ class RateShares:
         await self.col.update_one({"_id": self.owner}, {"$set": {
             "until": now + timedelta(seconds=TTL_S), "channels": sorted(workers), "peers": self.peers}},
             upsert=True)
-        live = await self.col.count_documents({"until": {"$gt": now}})
-        self.peers = max(1, live)
+        beats = await self.col.find({"until": {"$gt": now - timedelta(seconds=REMEMBER_DEAD_S)}},
+                                    {"until": 1}).to_list(None)
+        self.peers = max(1, sum(1 for b in beats if b["until"] > now))
+        self.dead = [b["_id"] for b in beats if b["until"] < now and b["_id"] != PROCESS_ID]
         for w in workers.values():
             w.limiter.resize(w.sender.rate_per_s / self.peers)
         return self.peers
 
     async def leave(self) -> None:
-        await self.col.delete_one({"_id": self.owner})
+        """Stopping: the heartbeat ends now (not deleted: whatever this process still leases is taken over by
+        the others at once, as after a kill)."""
+        await self.col.update_one({"_id": self.owner}, {"$set": {"until": utcnow() - timedelta(seconds=1)}})

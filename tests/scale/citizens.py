@@ -75,7 +75,8 @@ class Citizen:
         self.lb, self.g, self.wa_id = lb, lb.graph, wa_id
         self.expected = 0  # replies this citizen has waited for so far
         self.timeout = reply_timeout_s
-        # async () -> bool: a reply to this citizen was cut off mid-send by a killed process (never resent)
+        # async (wa_id, replies expected, replies received) -> bool: a reply this citizen waits for was cut off
+        # mid-send by a killed process (marked interrupted, never resent, never arrived)
         self.interrupted_check = interrupted
         self.interrupted = False
 
@@ -89,7 +90,8 @@ class Citizen:
             polls += 1
             if len(self.g.to(self.wa_id)) >= self.expected:
                 return True
-            if self.interrupted_check is not None and polls % 40 == 0 and await self.interrupted_check(self.wa_id):
+            if self.interrupted_check is not None and polls % 40 == 0 and await self.interrupted_check(
+                    self.wa_id, self.expected, len(self.g.to(self.wa_id))):
                 self.interrupted = True
                 raise Interrupted(self.wa_id)
             return False

@@ -71,14 +71,24 @@ async def check_every_citizen(db, g, citizens: list[Citizen], confirmations: lis
 
 
 async def check_interrupted(db, g, c: Citizen) -> None:
-    """Sent at most once: what the provider got is exactly the replies stored as sent, in order, and the one
-    missing is marked failed/interrupted (never resent)."""
+    """Sent at most once: what the provider got is the replies stored as sent, in order, plus those marked
+    interrupted that had gone out before the kill; at least one interrupted reply never arrived (never resent)."""
     contact = await db.contacts.find_one({"channel": "whatsapp", "user_id": c.wa_id})
     stored = await db.messages.find({"contact_id": contact["_id"], "direction": "out"}).sort(
         [("created_at", 1), ("_id", 1)]).to_list(None)
-    sent = [m["text"] for m in stored if m["status"] != "failed"]
-    assert [g.text_of(m) for m in g.to(c.wa_id)] == sent
-    assert [m.get("failure_reason") for m in stored if m["status"] == "failed"] == ["interrupted"]
+    got = [g.text_of(m) for m in g.to(c.wa_id)]
+    i, lost = 0, 0
+    for m in stored:
+        if m["status"] == "failed":
+            assert m.get("failure_reason") == "interrupted"
+            if i < len(got) and got[i] == m["text"]:  # it went out just before the kill
+                i += 1
+            else:
+                lost += 1
+            continue
+        assert i < len(got) and got[i] == m["text"], (c.wa_id, m["text"][:40])
+        i += 1
+    assert i == len(got) and lost >= 1
     assert await db.reports.count_documents({"contact_id": contact["_id"]}) == 0
 
 
@@ -98,18 +108,20 @@ async def test_three_processes_answer_every_citizen_once_in_order(cluster, graph
         await client.close()
 
 
-# Opt-in (LAPOR_SCALE_KILL=1): on a fresh-clone CI run one citizen stayed unanswered for 180 s after the kill,
-# cause not found yet (issue 16 is open); the single-process kill tests (tests/channels/test_crash_recovery.py,
-# test_db_kill_burst.py) stay in the default suite.
-@pytest.mark.skipif(os.environ.get("LAPOR_SCALE_KILL") != "1", reason="opt-in: LAPOR_SCALE_KILL=1 (see comment)")
-@pytest.mark.timeout(900)
+# A killed process's work is taken over once its heartbeat has expired (about 10 s; channels/inbox.py), and a turn
+# saved just before the kill is answered from the replies saved with it (bot/engine.py): every citizen's wait is
+# seconds. The reply wait (180 s) and the time limit are bounds for a loaded 2-core machine, not expectations.
+@pytest.mark.timeout(600)
 async def test_a_killed_process_loses_nothing_acknowledged_and_answers_nothing_twice(cluster, graph):
     client = AsyncMongoClient(cluster.uri, tz_aware=True)
     db = client["lapor"]
 
-    async def interrupted(wa_id: str) -> bool:
-        return bool(await db.messages.count_documents({"direction": "out", "user_id": wa_id, "status": "failed",
-                                                       "failure_reason": "interrupted"}))
+    async def interrupted(wa_id: str, expected: int, received: int) -> bool:
+        """Every reply waited for exists and is settled, yet fewer arrived: one was cut off mid-send (an
+        interrupted reply that did go out before the kill does not count)."""
+        out = await db.messages.find({"direction": "out", "user_id": wa_id}, {"status": 1}).to_list(None)
+        return (received < expected <= len(out) and any(m["status"] == "failed" for m in out)
+                and not any(m["status"] in ("queued", "sending") for m in out))
     async with Balancer(graph, cluster.urls(), APP_SECRET) as lb:
         citizens = [Citizen(lb, w, interrupted=interrupted) for w in wa_ids(CITIZENS, "2")]
         run = asyncio.gather(*(c.file_report() for c in citizens))
