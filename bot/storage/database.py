@@ -20,6 +20,7 @@ from bot.storage.leases import LeaseStore
 from bot.storage.messages import MessageStore
 from bot.storage.notifications import NotificationStore
 from bot.storage.reports import ReportStore
+from bot.storage.roundtrips import RoundTrips
 from bot.storage.staff_tokens import TokenStore
 from bot.storage.telegram_callbacks import CallbackPayloads
 from bot.storage.volunteers import VolunteerStore
@@ -51,6 +52,7 @@ class Stores:
     audit: AuditLog
     notifications: NotificationStore
     telegram_callbacks: CallbackPayloads
+    roundtrips: RoundTrips | None = None  # commands sent, by name (bot/storage/roundtrips.py; GET /metrics)
 
     async def ensure_indexes(self) -> None:
         for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
@@ -74,8 +76,10 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
     # The driver's own patience (30 s to find the server, 20 s to connect or to answer a monitoring check)
     # applies once running: a server that is slow under load (a model training beside it) is not declared
     # gone. Only the first contact is bounded by ``timeout_ms`` per attempt, so a wrong URI fails fast.
+    roundtrips = RoundTrips()
     client: AsyncMongoClient = AsyncMongoClient(
-        uri, tz_aware=True, maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS)
+        uri, tz_aware=True, maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS,
+        event_listeners=[roundtrips])
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
@@ -97,7 +101,7 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
         handoffs=HandoffStore(db), volunteers=VolunteerStore(db), counters=CounterStore(db), files=FileStore(db),
         staff_tokens=TokenStore(db), audit=AuditLog(db), notifications=NotificationStore(db),
-        telegram_callbacks=CallbackPayloads(db),
+        telegram_callbacks=CallbackPayloads(db), roundtrips=roundtrips,
     )
     await stores.ensure_indexes()
     return stores
