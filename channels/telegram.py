@@ -176,6 +176,7 @@ class TelegramChannel(Channel):
             self._recover_task.cancel()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=5)
+        await self.inbox.close()  # group-committed inbox writes still waiting
         try:
             if self.poller is not None:
                 await self.poller.stop()

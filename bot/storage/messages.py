@@ -10,6 +10,11 @@ Outbound status: queued -> sending -> sent -> delivered -> read, or failed (with
 person writes again (WhatsApp outside the 24-hour window, ``bot/held.py``; then back to queued).
 A message is claimed (queued -> sending) before the provider call and never claimed twice, so a
 crash can lose at most the in-flight message but never send it twice.
+
+Group commit (``bot/storage/coalesce.py``): the per-message bookkeeping of concurrent turns is written together,
+one command per batch, each caller still waiting for its own write: inbound inserts (journaled, as before),
+``processed``/``failed`` marks and ``sent`` marks (one unordered ``bulk_write``), reply claims (one
+``update_many``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from bot.storage.coalesce import Coalescer, bulk, per_item_errors
 from bot.storage.durability import durable
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 
@@ -31,6 +37,16 @@ class MessageStore:
         self.col = db["messages"]
         self.durable = durable(self.col)  # acknowledged to someone outside: journaled first
         self.retention_days = retention_days
+        # group commit of concurrent turns' bookkeeping (module docstring)
+        self._inbound_inserts = Coalescer(self._insert_inbound_batch, name="inbound inserts")
+        self._updates = Coalescer(lambda ops: bulk(self.col, ops), name="message marks")
+        self._claims = Coalescer(self._claim_batch, name="reply claims")
+        self._receipts = Coalescer(self._receipt_batch, name="delivery receipts")
+
+    async def close(self) -> None:
+        """Write the group-committed writes still waiting (before the client closes)."""
+        for c in (self._inbound_inserts, self._updates, self._claims, self._receipts):
+            await c.stop()
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index(
@@ -61,10 +77,19 @@ class MessageStore:
             "created_at": msg.received_at, "lease_until": now + timedelta(seconds=INBOUND_LEASE_S),
         }
         try:
-            await self.durable.insert_one(doc)
+            await self._inbound_inserts.submit(doc)  # journaled, with the other turns' inserts
         except DuplicateKeyError:
             return await self.reclaim_inbound(msg.identity.channel, msg.channel_message_id)
         return doc["_id"]
+
+    async def _insert_inbound_batch(self, docs: list[dict]) -> list:
+        try:
+            await self.durable.insert_many(docs, ordered=False)
+            return [None] * len(docs)
+        except BulkWriteError as exc:  # per message: a redelivered id is that caller's DuplicateKeyError
+            if exc.details.get("writeConcernErrors"):
+                raise
+            return per_item_errors(len(docs), exc)
 
     async def reclaim_inbound(self, channel: str, channel_message_id: str) -> ObjectId | None:
         """Take over a stored inbound whose turn never finished (status received, lease over); None otherwise.
@@ -84,9 +109,9 @@ class MessageStore:
         return bool(doc) and doc.get("status") == "received" and doc.get("lease_until") is not None
 
     async def mark_inbound(self, message_id, status: str, **fields) -> None:
-        """``processed`` or ``failed``: the turn is over, the lease is dropped."""
-        await self.col.update_one({"_id": message_id}, {"$set": {"status": status, **fields},
-                                                        "$unset": {"lease_until": ""}})
+        """``processed`` or ``failed``: the turn is over, the lease is dropped (group-committed)."""
+        await self._updates.submit(UpdateOne({"_id": message_id}, {"$set": {"status": status, **fields},
+                                                                    "$unset": {"lease_until": ""}}))
 
     async def set_parts_sent(self, message_id, n: int) -> None:
         """How many parts of a long message went out already (a retry sends only the rest)."""
@@ -126,20 +151,44 @@ class MessageStore:
                 raise
             return exc.details.get("nInserted", 0)
 
-    async def claim(self, message_id, lease_s: float = 60) -> dict | None:
-        """queued -> sending, only if still queued. The one place that decides who sends."""
-        now = utcnow()
-        # a conditional update_one is as atomic as findAndModify (only one claimer matches 'queued') and much
-        # cheaper on the embedded database, whose findAndModify scans the collection
-        # journaled: a claim lost to a kill -9 of the database would put a message the provider already has back
-        # in 'queued' (sent twice); journaling it also makes the turn's earlier writes durable (one ordered log)
-        res = await self.durable.update_one(
-            {"_id": message_id, "status": "queued"},
-            {"$set": {"status": "sending", "claimed_at": now, "lease_until": now + timedelta(seconds=lease_s)},
-             "$inc": {"attempts": 1}})
-        if res.modified_count != 1:
-            return None
-        return await self.col.find_one({"_id": message_id})
+    async def claim(self, message_id, lease_s: float = 60, doc: dict | None = None) -> dict | None:
+        """queued -> sending, only if still queued. The one place that decides who sends.
+
+        ``doc``: the document as this process just inserted it (``queue``), if it has it: when every claim of
+        the batch succeeded, the claimed document is built from it instead of read back. Concurrent claims
+        are group-committed (``_claim_batch``)."""
+        return await self._claims.submit((message_id, lease_s, doc))
+
+    async def _claim_batch(self, items: list[tuple]) -> list:
+        """One conditional ``update_many`` per lease length: only one claimer can move a document out of
+        'queued', so still at most once. A fresh claim token marks what this batch moved; the documents are read
+        back (one ``find`` by the token) unless every one was claimed and held in memory already.
+        Journaled: a claim lost to a kill -9 of the database would put a message the provider already has back
+        in 'queued' (sent twice); journaling it also makes the turns' earlier writes durable (one ordered log)."""
+        out: list = [None] * len(items)
+        first: dict = {}  # message id -> index of its first claim in the batch (a repeat gets None)
+        for i, (mid, _lease, _doc) in enumerate(items):
+            first.setdefault(mid, i)
+        for lease_s in {lease for _m, lease, _d in items}:
+            idx = [i for i in first.values() if items[i][1] == lease_s]
+            ids = [items[i][0] for i in idx]
+            now = utcnow()
+            fields = {"status": "sending", "claimed_at": now, "claim_id": ObjectId(),
+                      "lease_until": now + timedelta(seconds=lease_s)}
+            res = await self.durable.update_many({"_id": {"$in": ids}, "status": "queued"},
+                                                 {"$set": fields, "$inc": {"attempts": 1}})
+            if not res.modified_count:
+                continue
+            if res.modified_count == len(ids) and all(items[i][2] is not None for i in idx):
+                for i in idx:
+                    held = items[i][2]
+                    out[i] = {**held, **fields, "attempts": held.get("attempts", 0) + 1}
+                continue
+            docs = {d["_id"]: d for d in await self.col.find(
+                {"_id": {"$in": ids}, "claim_id": fields["claim_id"]}).to_list(None)}
+            for i in idx:
+                out[i] = docs.get(items[i][0])
+        return out
 
     async def claim_many(self, message_ids: list, lease_s: float = 60) -> list[dict]:
         """Batch ``claim``: queued -> sending for those of ``message_ids`` still queued, in two round-trips.
@@ -180,8 +229,10 @@ class MessageStore:
         return await cur.to_list(limit)
 
     async def mark_sent(self, message_id, provider_id: str | None) -> None:
-        await self.col.update_one({"_id": message_id}, {"$set": {
-            "status": "sent", "provider_id": provider_id, "sent_at": utcnow()}})
+        """Group-committed with other marks; until it is written the message stays 'sending' (a crash then
+        ends it as 'interrupted', never sent twice)."""
+        await self._updates.submit(UpdateOne({"_id": message_id}, {"$set": {
+            "status": "sent", "provider_id": provider_id, "sent_at": utcnow()}}))
 
     async def requeue(self, message_id, delay_s: float, error: str) -> None:
         await self.col.update_one({"_id": message_id}, {"$set": {
@@ -221,6 +272,30 @@ class MessageStore:
         return await self.col.find_one_and_update(
             {"provider_id": provider_id, "status": {"$in": lower}}, {"$set": fields},
             return_document=ReturnDocument.AFTER)
+
+    async def mark_provider_status(self, provider_id: str, status: str) -> bool:
+        """A delivery receipt without an error (sent, delivered, read), group-committed: the same never-backwards
+        rule as ``update_provider_status``. True when the message is known (moved, or already further along);
+        False when no message has this provider id yet (the receipt beat our own bookkeeping)."""
+        return await self._receipts.submit((provider_id, status))
+
+    async def _receipt_batch(self, items: list[tuple]) -> list:
+        """One ``update_many`` per status; the ids are read back (one ``find``) only when some did not move."""
+        known: set = set()
+        unsure: list = []
+        for status in {st for _p, st in items}:
+            pids = list({p for p, st in items if st == status})
+            lower = [s for s, r in self._RANK.items() if r < self._RANK.get(status, 0)]
+            res = await self.col.update_many({"provider_id": {"$in": pids}, "status": {"$in": lower}},
+                                             {"$set": {"status": status, f"{status}_at": utcnow()}})
+            if res.modified_count == len(pids):
+                known.update(pids)
+            else:
+                unsure += pids
+        if unsure:
+            known.update(d["provider_id"] for d in await self.col.find(
+                {"provider_id": {"$in": unsure}}, {"provider_id": 1}).to_list(None))
+        return [p in known for p, _st in items]
 
     async def get(self, message_id) -> dict | None:
         return await self.col.find_one({"_id": message_id})
