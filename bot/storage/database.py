@@ -67,6 +67,7 @@ class Stores:
             return False
 
     async def close(self) -> None:
+        await self.messages.close()  # group-committed writes still waiting are written first
         await self.client.close()
 
 
