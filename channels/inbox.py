@@ -50,7 +50,7 @@ class Inbox:
         self.name = name
         self.every_s, self.grace_s, self.lease_s = recovery_s, 2 * recovery_s, 4 * recovery_s
         self._inserts = Coalescer(self._insert_batch, name=f"{name} inserts")
-        self._done = Coalescer(lambda ops: bulk(self.col, ops), name=f"{name} done marks")
+        self._done = Coalescer(lambda ops: bulk(self.col, ops), name=f"{name} done marks", keep_cancelled=True)
 
     async def close(self) -> None:
         """Write the group-committed stores and marks still waiting."""

@@ -174,3 +174,14 @@ async def test_a_burst_larger_than_one_command_goes_out_in_full_commands(stores,
     await asyncio.gather(*(stores.messages.mark_inbound(mid, "processed") for mid in ids))
     assert cmds(stores, "update messages") - before == -(-n // stores.messages._updates.max_items)
     assert await stores.messages.col.count_documents({"status": "processed"}) == n
+
+
+async def test_a_mark_whose_caller_was_cancelled_is_still_written(stores):
+    """A 'sent' mark records what already happened: written even if its caller is cancelled (a stop)."""
+    docs = await stores.messages.queue([OutboundMessage(Identity("whatsapp", "6281300000"), "balasan")])
+    await stores.messages.claim(docs[0]["_id"], doc=docs[0])
+    task = asyncio.create_task(stores.messages.mark_sent(docs[0]["_id"], "wamid.X"))
+    await asyncio.sleep(0)
+    task.cancel()
+    await stores.messages.close()
+    assert (await stores.messages.get(docs[0]["_id"]))["status"] == "sent"

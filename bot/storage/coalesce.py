@@ -9,9 +9,10 @@ then sends: no timer), and under load one command carries the writes of every tu
 Nothing runs while nothing waits.
 
 If ``run`` raises (the database is away), every caller of that batch gets the exception and the next batch is
-tried afresh: nothing is dropped silently. A caller cancelled before its batch was taken is left out; once
-taken, its write goes out like any other (as a cancelled single write may already have). ``stop()`` writes what
-is queued; a ``submit`` after it writes alone.
+tried afresh: nothing is dropped silently. A caller cancelled before its batch was taken is left out (a claim
+or insert nobody waits for any more), unless ``keep_cancelled`` (marks that record what already happened, such as
+a message sent: written anyway); once taken, its write goes out like any other. ``stop()`` writes what is
+queued; a ``submit`` after it writes alone.
 """
 from __future__ import annotations
 
@@ -29,11 +30,12 @@ MAX_ITEMS = 128  # one command's worth; larger bursts go out as several commands
 
 class Coalescer:
     def __init__(self, run: Callable[[list], Awaitable[list]], *, max_items: int = MAX_ITEMS, window_s: float = 0.0,
-                 name: str = "writes"):
+                 name: str = "writes", keep_cancelled: bool = False):
         self._run = run
         self.max_items = max_items
         self.window_s = window_s  # > 0: wait this long for company before a batch that is not full (measured: 0)
         self.name = name
+        self.keep_cancelled = keep_cancelled
         self._waiting: deque = deque()
         self._task: asyncio.Task | None = None
         self._stopped = False
@@ -59,7 +61,7 @@ class Coalescer:
             batch = []
             while self._waiting and len(batch) < self.max_items:
                 item, fut = self._waiting.popleft()
-                if not fut.done():  # a caller cancelled before its batch was taken is left out
+                if self.keep_cancelled or not fut.done():  # a caller cancelled before now is left out
                     batch.append((item, fut))
             if not batch:
                 continue

@@ -39,7 +39,7 @@ class MessageStore:
         self.retention_days = retention_days
         # group commit of concurrent turns' bookkeeping (module docstring)
         self._inbound_inserts = Coalescer(self._insert_inbound_batch, name="inbound inserts")
-        self._updates = Coalescer(lambda ops: bulk(self.col, ops), name="message marks")
+        self._updates = Coalescer(lambda ops: bulk(self.col, ops), name="message marks", keep_cancelled=True)
         self._claims = Coalescer(self._claim_batch, name="reply claims")
         self._receipts = Coalescer(self._receipt_batch, name="delivery receipts")
 
