@@ -185,3 +185,14 @@ async def test_a_mark_whose_caller_was_cancelled_is_still_written(stores):
     task.cancel()
     await stores.messages.close()
     assert (await stores.messages.get(docs[0]["_id"]))["status"] == "sent"
+
+
+async def test_replies_of_concurrent_turns_are_one_insert(stores):
+    before = cmds(stores, "insert messages")
+    turns = [[OutboundMessage(Identity("whatsapp", f"62814{t:05d}"), f"balasan {t}.{k}") for k in range(t % 3 + 1)]
+             for t in range(10)]
+    stored = await asyncio.gather(*(stores.messages.queue(msgs) for msgs in turns))
+    assert cmds(stores, "insert messages") - before == 1
+    assert [len(s) for s in stored] == [len(m) for m in turns]
+    assert all(m.message_id == d["_id"] for msgs, docs in zip(turns, stored) for m, d in zip(msgs, docs))
+    assert await stores.messages.col.count_documents({"direction": "out"}) == sum(len(m) for m in turns)

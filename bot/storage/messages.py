@@ -13,8 +13,8 @@ crash can lose at most the in-flight message but never send it twice.
 
 Group commit (``bot/storage/coalesce.py``): the per-message bookkeeping of concurrent turns is written together,
 one command per batch, each caller still waiting for its own write: inbound inserts (journaled, as before),
-``processed``/``failed`` marks and ``sent`` marks (one unordered ``bulk_write``), reply claims (one
-``update_many``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
+reply inserts, ``processed``/``failed`` marks and ``sent`` marks (one unordered ``bulk_write``), reply claims
+(one ``update_many``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
 """
 from __future__ import annotations
 
@@ -39,13 +39,14 @@ class MessageStore:
         self.retention_days = retention_days
         # group commit of concurrent turns' bookkeeping (module docstring)
         self._inbound_inserts = Coalescer(self._insert_inbound_batch, name="inbound inserts")
+        self._outbound_inserts = Coalescer(self._insert_outbound_batch, name="reply inserts")
         self._updates = Coalescer(lambda ops: bulk(self.col, ops), name="message marks", keep_cancelled=True)
         self._claims = Coalescer(self._claim_batch, name="reply claims")
         self._receipts = Coalescer(self._receipt_batch, name="delivery receipts")
 
     async def close(self) -> None:
         """Write the group-committed writes still waiting (before the client closes)."""
-        for c in (self._inbound_inserts, self._updates, self._claims, self._receipts):
+        for c in (self._inbound_inserts, self._outbound_inserts, self._updates, self._claims, self._receipts):
             await c.stop()
 
     async def ensure_indexes(self) -> None:
@@ -135,8 +136,24 @@ class MessageStore:
         for m, d in zip(msgs, docs):
             m.message_id = d["_id"]
         if docs:
-            await self.col.insert_many(docs, ordered=True)
+            await self._outbound_inserts.submit(docs)  # with the other turns' replies: one insert
         return docs
+
+    async def _insert_outbound_batch(self, groups: list[list[dict]]) -> list:
+        """One ``insert_many`` for the replies of several turns; a turn whose documents failed hears its error."""
+        flat = [d for g in groups for d in g]
+        try:
+            await self.col.insert_many(flat, ordered=False)
+            return [None] * len(groups)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise
+            errors = per_item_errors(len(flat), exc)
+        out, i = [], 0
+        for g in groups:
+            out.append(next((e for e in errors[i:i + len(g)] if e is not None), None))
+            i += len(g)
+        return out
 
     async def insert_outbound(self, docs: list[dict]) -> int:
         """Insert prepared outbound documents (``outbound_doc``); an ``_id`` already stored is kept, not
