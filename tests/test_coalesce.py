@@ -196,3 +196,20 @@ async def test_replies_of_concurrent_turns_are_one_insert(stores):
     assert [len(s) for s in stored] == [len(m) for m in turns]
     assert all(m.message_id == d["_id"] for msgs, docs in zip(turns, stored) for m, d in zip(msgs, docs))
     assert await stores.messages.col.count_documents({"direction": "out"}) == sum(len(m) for m in turns)
+
+
+async def test_a_turns_processed_mark_and_its_replys_claim_share_one_command(stores):
+    mid = await stores.messages.store_inbound(inbound(7), ObjectId())
+    docs = await stores.messages.queue([OutboundMessage(Identity("whatsapp", "6281200007"), "balasan")])
+    upd, find = cmds(stores, "update messages"), cmds(stores, "find messages")
+    _, claimed = await asyncio.gather(stores.messages.mark_inbound(mid, "processed"),
+                                      stores.messages.claim(docs[0]["_id"], doc=docs[0]))
+    assert cmds(stores, "update messages") - upd == 1 and cmds(stores, "find messages") == find
+    assert claimed["status"] == "sending" and (await stores.messages.get(mid))["status"] == "processed"
+    # a mark that changes nothing (a message gone) makes the batch read its claims back: still exact
+    more = await stores.messages.queue([OutboundMessage(Identity("whatsapp", "6281200008"), "lagi")])
+    find = cmds(stores, "find messages")
+    _, claimed = await asyncio.gather(stores.messages.mark_inbound(ObjectId(), "processed"),
+                                      stores.messages.claim(more[0]["_id"], doc=more[0]))
+    assert claimed["_id"] == more[0]["_id"] and claimed["attempts"] == 1
+    assert cmds(stores, "find messages") - find == 1

@@ -11,7 +11,7 @@ Nothing runs while nothing waits.
 If ``run`` raises (the database is away), every caller of that batch gets the exception and the next batch is
 tried afresh: nothing is dropped silently. A caller cancelled before its batch was taken is left out (a claim
 or insert nobody waits for any more), unless ``keep_cancelled`` (marks that record what already happened, such as
-a message sent: written anyway); once taken, its write goes out like any other. ``stop()`` writes what is
+a message sent: written anyway; a predicate may decide per item); once taken, its write goes out like any other. ``stop()`` writes what is
 queued; a ``submit`` after it writes alone.
 """
 from __future__ import annotations
@@ -30,7 +30,7 @@ MAX_ITEMS = 128  # one command's worth; larger bursts go out as several commands
 
 class Coalescer:
     def __init__(self, run: Callable[[list], Awaitable[list]], *, max_items: int = MAX_ITEMS, window_s: float = 0.0,
-                 name: str = "writes", keep_cancelled: bool = False):
+                 name: str = "writes", keep_cancelled: bool | Callable[[Any], bool] = False):
         self._run = run
         self.max_items = max_items
         self.window_s = window_s  # > 0: wait this long for company before a batch that is not full (measured: 0)
@@ -61,7 +61,8 @@ class Coalescer:
             batch = []
             while self._waiting and len(batch) < self.max_items:
                 item, fut = self._waiting.popleft()
-                if self.keep_cancelled or not fut.done():  # a caller cancelled before now is left out
+                keep = self.keep_cancelled(item) if callable(self.keep_cancelled) else self.keep_cancelled
+                if keep or not fut.done():  # a caller cancelled before now is left out
                     batch.append((item, fut))
             if not batch:
                 continue

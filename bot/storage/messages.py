@@ -13,8 +13,8 @@ crash can lose at most the in-flight message but never send it twice.
 
 Group commit (``bot/storage/coalesce.py``): the per-message bookkeeping of concurrent turns is written together,
 one command per batch, each caller still waiting for its own write: inbound inserts (journaled, as before),
-reply inserts, ``processed``/``failed`` marks and ``sent`` marks (one unordered ``bulk_write``), reply claims
-(one ``update_many``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
+reply inserts, ``processed``/``failed`` marks, reply claims and ``sent`` marks (together in one unordered
+``bulk_write``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from bot.storage.coalesce import Coalescer, bulk, per_item_errors
+from bot.storage.coalesce import Coalescer, per_item_errors
 from bot.storage.durability import durable
 from bot.messages import InboundMessage, OutboundMessage, utcnow
 
@@ -40,13 +40,15 @@ class MessageStore:
         # group commit of concurrent turns' bookkeeping (module docstring)
         self._inbound_inserts = Coalescer(self._insert_inbound_batch, name="inbound inserts")
         self._outbound_inserts = Coalescer(self._insert_outbound_batch, name="reply inserts")
-        self._updates = Coalescer(lambda ops: bulk(self.col, ops), name="message marks", keep_cancelled=True)
-        self._claims = Coalescer(self._claim_batch, name="reply claims")
+        # marks and reply claims share one unordered bulk_write: a turn's processed mark and its reply's claim
+        # usually go out together; a mark whose caller was cancelled is still written, a claim is not
+        self._updates = Coalescer(self._update_batch, name="message updates",
+                                  keep_cancelled=lambda item: item[0] == "mark")
         self._receipts = Coalescer(self._receipt_batch, name="delivery receipts")
 
     async def close(self) -> None:
         """Write the group-committed writes still waiting (before the client closes)."""
-        for c in (self._inbound_inserts, self._outbound_inserts, self._updates, self._claims, self._receipts):
+        for c in (self._inbound_inserts, self._outbound_inserts, self._updates, self._receipts):
             await c.stop()
 
     async def ensure_indexes(self) -> None:
@@ -111,8 +113,8 @@ class MessageStore:
 
     async def mark_inbound(self, message_id, status: str, **fields) -> None:
         """``processed`` or ``failed``: the turn is over, the lease is dropped (group-committed)."""
-        await self._updates.submit(UpdateOne({"_id": message_id}, {"$set": {"status": status, **fields},
-                                                                    "$unset": {"lease_until": ""}}))
+        await self._updates.submit(("mark", UpdateOne({"_id": message_id}, {"$set": {"status": status, **fields},
+                                                                             "$unset": {"lease_until": ""}})))
 
     async def set_parts_sent(self, message_id, n: int) -> None:
         """How many parts of a long message went out already (a retry sends only the rest)."""
@@ -171,40 +173,55 @@ class MessageStore:
     async def claim(self, message_id, lease_s: float = 60, doc: dict | None = None) -> dict | None:
         """queued -> sending, only if still queued. The one place that decides who sends.
 
-        ``doc``: the document as this process just inserted it (``queue``), if it has it: when every claim of
-        the batch succeeded, the claimed document is built from it instead of read back. Concurrent claims
-        are group-committed (``_claim_batch``)."""
-        return await self._claims.submit((message_id, lease_s, doc))
+        ``doc``: the document as this process just inserted it (``queue``), if it has it: when everything in
+        the batch applied, the claimed document is built from it instead of read back. Group-committed with
+        the other claims and marks (``_update_batch``)."""
+        return await self._updates.submit(("claim", (message_id, lease_s, doc)))
 
-    async def _claim_batch(self, items: list[tuple]) -> list:
-        """One conditional ``update_many`` per lease length: only one claimer can move a document out of
-        'queued', so still at most once. A fresh claim token marks what this batch moved; the documents are read
-        back (one ``find`` by the token) unless every one was claimed and held in memory already.
-        Journaled: a claim lost to a kill -9 of the database would put a message the provider already has back
-        in 'queued' (sent twice); journaling it also makes the turns' earlier writes durable (one ordered log)."""
-        out: list = [None] * len(items)
-        first: dict = {}  # message id -> index of its first claim in the batch (a repeat gets None)
-        for i, (mid, _lease, _doc) in enumerate(items):
-            first.setdefault(mid, i)
-        for lease_s in {lease for _m, lease, _d in items}:
-            idx = [i for i in first.values() if items[i][1] == lease_s]
-            ids = [items[i][0] for i in idx]
-            now = utcnow()
-            fields = {"status": "sending", "claimed_at": now, "claim_id": ObjectId(),
-                      "lease_until": now + timedelta(seconds=lease_s)}
-            res = await self.durable.update_many({"_id": {"$in": ids}, "status": "queued"},
-                                                 {"$set": fields, "$inc": {"attempts": 1}})
-            if not res.modified_count:
-                continue
-            if res.modified_count == len(ids) and all(items[i][2] is not None for i in idx):
-                for i in idx:
-                    held = items[i][2]
-                    out[i] = {**held, **fields, "attempts": held.get("attempts", 0) + 1}
-                continue
-            docs = {d["_id"]: d for d in await self.col.find(
-                {"_id": {"$in": ids}, "claim_id": fields["claim_id"]}).to_list(None)}
-            for i in idx:
-                out[i] = docs.get(items[i][0])
+    async def _update_batch(self, items: list[tuple]) -> list:
+        """Marks and claims in one unordered ``bulk_write`` (one ``update`` command).
+
+        A claim is a conditional update on ``status: queued``, so only one claimer can move a document out of
+        'queued' (still at most once); it stamps the batch's claim token. When every operation modified its
+        document, every claim won and, for documents held in memory, nothing is read back; otherwise one
+        ``find`` by the token returns exactly the documents this batch claimed. Journaled when it carries a
+        claim: a claim lost to a kill -9 of the database would put a message the provider already has back in
+        'queued' (sent twice); journaling also makes the turns' earlier writes durable (one ordered log)."""
+        now, token = utcnow(), ObjectId()
+        ops: list = []
+        where: list = [None] * len(items)  # item -> index of its operation (a repeated claim has none: None)
+        claims: dict = {}  # item index -> (message id, fields set, held document)
+        for i, (kind, x) in enumerate(items):
+            if kind == "claim":
+                mid, lease_s, held = x
+                if any(c[0] == mid for c in claims.values()):
+                    continue
+                fields = {"status": "sending", "claimed_at": now, "claim_id": token,
+                          "lease_until": now + timedelta(seconds=lease_s)}
+                claims[i] = (mid, fields, held)
+                x = UpdateOne({"_id": mid, "status": "queued"}, {"$set": fields, "$inc": {"attempts": 1}})
+            where[i] = len(ops)
+            ops.append(x)
+        col = self.durable if claims else self.col
+        try:
+            res = await col.bulk_write(ops, ordered=False)
+            errors, modified = [None] * len(ops), res.modified_count
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise
+            errors, modified = per_item_errors(len(ops), exc), -1
+        out: list = [None if w is None else errors[w] for w in where]
+        if not claims:
+            return out
+        if modified == len(ops) and all(held is not None for _m, _f, held in claims.values()):
+            for i, (_mid, fields, held) in claims.items():
+                out[i] = {**held, **fields, "attempts": held.get("attempts", 0) + 1}
+            return out
+        docs = {d["_id"]: d for d in await self.col.find(
+            {"_id": {"$in": [c[0] for c in claims.values()]}, "claim_id": token}).to_list(None)}
+        for i, (mid, _fields, _held) in claims.items():
+            if out[i] is None:
+                out[i] = docs.get(mid)
         return out
 
     async def claim_many(self, message_ids: list, lease_s: float = 60) -> list[dict]:
@@ -248,8 +265,8 @@ class MessageStore:
     async def mark_sent(self, message_id, provider_id: str | None) -> None:
         """Group-committed with other marks; until it is written the message stays 'sending' (a crash then
         ends it as 'interrupted', never sent twice)."""
-        await self._updates.submit(UpdateOne({"_id": message_id}, {"$set": {
-            "status": "sent", "provider_id": provider_id, "sent_at": utcnow()}}))
+        await self._updates.submit(("mark", UpdateOne({"_id": message_id}, {"$set": {
+            "status": "sent", "provider_id": provider_id, "sent_at": utcnow()}})))
 
     async def requeue(self, message_id, delay_s: float, error: str) -> None:
         await self.col.update_one({"_id": message_id}, {"$set": {
