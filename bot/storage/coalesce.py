@@ -33,7 +33,10 @@ class Coalescer:
                  name: str = "writes", keep_cancelled: bool | Callable[[Any], bool] = False):
         self._run = run
         self.max_items = max_items
-        self.window_s = window_s  # > 0: wait this long for company before a batch that is not full (measured: 0)
+        # > 0: wait this long for company before a batch that is not full. Default 0: with 2 ms, bench/scale.py
+        # (2026-12-01) saved 0.6 commands per turn at 100 msg/s (webhook inbox inserts) but every write waited
+        # the 2 ms even when alone (acknowledgement p50 3.6 -> 5.3 ms at 20 msg/s)
+        self.window_s = window_s
         self.name = name
         self.keep_cancelled = keep_cancelled
         self._waiting: deque = deque()
