@@ -27,11 +27,14 @@ def seen(g, wa_id) -> list[tuple]:
     return [(m["type"], g.text_of(m), tuple(g.options(m) or ())) for m in g.to(wa_id)]
 
 
-async def step(g, drv, post, people) -> None:
+async def step(rt, g, post, people) -> None:
+    """Everyone posts at once; then every turn and every reply of this step is through."""
     counts = {w: len(g.to(w)) for w in people}
     statuses = await asyncio.gather(*(post(w) for w in people))
     assert all(st == 200 for st, _ in statuses)
     await wait_until(lambda: all(len(g.to(w)) > counts[w] for w in people), 60)
+    await next(c for c in rt.channels if c.name == "whatsapp").idle()
+    await rt.outbox.drain()
 
 
 async def test_thirty_citizens_at_once_get_their_replies_once_in_order_with_fewer_commands(wa):
@@ -41,9 +44,7 @@ async def test_thirty_citizens_at_once_get_their_replies_once_in_order_with_fewe
     # one citizen alone first: the replies every citizen must get, in this order
     ref = "6281288800000"
     for post in script:
-        await step(g, drv, post, [ref])
-    await wait_until(lambda: rt.outbox.workers["whatsapp"].idle.is_set(), 30)
-    await asyncio.sleep(0)
+        await step(rt, g, post, [ref])
     expected = seen(g, ref)
     assert len(expected) >= len(script)
 
@@ -51,24 +52,18 @@ async def test_thirty_citizens_at_once_get_their_replies_once_in_order_with_fewe
     before = dict(rt.stores.roundtrips.counts)
     turns0 = rt.engine.metrics["turns"]
     for post in script:
-        await step(g, drv, post, people)
-    await wait_until(lambda: all(len(g.to(w)) >= len(expected) for w in people), 60)
-    await rt.outbox.drain()
-    for ch in rt.channels:
-        if ch.name == "whatsapp":
-            await ch.idle()
+        await step(rt, g, post, people)
     for w in people:
         assert seen(g, w) == expected, w  # every reply once, in order, nothing extra
     turns = rt.engine.metrics["turns"] - turns0
     assert turns == CITIZENS * len(script)
     per_turn = {k: (v - before.get(k, 0)) / turns for k, v in rt.stores.roundtrips.counts.items()}
     replies_per_turn = len(expected) / len(script)
-    # one at a time, each turn sends: an inbox insert and a done mark, and per message in the messages
-    # collection an update for the processed mark, a claim and a sent mark per reply, plus a read back per claim
-    assert per_turn.get("insert whatsapp_inbox", 0) < 1 and per_turn.get("update whatsapp_inbox", 0) < 1, per_turn
+    # one at a time, each turn would send: an inbox insert and a done mark; in messages, an update for its
+    # processed mark, per reply a claim and a sent mark (plus a read back per claim), and bot/held.py's release
+    # (one update per WhatsApp turn, not group-committed): 1 + 1 + 2 * replies updates
+    assert per_turn.get("insert whatsapp_inbox", 0) < 0.5 and per_turn.get("update whatsapp_inbox", 0) < 1, per_turn
     assert per_turn.get("find messages", 0) < 0.5 * replies_per_turn, per_turn  # claims read nothing back
-    assert per_turn.get("update messages", 0) < 1 + 2 * replies_per_turn, per_turn
-    marks = rt.stores.messages._updates
-    assert marks.items > marks.batches  # the processed and sent marks of concurrent turns shared commands
+    assert per_turn.get("update messages", 0) < 1 + (1 + 2 * replies_per_turn) / 2, per_turn  # at least halved
     assert await rt.stores.messages.col.count_documents({"direction": "in", "status": {"$ne": "processed"}}) == 0
     assert await rt.stores.messages.col.count_documents({"direction": "out", "status": {"$ne": "sent"}}) == 0
