@@ -10,20 +10,17 @@ Nothing runs while nothing waits.
 
 If ``run`` raises (the database is away), every caller of that batch gets the exception and the next batch is
 tried afresh: nothing is dropped silently. A caller cancelled before its batch was taken is left out (a claim
-or insert nobody waits for any more), unless ``keep_cancelled`` (marks that record what already happened, such as
-a message sent: written anyway; a predicate may decide per item); once taken, its write goes out like any other. ``stop()`` writes what is
-queued; a ``submit`` after it writes alone.
+or insert nobody waits for any more), unless ``keep_cancelled`` says otherwise (marks that record what already
+happened, such as a message sent, are written anyway; it may be a predicate per item); once taken, its write
+goes out like any other. ``stop()`` writes what is queued; a ``submit`` after it writes alone.
 """
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections import deque
 from typing import Any, Awaitable, Callable
 
 from pymongo.errors import BulkWriteError, DuplicateKeyError, WriteError
-
-log = logging.getLogger(__name__)
 
 MAX_ITEMS = 128  # one command's worth; larger bursts go out as several commands back to back
 
@@ -35,7 +32,7 @@ class Coalescer:
         self.max_items = max_items
         # > 0: wait this long for company before a batch that is not full. Default 0: with 2 ms, bench/scale.py
         # (2026-12-01) saved 0.6 commands per turn at 100 msg/s (webhook inbox inserts) but every write waited
-        # the 2 ms even when alone (acknowledgement p50 3.6 -> 5.3 ms at 20 msg/s)
+        # the 2 ms even when alone (acknowledgement p50 at 20 msg/s: 5.3 ms, 3.6 ms in the run without); docs/deploy.md
         self.window_s = window_s
         self.name = name
         self.keep_cancelled = keep_cancelled
