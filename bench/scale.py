@@ -4,7 +4,10 @@ For each process count and each offered rate (messages/s, spread round-robin ove
 ``--seconds``: acknowledged p50/p99 (webhook POST answered), reply p50/p99 (post -> the fake Graph API
 received the reply, both on this process's monotonic clock), messages answered, duplicates (replies beyond
 one per message), database commands per turn (the server's opcounters, minus the idle rate measured before
-the load) and CPU ms per turn (bot processes and database server, from /proc).
+the load), the bots' own round-trips per turn (the commands each bot process sent, counted by its PyMongo
+command listener and read from its ``GET /metrics``, summed over the processes, minus their idle rate, divided
+by the turns answered; also by command and collection, not idle-corrected) and CPU ms per turn (bot processes
+and database server, from /proc).
 
 Each message is "halo" from a citizen who has not consented yet: one turn, one reply (the consent question),
 the cheapest full turn. A citizen writes again only every ``--pool-s`` seconds, so messages of one citizen
@@ -58,6 +61,19 @@ async def db_ops(client) -> int:
     return sum(int(st["opcounters"].get(k, 0)) for k in OPS)
 
 
+async def bot_commands(urls: list[str]) -> dict:
+    """The bots' database commands so far (``GET /metrics``, bot/storage/roundtrips.py), summed over processes."""
+    total, by = 0, {}
+    async with aiohttp.ClientSession() as s:
+        for u in urls:
+            async with s.get(u + "/metrics") as r:
+                counts = (await r.json())["db_commands"]
+            total += counts["total"]
+            for k, v in counts["by_command"].items():
+                by[k] = by.get(k, 0) + v
+    return {"total": total, "by_command": by}
+
+
 def cpu(pids: list[int]) -> float:
     total = 0.0
     for p in pids:
@@ -80,10 +96,12 @@ async def one_load(cluster: Cluster, graph: FakeGraph, client, rate: int, second
     bot_pids = [b.pid for b in cluster.bots]
     db_pids = [cluster.db.pid, *children(cluster.db.pid)] if cluster.db is not None else []
     # idle database traffic (driver monitoring, leases, sweeps) measured first and subtracted
-    ops0, t0 = await db_ops(client), time.monotonic()
+    ops0, rt0, t0 = await db_ops(client), await bot_commands(urls), time.monotonic()
     await asyncio.sleep(2.0)
     idle_ops_per_s = (await db_ops(client) - ops0 - 1) / (time.monotonic() - t0)
+    idle_rt_per_s = ((await bot_commands(urls))["total"] - rt0["total"]) / (time.monotonic() - t0)
     ops_start, bot_cpu0, db_cpu0 = await db_ops(client), cpu(bot_pids), cpu(db_pids)
+    rt_start = await bot_commands(urls)
     posts: dict[str, list[float]] = {w: [] for w in wa}
     acks: list[float] = []
     failed = 0
@@ -121,6 +139,8 @@ async def one_load(cluster: Cluster, graph: FakeGraph, client, rate: int, second
             break
         await asyncio.sleep(0.1)
     ops = await db_ops(client) - ops_start - idle_ops_per_s * (time.monotonic() - start)
+    rt_end = await bot_commands(urls)
+    rts = rt_end["total"] - rt_start["total"] - idle_rt_per_s * (time.monotonic() - start)
     bot_cpu, db_cpu = cpu(bot_pids) - bot_cpu0, cpu(db_pids) - db_cpu0
     replies, answered, dupes = [], 0, 0
     for w in wa:
@@ -138,6 +158,10 @@ async def one_load(cluster: Cluster, graph: FakeGraph, client, rate: int, second
             "reply_p50_ms": pct(replies, 50), "reply_p99_ms": pct(replies, 99),
             "answered": answered, "duplicates": dupes,
             "db_commands_per_turn": round(ops / turns, 2),
+            "bot_roundtrips_per_turn": round(rts / turns, 2),
+            "bot_roundtrips_by_command": {k: round(v / turns, 2) for k, v in sorted(
+                ((k, v - rt_start["by_command"].get(k, 0)) for k, v in rt_end["by_command"].items()),
+                key=lambda kv: -kv[1]) if v >= 0.01 * turns},
             "bot_cpu_ms_per_turn": round(bot_cpu / turns, 2),
             "db_cpu_ms_per_turn": round(db_cpu / turns, 2) if db_pids else None}
 

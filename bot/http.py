@@ -83,12 +83,24 @@ async def ready(request: web.Request) -> web.Response:
     return web.json_response(body, status=503 if down else 200)
 
 
+async def metrics(request: web.Request) -> web.Response:
+    """Counters of this process (no personal data): turns, database commands sent (bot/storage/roundtrips.py),
+    outbox outcomes per channel. Benchmarks read it to report round-trips per turn."""
+    rt = request.app[RUNTIME_KEY]
+    rtrips = getattr(rt.stores, "roundtrips", None) if rt.stores else None
+    body = {"engine": dict(rt.engine.metrics) if rt.engine else {},
+            "db_commands": rtrips.snapshot() if rtrips is not None else None,
+            "outbox": rt.outbox.stats() if rt.outbox else {}}
+    return web.json_response(body)
+
+
 def build_app(runtime) -> web.Application:
     app = web.Application(client_max_size=MAX_BODY, middlewares=[drain_gate, json_errors])
     app[RUNTIME_KEY] = runtime
     app.router.add_get("/healthz", ready)
     app.router.add_get("/healthz/ready", ready)
     app.router.add_get("/healthz/live", live)
+    app.router.add_get("/metrics", metrics)
     for ch in runtime.channels:
         ch.add_routes(app)
     from bot.staff.api import add_routes as add_staff_routes

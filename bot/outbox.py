@@ -105,6 +105,7 @@ class _ChannelWorker:
         self.flush_now = asyncio.Event()
         self.flush_task: asyncio.Task | None = None
         self.unsent: list = []  # claimed, cancelled by a stop before the provider call: unclaimed at stop
+        self.fresh: dict = {}  # id -> document this process just queued: its claim needs no read back
 
     def push(self, priority: int, message_id, chat: str | None = None) -> None:
         if message_id in self.pending:
@@ -265,7 +266,7 @@ class _ChannelWorker:
         try:
             if prev is not None and not prev.done():  # claims run concurrently; sends to one chat do not
                 await asyncio.wait([prev])
-            doc = await store.claim(mid)
+            doc = await store.claim(mid, doc=self.fresh.pop(mid, None))  # group-committed with other claims
             if doc is None:  # already claimed by someone else, or no longer queued
                 return
             wait = self.gap.reserve(doc.get("user_id") or "")
@@ -378,6 +379,8 @@ class Outbox:
             for d in docs:
                 w = self.workers.get(d["channel"])
                 if w:
+                    if d["priority"] < BULK_PRIORITY and d["_id"] not in w.pending:
+                        w.fresh[d["_id"]] = d
                     w.push(d["priority"], d["_id"], d.get("user_id"))
         return docs
 

@@ -18,6 +18,10 @@ without waiting for the lease, by a check every ``ORPHAN_CHECK_S`` (one small re
 is queried only while a dead process is known), so a kill -9 delays its messages by seconds, not minutes.
 Processing is idempotent per message (the engine stores each inbound message once and never answers it twice),
 so a second run of the same body is harmless.
+
+Stores (``insert_many``) and ``done`` marks (``bulk_write``) of bodies arriving together are group-committed
+(``bot/storage/coalesce.py``): one command for the batch, each webhook still answered only after its own body
+is written.
 """
 from __future__ import annotations
 
@@ -26,11 +30,12 @@ import logging
 from datetime import timedelta
 
 from bson import ObjectId
-from pymongo import ReturnDocument
-from pymongo.errors import DuplicateKeyError, PyMongoError
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError, PyMongoError
 
 from bot.engine import TurnFailed
 from bot.messages import utcnow
+from bot.storage.coalesce import Coalescer, bulk, per_item_errors
 from bot.storage.leases import PROCESS_ID
 from bot.storage.rate_shares import dead_owners
 
@@ -52,6 +57,22 @@ class Inbox:
         self.col = db[name]
         self.name = name
         self.every_s, self.grace_s, self.lease_s = recovery_s, 2 * recovery_s, 4 * recovery_s
+        self._inserts = Coalescer(self._insert_batch, name=f"{name} inserts")
+        self._done = Coalescer(lambda ops: bulk(self.col, ops), name=f"{name} done marks", keep_cancelled=True)
+
+    async def close(self) -> None:
+        """Write the group-committed stores and marks still waiting."""
+        await self._inserts.stop()
+        await self._done.stop()
+
+    async def _insert_batch(self, docs: list[dict]) -> list:
+        try:
+            await self.col.insert_many(docs, ordered=False)
+            return [None] * len(docs)
+        except BulkWriteError as exc:  # per body: a provider update id stored already is that caller's own
+            if exc.details.get("writeConcernErrors"):
+                raise
+            return per_item_errors(len(docs), exc)
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("status", 1), ("next_try_at", 1)])
@@ -64,7 +85,7 @@ class Inbox:
                "received_at": now, "next_try_at": now + timedelta(seconds=self.grace_s), "attempts": 0,
                "owner": PROCESS_ID}
         try:
-            await self.col.insert_one(doc)
+            await self._inserts.submit(doc)
         except DuplicateKeyError:
             return None
         return doc
@@ -94,7 +115,7 @@ class Inbox:
         update: dict = {"$set": {"status": "done", "done_at": utcnow()}, "$unset": {"payload": ""}}
         if rejected:
             update["$set"]["rejected"] = rejected[:50]
-        await self.col.update_one({"_id": doc["_id"]}, update)
+        await self._done.submit(UpdateOne({"_id": doc["_id"]}, update))
         return "done"
 
     async def claim_due(self) -> dict | None:

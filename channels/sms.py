@@ -218,5 +218,8 @@ class SmsChannel(Channel):
         sid = form.get("MessageSid")
         if status and sid:
             err = form.get("ErrorCode")
-            await self.runtime.stores.messages.update_provider_status(sid, status, f"sms {err}" if err else None)
+            if err or status == "failed":
+                await self.runtime.stores.messages.update_provider_status(sid, status, f"sms {err}" if err else None)
+            else:  # sent/delivered: group-committed with the other receipts
+                await self.runtime.stores.messages.mark_provider_status(sid, status)
         return web.Response(status=204)

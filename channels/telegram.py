@@ -183,6 +183,7 @@ class TelegramChannel(Channel):
     async def stop(self) -> None:
         self._ready.clear()
         await self.drain()
+        await self.inbox.close()  # group-committed inbox writes still waiting
         try:
             if self.app.updater and self.app.updater.running:
                 await self.app.updater.stop()

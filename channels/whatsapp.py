@@ -326,6 +326,7 @@ class WhatsAppChannel(Channel):
 
     async def stop(self) -> None:
         await self.drain()
+        await self.inbox.close()  # group-committed inbox writes still waiting
         if self._session:
             await self._session.close()
 
@@ -408,6 +409,11 @@ class WhatsAppChannel(Channel):
         error = f"{errors[0].get('code')} {errors[0].get('title') or errors[0].get('message') or ''}".strip()[:300] \
             if errors else None
         messages = self.runtime.stores.messages
+        if status != "failed" and not error:  # delivered/read: group-committed, no document read back
+            for delay in (*STATUS_RETRY_S, None):
+                if await messages.mark_provider_status(wamid, status) or delay is None:
+                    return
+                await asyncio.sleep(delay)  # a receipt can beat our own bookkeeping of the send
         updated = await messages.update_provider_status(wamid, status, error)
         for delay in STATUS_RETRY_S:
             # a receipt can beat our own bookkeeping (the send's id is stored after Graph answered): wait for it,

@@ -56,3 +56,16 @@ async def test_database_unreachable_is_unready_but_alive(make_runtime):
     status, body = await get(rt, "/healthz/ready")
     assert status == 503 and body["down"] == ["database"] and body["status"] == "down"
     assert (await get(rt, "/healthz/live"))[0] == 200
+
+
+async def test_metrics_count_the_database_commands_of_this_process(make_runtime):
+    """GET /metrics: turns and the commands this process sent, by command and collection (round-trip accounting)."""
+    rt = await make_runtime(http=True)
+    status, before = await get(rt, "/metrics")
+    assert status == 200 and before["db_commands"]["total"] > 0  # start-up: ping, indexes
+    await rt.stores.messages.col.find_one({})
+    status, after = await get(rt, "/metrics")
+    assert after["db_commands"]["by_command"]["find messages"] == before["db_commands"]["by_command"].get(
+        "find messages", 0) + 1
+    assert after["db_commands"]["total"] >= before["db_commands"]["total"] + 1
+    assert "turns" in after["engine"]

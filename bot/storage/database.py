@@ -21,6 +21,7 @@ from bot.storage.messages import MessageStore
 from bot.storage.migrations import run as run_migrations
 from bot.storage.notifications import NotificationStore
 from bot.storage.reports import ReportStore
+from bot.storage.roundtrips import RoundTrips
 from bot.storage.staff_tokens import TokenStore
 from bot.storage.telegram_callbacks import CallbackPayloads
 from bot.storage.volunteers import VolunteerStore
@@ -52,6 +53,7 @@ class Stores:
     audit: AuditLog
     notifications: NotificationStore
     telegram_callbacks: CallbackPayloads
+    roundtrips: RoundTrips | None = None  # commands sent, by name (bot/storage/roundtrips.py; GET /metrics)
 
     async def ensure_indexes(self) -> None:
         for store in (self.contacts, self.conversations, self.messages, self.reports, self.leases,
@@ -67,6 +69,7 @@ class Stores:
             return False
 
     async def close(self) -> None:
+        await self.messages.close()  # group-committed writes still waiting are written first
         await self.client.close()
 
 
@@ -76,8 +79,10 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
     # The driver's own patience (30 s to find the server, 20 s to connect or to answer a monitoring check)
     # applies once running: a server that is slow under load (a model training beside it) is not declared
     # gone. Only the first contact is bounded by ``timeout_ms`` per attempt, so a wrong URI fails fast.
+    roundtrips = RoundTrips()
     client: AsyncMongoClient = AsyncMongoClient(
-        uri, tz_aware=True, maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS)
+        uri, tz_aware=True, maxIdleTimeMS=MAX_IDLE_MS, socketTimeoutMS=SOCKET_TIMEOUT_MS,
+        event_listeners=[roundtrips])
     delay = 0.5
     for attempt in range(1, attempts + 1):
         try:
@@ -99,7 +104,7 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
         handoffs=HandoffStore(db), volunteers=VolunteerStore(db), counters=CounterStore(db), files=FileStore(db),
         staff_tokens=TokenStore(db), audit=AuditLog(db), notifications=NotificationStore(db),
-        telegram_callbacks=CallbackPayloads(db),
+        telegram_callbacks=CallbackPayloads(db), roundtrips=roundtrips,
     )
     await stores.ensure_indexes()
     return stores

@@ -10,6 +10,11 @@ Outbound status: queued -> sending -> sent -> delivered -> read, or failed (with
 person writes again (WhatsApp outside the 24-hour window, ``bot/held.py``; then back to queued).
 A message is claimed (queued -> sending) before the provider call and never claimed twice, so a
 crash can lose at most the in-flight message but never send it twice.
+
+Group commit (``bot/storage/coalesce.py``): the per-message bookkeeping of concurrent turns is written together,
+one command per batch, each caller still waiting for its own write: inbound inserts (journaled, as before),
+reply inserts, ``processed``/``failed`` marks, reply claims and ``sent`` marks (together in one unordered
+``bulk_write``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
 """
 from __future__ import annotations
 
@@ -19,6 +24,7 @@ from bson import ObjectId
 from pymongo import ASCENDING, DESCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from bot.storage.coalesce import Coalescer, per_item_errors
 from bot.storage.durability import durable
 from bot.storage.leases import PROCESS_ID
 from bot.storage.rate_shares import is_dead
@@ -33,6 +39,19 @@ class MessageStore:
         self.col = db["messages"]
         self.durable = durable(self.col)  # acknowledged to someone outside: journaled first
         self.retention_days = retention_days
+        # group commit of concurrent turns' bookkeeping (module docstring)
+        self._inbound_inserts = Coalescer(self._insert_inbound_batch, name="inbound inserts")
+        self._outbound_inserts = Coalescer(self._insert_outbound_batch, name="reply inserts")
+        # marks and reply claims share one unordered bulk_write: a turn's processed mark and its reply's claim
+        # usually go out together; a mark whose caller was cancelled is still written, a claim is not
+        self._updates = Coalescer(self._update_batch, name="message updates",
+                                  keep_cancelled=lambda item: item[0] == "mark")
+        self._receipts = Coalescer(self._receipt_batch, name="delivery receipts")
+
+    async def close(self) -> None:
+        """Write the group-committed writes still waiting (before the client closes)."""
+        for c in (self._inbound_inserts, self._outbound_inserts, self._updates, self._receipts):
+            await c.stop()
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index(
@@ -68,10 +87,19 @@ class MessageStore:
             "owner": PROCESS_ID,
         }
         try:
-            await self.durable.insert_one(doc)
+            await self._inbound_inserts.submit(doc)  # journaled, with the other turns' inserts
         except DuplicateKeyError:
             return await self.reclaim_inbound(msg.identity.channel, msg.channel_message_id)
         return doc["_id"]
+
+    async def _insert_inbound_batch(self, docs: list[dict]) -> list:
+        try:
+            await self.durable.insert_many(docs, ordered=False)
+            return [None] * len(docs)
+        except BulkWriteError as exc:  # per message: a redelivered id is that caller's DuplicateKeyError
+            if exc.details.get("writeConcernErrors"):
+                raise
+            return per_item_errors(len(docs), exc)
 
     async def reclaim_inbound(self, channel: str, channel_message_id: str) -> ObjectId | None:
         """Take over a stored inbound whose turn never finished (status received, and its lease over or its
@@ -111,9 +139,9 @@ class MessageStore:
         return bool(doc) and doc.get("status") == "received" and doc.get("lease_until") is not None
 
     async def mark_inbound(self, message_id, status: str, **fields) -> None:
-        """``processed`` or ``failed``: the turn is over, the lease is dropped."""
-        await self.col.update_one({"_id": message_id}, {"$set": {"status": status, **fields},
-                                                        "$unset": {"lease_until": ""}})
+        """``processed`` or ``failed``: the turn is over, the lease is dropped (group-committed)."""
+        await self._updates.submit(("mark", UpdateOne({"_id": message_id}, {"$set": {"status": status, **fields},
+                                                                             "$unset": {"lease_until": ""}})))
 
     async def set_parts_sent(self, message_id, n: int) -> None:
         """How many parts of a long message went out already (a retry sends only the rest)."""
@@ -137,8 +165,24 @@ class MessageStore:
         for m, d in zip(msgs, docs):
             m.message_id = d["_id"]
         if docs:
-            await self.col.insert_many(docs, ordered=True)
+            await self._outbound_inserts.submit(docs)  # with the other turns' replies: one insert
         return docs
+
+    async def _insert_outbound_batch(self, groups: list[list[dict]]) -> list:
+        """One ``insert_many`` for the replies of several turns; a turn whose documents failed hears its error."""
+        flat = [d for g in groups for d in g]
+        try:
+            await self.col.insert_many(flat, ordered=False)
+            return [None] * len(groups)
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise
+            errors = per_item_errors(len(flat), exc)
+        out, i = [], 0
+        for g in groups:
+            out.append(next((e for e in errors[i:i + len(g)] if e is not None), None))
+            i += len(g)
+        return out
 
     async def insert_outbound(self, docs: list[dict]) -> int:
         """Insert prepared outbound documents (``outbound_doc``); an ``_id`` already stored is kept, not
@@ -153,21 +197,59 @@ class MessageStore:
                 raise
             return exc.details.get("nInserted", 0)
 
-    async def claim(self, message_id, lease_s: float = 60) -> dict | None:
-        """queued -> sending, only if still queued. The one place that decides who sends."""
-        now = utcnow()
-        # a conditional update_one is as atomic as findAndModify (only one claimer matches 'queued') and much
-        # cheaper on the embedded database, whose findAndModify scans the collection
-        # journaled: a claim lost to a kill -9 of the database would put a message the provider already has back
-        # in 'queued' (sent twice); journaling it also makes the turn's earlier writes durable (one ordered log)
-        res = await self.durable.update_one(
-            {"_id": message_id, "status": "queued"},
-            {"$set": {"status": "sending", "claimed_at": now, "lease_until": now + timedelta(seconds=lease_s),
-                      "claimed_by": PROCESS_ID},
-             "$inc": {"attempts": 1}})
-        if res.modified_count != 1:
-            return None
-        return await self.col.find_one({"_id": message_id})
+    async def claim(self, message_id, lease_s: float = 60, doc: dict | None = None) -> dict | None:
+        """queued -> sending, only if still queued. The one place that decides who sends.
+
+        ``doc``: the document as this process just inserted it (``queue``), if it has it: when everything in
+        the batch applied, the claimed document is built from it instead of read back. Group-committed with
+        the other claims and marks (``_update_batch``)."""
+        return await self._updates.submit(("claim", (message_id, lease_s, doc)))
+
+    async def _update_batch(self, items: list[tuple]) -> list:
+        """Marks and claims in one unordered ``bulk_write`` (one ``update`` command).
+
+        A claim is a conditional update on ``status: queued``, so only one claimer can move a document out of
+        'queued' (still at most once); it stamps the batch's claim token. When every operation modified its
+        document, every claim won and, for documents held in memory, nothing is read back; otherwise one
+        ``find`` by the token returns exactly the documents this batch claimed. Journaled when it carries a
+        claim: a claim lost to a kill -9 of the database would put a message the provider already has back in
+        'queued' (sent twice); journaling also makes the turns' earlier writes durable (one ordered log)."""
+        now, token = utcnow(), ObjectId()
+        ops: list = []
+        where: list = [None] * len(items)  # item -> index of its operation (a repeated claim has none: None)
+        claims: dict = {}  # item index -> (message id, fields set, held document)
+        for i, (kind, x) in enumerate(items):
+            if kind == "claim":
+                mid, lease_s, held = x
+                if any(c[0] == mid for c in claims.values()):
+                    continue
+                fields = {"status": "sending", "claimed_at": now, "claim_id": token,
+                          "lease_until": now + timedelta(seconds=lease_s), "claimed_by": PROCESS_ID}
+                claims[i] = (mid, fields, held)
+                x = UpdateOne({"_id": mid, "status": "queued"}, {"$set": fields, "$inc": {"attempts": 1}})
+            where[i] = len(ops)
+            ops.append(x)
+        col = self.durable if claims else self.col
+        try:
+            res = await col.bulk_write(ops, ordered=False)
+            errors, modified = [None] * len(ops), res.modified_count
+        except BulkWriteError as exc:
+            if exc.details.get("writeConcernErrors"):
+                raise
+            errors, modified = per_item_errors(len(ops), exc), -1
+        out: list = [None if w is None else errors[w] for w in where]
+        if not claims:
+            return out
+        if modified == len(ops) and all(held is not None for _m, _f, held in claims.values()):
+            for i, (_mid, fields, held) in claims.items():
+                out[i] = {**held, **fields, "attempts": held.get("attempts", 0) + 1}
+            return out
+        docs = {d["_id"]: d for d in await self.col.find(
+            {"_id": {"$in": [c[0] for c in claims.values()]}, "claim_id": token}).to_list(None)}
+        for i, (mid, _fields, _held) in claims.items():
+            if out[i] is None:
+                out[i] = docs.get(mid)
+        return out
 
     async def claim_many(self, message_ids: list, lease_s: float = 60) -> list[dict]:
         """Batch ``claim``: queued -> sending for those of ``message_ids`` still queued, in two round-trips.
@@ -208,8 +290,10 @@ class MessageStore:
         return await cur.to_list(limit)
 
     async def mark_sent(self, message_id, provider_id: str | None) -> None:
-        await self.col.update_one({"_id": message_id}, {"$set": {
-            "status": "sent", "provider_id": provider_id, "sent_at": utcnow()}})
+        """Group-committed with other marks; until it is written the message stays 'sending' (a crash then
+        ends it as 'interrupted', never sent twice)."""
+        await self._updates.submit(("mark", UpdateOne({"_id": message_id}, {"$set": {
+            "status": "sent", "provider_id": provider_id, "sent_at": utcnow()}})))
 
     async def requeue(self, message_id, delay_s: float, error: str) -> None:
         await self.col.update_one({"_id": message_id}, {"$set": {
@@ -253,6 +337,30 @@ class MessageStore:
         return await self.col.find_one_and_update(
             {"provider_id": provider_id, "status": {"$in": lower}}, {"$set": fields},
             return_document=ReturnDocument.AFTER)
+
+    async def mark_provider_status(self, provider_id: str, status: str) -> bool:
+        """A delivery receipt without an error (sent, delivered, read), group-committed: the same never-backwards
+        rule as ``update_provider_status``. True when the message is known (moved, or already further along);
+        False when no message has this provider id yet (the receipt beat our own bookkeeping)."""
+        return await self._receipts.submit((provider_id, status))
+
+    async def _receipt_batch(self, items: list[tuple]) -> list:
+        """One ``update_many`` per status; the ids are read back (one ``find``) only when some did not move."""
+        known: set = set()
+        unsure: list = []
+        for status in {st for _p, st in items}:
+            pids = list({p for p, st in items if st == status})
+            lower = [s for s, r in self._RANK.items() if r < self._RANK.get(status, 0)]
+            res = await self.col.update_many({"provider_id": {"$in": pids}, "status": {"$in": lower}},
+                                             {"$set": {"status": status, f"{status}_at": utcnow()}})
+            if res.modified_count == len(pids):
+                known.update(pids)
+            else:
+                unsure += pids
+        if unsure:
+            known.update(d["provider_id"] for d in await self.col.find(
+                {"provider_id": {"$in": unsure}}, {"provider_id": 1}).to_list(None))
+        return [p in known for p, _st in items]
 
     async def get(self, message_id) -> dict | None:
         return await self.col.find_one({"_id": message_id})
