@@ -78,7 +78,7 @@ class _BulkTiming:
     def __init__(self, channel: str):
         self.channel, self.t0 = channel, time.monotonic()
         self.n = self.claims = self.claimed_n = self.starved = 0
-        self.claim_s = self.wait_s = self.hold_s = self.hold_max = 0.0
+        self.claim_s = self.wait_s = self.hold_s = self.hold_max = self.fed_late = 0.0
 
     def claimed(self, n: int, took: float, starved: bool) -> None:
         self.claims += 1
@@ -98,9 +98,9 @@ class _BulkTiming:
         now = time.monotonic()
         if now - self.t0 < 5 or not self.n or not self.claims:
             return
-        log.info("bulk %s: %.1f/s sent; claim %.0f ms avg (%d claims, %.1f per claim, starved %.2f s); "
-                 "slot wait %.0f ms avg; permit held %.0f ms avg, %.0f ms max", self.channel,
-                 self.n / (now - self.t0), self.claim_s / self.claims * 1000, self.claims,
+        log.info("bulk %s: %.1f/s sent; nothing queued %.2f s; claim %.0f ms avg (%d claims, %.1f per claim, "
+                 "starved %.2f s); slot wait %.0f ms avg; permit held %.0f ms avg, %.0f ms max", self.channel,
+                 self.n / (now - self.t0), self.fed_late, self.claim_s / self.claims * 1000, self.claims,
                  self.claimed_n / self.claims, self.starved, self.wait_s / self.n * 1000,
                  self.hold_s / self.n * 1000, self.hold_max * 1000)
         self.__init__(self.channel)
@@ -191,7 +191,10 @@ class _ChannelWorker:
         while True:
             if not self.bulk:
                 self.bulk_ready.clear()
+                t_idle = time.monotonic()
                 await self.bulk_ready.wait()
+                if self.timing:
+                    self.timing.fed_late += time.monotonic() - t_idle
                 continue
             while self.unslotted >= self.ahead():  # just in time: the previous batch is nearly through
                 self.slotted.clear()

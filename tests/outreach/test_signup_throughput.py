@@ -100,3 +100,25 @@ async def test_bulk_send_time_check_runs_outside_the_rate_slot_and_claims_stay_j
     assert max(seen_waiting) <= worker.batch_n + worker.ahead()
     # sending = waiting for a slot + at the provider (at most the limiter's permits) + sent, result not yet stored
     assert max(seen_sending) <= worker.batch_n + worker.ahead() + worker.limiter.limit + worker.flush_n
+
+
+async def test_a_late_wake_up_delays_one_grant_not_every_grant_after_it():
+    """The broadcast limiter on a busy event loop: grants keep their due times as the spacing reference."""
+    import time
+
+    from bot.ratelimit import WindowLimiter
+
+    lim = WindowLimiter(10)  # grants spaced by about 85 ms, 10 permits
+    waiters = [asyncio.ensure_future(lim.acquire(9)) for _ in range(6)]
+    await asyncio.sleep(0)
+    before = sum(w.done() for w in waiters)
+    assert 1 <= before <= 2  # from idle: the first at once (and at most one gap caught up)
+    time.sleep(0.3)  # the event loop is busy well past the next due time (a turn, a claim, a render...)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    # the grant that was due, plus one gap caught up; with the spacing counted from the late wake-up it was
+    # the due one only, and every late wake-up after it stretched the spacing again
+    assert sum(w.done() for w in waiters) == before + 2
+    assert lim.inflight == before + 2
+    for w in waiters:
+        w.cancel()
