@@ -244,8 +244,9 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
             wa_before = sorted(m["at"] for m in wa_sends())
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            await asyncio.sleep(0.5)  # sends the dead process had in flight land now: they belong before the kill
             at_kill = total()
-            await asyncio.sleep(0.5)
+            respawn_at = time.monotonic()
             proc = _spawn(env, log_path)
             healthy_at = await _healthy(session, port, proc)
             while total() == at_kill and time.monotonic() - healthy_at < 180:
@@ -261,8 +262,8 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
                     last, last_change = total(), time.monotonic()
             stop_probe.set()
             await probe
-            tg_after = sorted(s["at"] for s in tg_sends())[len(tg_before):]
-            wa_after = sorted(m["at"] for m in wa_sends())[len(wa_before):]
+            tg_after = sorted(s["at"] for s in tg_sends() if s["at"] >= respawn_at)
+            wa_after = sorted(m["at"] for m in wa_sends() if m["at"] >= respawn_at)
             tg_all, wa_all = tg_sends(), wa_sends()
             per_tg = Counter(str(s["chat_id"]) for s in tg_all)
             per_wa = Counter(m["to"] for m in wa_all)
