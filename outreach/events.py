@@ -41,6 +41,7 @@ class SubscriptionEvents:
                 for _, fut in batch:
                     if not fut.done():
                         fut.set_exception(exc)
+                        fut.exception()  # a caller cancelled meanwhile leaves no "never retrieved" warning
             else:
                 for _, fut in batch:
                     if not fut.done():
