@@ -12,7 +12,10 @@ from tests.outreach.test_dispatch import camp
 
 async def test_code_change_in_this_process_is_seen_at_once(make_runtime):
     rt = await make_runtime()
-    codes = install(rt).codes
+    out = install(rt)
+    await out.ensure_indexes()
+    await out.campaigns.sync_files(out.codes)  # as the scheduler does at start: the collection exists first
+    codes = out.codes
     await codes.upsert("KAMPUS-UJI", "goes-to-campus", "Stan A", segment="kampus")
     assert (await codes.lookup("kampus-uji"))["venue"] == "Stan A"  # now cached
     await codes.upsert("KAMPUS-UJI", "goes-to-campus", "Stan B", segment="kampus")
