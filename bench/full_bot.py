@@ -79,11 +79,53 @@ def _rate(times: list[float]) -> float:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) > 1 and times[-1] > times[0] else 0.0
 
 
+def _account_rate(every: list[float], campaign: list[float]) -> float:
+    """All sends the provider received (campaign + replies) per second over the campaign's first-to-last span."""
+    if len(campaign) < 2 or campaign[-1] <= campaign[0]:
+        return 0.0
+    n = sum(1 for t in every if campaign[0] <= t <= campaign[-1])
+    return (n - 1) / (campaign[-1] - campaign[0])
+
+
+def _cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
     values = sorted(values)
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
+
+
+class _Watch:
+    """The fakes' sends, read incrementally: campaign sends per channel and each other chat's first message."""
+
+    def __init__(self, tg, wa, wa_template: str):
+        self.tg_fake, self.wa_fake, self.wa_template = tg, wa, wa_template
+        self.tg_i = self.wa_i = 0
+        self.tg: list[dict] = []
+        self.wa: list[dict] = []
+        self.first_to: dict[str, float] = {}
+
+    def poll(self) -> None:
+        from fakes import FakeGraph
+
+        sent = self.tg_fake.sent
+        for s in sent[self.tg_i:]:
+            if (s.get("text") or "").startswith(MARK):
+                self.tg.append(s)
+            else:
+                self.first_to.setdefault(str(s["chat_id"]), s["at"])
+        self.tg_i = len(sent)
+        sent = self.wa_fake.sent
+        for m in sent[self.wa_i:]:
+            if m["type"] == "template" and m["template"]["name"] == self.wa_template \
+                    or FakeGraph.text_of(m).startswith(MARK):
+                self.wa.append(m)
+        self.wa_i = len(sent)
 
 
 async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, contacts_fn, wa_template: str) -> int:
@@ -155,15 +197,22 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
                 if r.status not in (200, 201):
                     raise SystemExit(f"campaign not created: {r.status} {await r.text()}")
 
+            # the fakes run in this process and stamp each send when their handler runs: the bookkeeping below
+            # reads only what arrived since its last look (rescanning thousands of sends every few milliseconds
+            # delayed the fakes' own handlers and so their timestamps)
+            watch = _Watch(tg, wa, wa_template)
+
             def tg_sends():
-                return [s for s in tg.sent if (s.get("text") or "").startswith(MARK)]
+                watch.poll()
+                return watch.tg
 
             def wa_sends():
-                return [m for m in wa.sent if m["type"] == "template" and m["template"]["name"] == wa_template
-                        or FakeGraph.text_of(m).startswith(MARK)]
+                watch.poll()
+                return watch.wa
 
             def total():
-                return len(tg_sends()) + len(wa_sends())
+                watch.poll()
+                return len(watch.tg) + len(watch.wa)
 
             async def citizen_probe(stop: asyncio.Event, tag: str):
                 i = 0
@@ -172,26 +221,32 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
                     i += 1
                     t = time.monotonic()
                     tg.text(chat, "halo")
-                    while not tg.to_chat(chat) and time.monotonic() - t < 30 and not stop.is_set():
+                    while chat not in watch.first_to and time.monotonic() - t < 30 and not stop.is_set():
                         await asyncio.sleep(0.005)
-                    if tg.to_chat(chat):
-                        citizens.append(tg.to_chat(chat)[0]["at"] - t)
+                        watch.poll()
+                    if chat in watch.first_to:
+                        citizens.append(watch.first_to[chat] - t)
                     await asyncio.sleep(0.25)
 
             stop_probe = asyncio.Event()
             probe = asyncio.create_task(citizen_probe(stop_probe, "1"))
+            while not total():
+                await asyncio.sleep(0.02)
+            cpu0, t_cpu0 = _cpu_s(proc.pid), time.monotonic()
             while total() < audience // 2:
                 if proc.poll() is not None:
                     raise SystemExit("laporbot run exited during the broadcast (see the log)")
                 await asyncio.sleep(0.02)
+            bot_cpu = (_cpu_s(proc.pid) - cpu0) / (time.monotonic() - t_cpu0)
             stop_probe.set()
             await probe
             tg_before = sorted(s["at"] for s in tg_sends())
             wa_before = sorted(m["at"] for m in wa_sends())
             proc.send_signal(signal.SIGKILL)
             proc.wait()
+            await asyncio.sleep(0.5)  # sends the dead process had in flight land now: they belong before the kill
             at_kill = total()
-            await asyncio.sleep(0.5)
+            respawn_at = time.monotonic()
             proc = _spawn(env, log_path)
             healthy_at = await _healthy(session, port, proc)
             while total() == at_kill and time.monotonic() - healthy_at < 180:
@@ -207,8 +262,8 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
                     last, last_change = total(), time.monotonic()
             stop_probe.set()
             await probe
-            tg_after = sorted(s["at"] for s in tg_sends())[len(tg_before):]
-            wa_after = sorted(m["at"] for m in wa_sends())[len(wa_before):]
+            tg_after = sorted(s["at"] for s in tg_sends() if s["at"] >= respawn_at)
+            wa_after = sorted(m["at"] for m in wa_sends() if m["at"] >= respawn_at)
             tg_all, wa_all = tg_sends(), wa_sends()
             per_tg = Counter(str(s["chat_id"]) for s in tg_all)
             per_wa = Counter(m["to"] for m in wa_all)
@@ -218,11 +273,16 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
             wa_limit = sum(1 for r in wa.rejected if r.get("code") == 130429)
             print(f"\n== full bot (`laporbot run` subprocess), {audience} in the audience "
                   f"({signed}/{signups} signed up through the webhooks in {t_signup:.1f}s)")
-            for name, before, after, cap in (("telegram", tg_before, tg_after, 30), ("whatsapp", wa_before, wa_after,
-                                                                                     80)):
+            for name, before, after, cap, fake in (("telegram", tg_before, tg_after, 30, tg),
+                                                   ("whatsapp", wa_before, wa_after, 80, wa)):
                 rb, ra = _rate(before), _rate(after)
+                every = [m["at"] for m in fake.sent]
+                ab, aa = _account_rate(every, before), _account_rate(every, after)
                 print(f"  {name}: before the kill {len(before)} sent, {rb:5.1f}/s = {rb / cap:.2f} of {cap}/s; "
                       f"after the resume {len(after)} sent, {ra:5.1f}/s = {ra / cap:.2f}")
+                print(f"    the account's use of its cap over the same spans (campaign + replies to citizens): "
+                      f"{ab / cap:.2f} before, {aa / cap:.2f} after")
+            print(f"  bot process CPU during the broadcast before the kill: {bot_cpu * 100:.0f} % of one core")
             print(f"  rate-limit errors: telegram {len(tg.rate_violations)}, whatsapp (130429) {wa_limit}")
             print(f"  duplicates {dups}; opted-out hits {opted_hits} (of {len(opted_users)} opted out)")
             print(f"  delivered once {delivered}/{audience}; lost at the SIGKILL (never resent) {audience - delivered}")

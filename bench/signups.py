@@ -1,17 +1,21 @@
 """Sign-up benchmark: new contacts register by keyword through the WhatsApp webhook (issue 18: >= 50/s).
 
-    .venv/bin/python bench/signups.py [--contacts 1000] [--concurrency 50]
+    .venv/bin/python bench/signups.py [--contacts 1000] [--concurrency 50] [--profile FILE]
 
 Everything on loopback: an embedded in-memory database, the fake Graph API (fakes/) and the full runtime with
 its HTTP server. Each new contact posts ``DAFTAR KAMPUS-UNSRI`` (held while consent is asked) and then presses
 "Setuju"; a sign-up counts when the contact is stored as subscribed with the code's attribution. Prints
 sign-ups per second (processing: from the first post to the last subscription stored) and the database
-commands per sign-up, by command name (PyMongo command monitoring), to show where the time goes.
+commands per sign-up, by command name (PyMongo command monitoring), the CPU per sign-up of this process (bot,
+fake and driver) and of the database process, and the event loop's lag, to show where the time goes.
+``--profile FILE`` writes a cProfile of this process during the sign-ups (read it with ``pstats``).
 """
 from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
+import os
 import sys
 import time
 import uuid
@@ -30,6 +34,37 @@ from fakes.whatsapp.driver import WhatsAppDriver  # noqa: E402
 
 SECRET = "bench-app-secret-123456"
 CODE = "KAMPUS-UNSRI"
+POLL = "bench-poll"  # the benchmark's own progress queries, left out of the counts
+
+
+def proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class LoopLag:
+    """How late a 10 ms sleep wakes up: the event loop's queueing delay."""
+
+    def __init__(self):
+        self.samples: list[float] = []
+        self.task = None
+
+    async def _run(self):
+        loop = asyncio.get_running_loop()
+        while True:
+            t = loop.time()
+            await asyncio.sleep(0.01)
+            self.samples.append(loop.time() - t - 0.01)
+
+    def start(self):
+        self.task = asyncio.ensure_future(self._run())
+
+    def stop(self) -> str:
+        self.task.cancel()
+        s = sorted(self.samples) or [0.0]
+        return (f"event-loop lag: p50 {s[len(s) // 2] * 1000:.0f} ms, p99 {s[int(len(s) * 0.99)] * 1000:.0f} ms, "
+                f"max {s[-1] * 1000:.0f} ms")
 
 
 class CommandCounter(monitoring.CommandListener):
@@ -40,7 +75,7 @@ class CommandCounter(monitoring.CommandListener):
         self.keys: dict = {}
 
     def started(self, event):
-        if self.on:
+        if self.on and event.command.get("comment") != POLL:
             coll = event.command.get(event.command_name)
             key = f"{event.command_name} {coll if isinstance(coll, str) else ''}"
             self.counts[key] += 1
@@ -55,7 +90,7 @@ class CommandCounter(monitoring.CommandListener):
         pass
 
 
-async def run(n: int, concurrency: int, data_dir: Path) -> float:
+async def run(n: int, concurrency: int, data_dir: Path, profile: str | None = None) -> float:
     from bot.app import Runtime
 
     counter = CommandCounter()
@@ -85,21 +120,33 @@ async def run(n: int, concurrency: int, data_dir: Path) -> float:
                     assert st == 200, st
 
             counter.on = True
+            lag, prof = LoopLag(), cProfile.Profile() if profile else None
+            lag.start()
+            cpu0, db0 = time.process_time(), proc_cpu_s(server.proc.pid)
+            if prof:
+                prof.enable()
             t0 = time.monotonic()
             await asyncio.gather(*(one(w) for w in ids))
             posted = time.monotonic() - t0
             deadline = time.monotonic() + 600
             while True:
                 done = await contacts.count_documents({"subscription.status": "subscribed",
-                                                       "subscription.code": CODE})
+                                                       "subscription.code": CODE}, comment=POLL)
                 if done >= n or time.monotonic() > deadline:
                     break
                 await asyncio.sleep(0.1)
             elapsed = time.monotonic() - t0
+            if prof:
+                prof.disable()
+                prof.dump_stats(profile)
+            cpu, db_cpu = time.process_time() - cpu0, proc_cpu_s(server.proc.pid) - db0
             counter.on = False
+            lag_line = lag.stop()
         rate = done / elapsed
         print(f"sign-ups: {done} of {n} subscribed with the code in {elapsed:.1f} s = {rate:.1f}/s "
               f"(posts took {posted:.1f} s; concurrency {concurrency})")
+        print(f"CPU per sign-up: this process (bot + fake + driver) {cpu / max(1, done) * 1000:.1f} ms, "
+              f"database process {db_cpu / max(1, done) * 1000:.1f} ms; {lag_line}")
         per = {k: v / max(1, done) for k, v in counter.counts.most_common()}
         total = sum(counter.counts.values()) / max(1, done)
         print(f"database commands per sign-up (2 webhook posts each, replies included): {total:.1f}")
@@ -116,10 +163,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--contacts", type=int, default=1000)
     ap.add_argument("--concurrency", type=int, default=50)
+    ap.add_argument("--profile", help="write a cProfile of this process during the sign-ups to this file")
     args = ap.parse_args()
     data_dir = REPO / "var" / "bench-signups"
     data_dir.mkdir(parents=True, exist_ok=True)
-    rate = asyncio.run(run(args.contacts, args.concurrency, data_dir))
+    rate = asyncio.run(run(args.contacts, args.concurrency, data_dir, args.profile))
     return 0 if rate >= 50 else 1
 
 

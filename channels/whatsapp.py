@@ -214,8 +214,8 @@ class WhatsAppSender:
         return whatsapp_window_open(last, contact.get("last_inbound_at"))
 
     async def send(self, doc: dict) -> SendResult:
-        contact = None
-        if doc.get("contact_id") is not None:
+        contact = doc.get("_contact")  # read by the campaign send-time check for this very send
+        if contact is None and doc.get("contact_id") is not None:
             contact = await self.chan.runtime.stores.contacts.get(doc["contact_id"])
         if contact is None:
             contact = await self.chan.runtime.stores.contacts.find_by_identity("whatsapp", doc["user_id"])

@@ -114,6 +114,8 @@ class CampaignCheck:
             doc = with_whatsapp_mode(doc, contact)
             if doc is None:
                 return SendResult(Outcome.FAILED, error="outside_24h_window")
+            if contact is not None:
+                doc["_contact"] = contact  # the sender uses it instead of reading the contact again
         return doc
 
 

@@ -31,7 +31,8 @@ async def consent(dlg: DialogueAPI, turn: Turn, pend: dict) -> bool:
         forget_declined(turn)  # only the opt-out stays
         turn.say("welcome/consent_declined")
         return True
-    turn.say("welcome/consent_thanks")
+    if not held_signup.subscribes(dlg, turn):  # the sign-up's own reply thanks the contact
+        turn.say("welcome/consent_thanks")
     await actions.replay_held(dlg, turn)
     return True
 
