@@ -67,8 +67,8 @@ async def test_two_messages_of_one_citizen_on_two_processes_keep_their_order(tmp
         for wa, (id1, id2) in zip(citizens, pairs):
             m1 = await db.messages.find_one({"channel_message_id": id1})
             m2 = await db.messages.find_one({"channel_message_id": id2})
-            state = await db.conversations.find_one({"_id": m1["contact_id"]})
-            handled = state["handled"]
+            contact = await db.contacts.find_one({"_id": m1["contact_id"]}, {"conv": 1})
+            handled = contact["conv"]["handled"]
             if handled.index(m1["_id"]) > handled.index(m2["_id"]):
                 reversed_.append((wa, m1["created_at"].isoformat(), m2["created_at"].isoformat(),
                                   m1["_id"].generation_time.isoformat(), m2["_id"].generation_time.isoformat()))
@@ -104,10 +104,10 @@ async def test_a_later_message_waits_for_an_earlier_one_running_in_another_proce
     a_holding, release, b_checked = asyncio.Event(), asyncio.Event(), asyncio.Event()
     save_a, check_b = a.stores.conversations.save, b.stores.messages.earlier_in_flight
 
-    async def held_save(state):
+    async def held_save(state, contact_updates=None):
         a_holding.set()
         await asyncio.wait_for(release.wait(), 60)
-        await save_a(state)
+        await save_a(state, contact_updates)
 
     async def spied_check(*args):
         found = await check_b(*args)
@@ -127,7 +127,7 @@ async def test_a_later_message_waits_for_an_earlier_one_running_in_another_proce
         a.stores.conversations.save, b.stores.messages.earlier_in_flight = save_a, check_b
         release.set()
     m2, m3 = [await a.stores.db.messages.find_one({"channel_message_id": f"wamid.HOLD{i}"}) for i in (2, 3)]
-    handled = (await a.stores.db.conversations.find_one({"_id": m2["contact_id"]}))["handled"]
+    handled = (await a.stores.db.contacts.find_one({"_id": m2["contact_id"]}))["conv"]["handled"]
     assert handled.index(m2["_id"]) < handled.index(m3["_id"])
     assert m2["status"] == m3["status"] == "processed"
     await a.stores.db.processes.delete_one({"_id": "host:1:other"})
