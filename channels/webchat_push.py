@@ -104,11 +104,7 @@ class CrossProcessPush:
         for mid, at in list(self.seen.items()):
             if (now - at).total_seconds() > WINDOW_S:
                 del self.seen[mid]
-        docs = await self.runtime.stores.db["messages"].find(
-            {"contact_id": {"$in": list(by_contact)}, "direction": "out",
-             "created_at": {"$gte": now - timedelta(seconds=WINDOW_S)}},
-            {"contact_id": 1, "provider_id": 1, "sent_at": 1, "text": 1, "choices": 1, "request_location": 1,
-             "kind": 1}).sort([("created_at", 1), ("_id", 1)]).to_list(None)
+        docs = await self.runtime.stores.messages.outbound_since(list(by_contact), now - timedelta(seconds=WINDOW_S))
         n = 0
         for doc in docs:
             who = parse(doc.get("provider_id"))

@@ -365,6 +365,14 @@ class MessageStore:
     async def get(self, message_id) -> dict | None:
         return await self.col.find_one({"_id": message_id})
 
+    async def outbound_since(self, contact_ids: list, since) -> list[dict]:
+        """Outbound messages to these contacts created since ``since``, oldest first (what a web chat socket's
+        process pushes when another process sent it: ``channels/webchat_push.py``)."""
+        return await self.col.find(
+            {"contact_id": {"$in": contact_ids}, "direction": "out", "created_at": {"$gte": since}},
+            {"contact_id": 1, "provider_id": 1, "sent_at": 1, "text": 1, "choices": 1, "request_location": 1,
+             "kind": 1}).sort([("created_at", 1), ("_id", 1)]).to_list(None)
+
     async def has_provider_id(self, provider_id: str) -> bool:
         return await self.col.find_one({"provider_id": provider_id}, {"_id": 1}) is not None
 
