@@ -17,7 +17,7 @@ import pytest
 from pymongo import monitoring
 
 from bot.messages import Identity, InboundMessage, utcnow
-from tests.fixtures.fakes import WhatsAppDriver, wait_until
+from tests.fixtures.fakes import wait_until, whatsapp_bot
 
 _TURN: contextvars.ContextVar = contextvars.ContextVar("turn_commands", default=None)
 _ids = itertools.count(1)
@@ -234,12 +234,8 @@ async def test_start_up_moves_old_conversations_into_the_contacts(make_runtime, 
 # ------------------------------------------------------------------ end to end through the WhatsApp channel
 @pytest.fixture
 async def wa(fake_graph, make_runtime):
-    g = fake_graph
-    rt = await make_runtime(http=True, whatsapp_access_token=g.token, whatsapp_app_secret=SECRET,
-                            whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
-                            whatsapp_api_base_url=g.base_url)
-    async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv:
-        yield rt, g, drv
+    async with whatsapp_bot(make_runtime, fake_graph, SECRET) as (rt, drv):
+        yield rt, fake_graph, drv
 
 
 async def consented(rt, g, drv) -> dict:

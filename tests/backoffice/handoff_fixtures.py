@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 from tests.backoffice.conftest import StaffClient, csrf_of, sign_up
 from tests.backoffice.handoff_helpers import SECRET
-from tests.fixtures.fakes import WhatsAppDriver
+from tests.fixtures.fakes import whatsapp_bot
 
 
 # ------------------------------------------------------------------------------------ sign-in
@@ -34,11 +34,7 @@ async def signed_in():
 # ------------------------------------------------------------------------------------ runtime + WhatsApp
 @pytest.fixture
 async def wa(fake_graph, make_runtime):
-    g = fake_graph
-    rt = await make_runtime(http=True, whatsapp_access_token=g.token, whatsapp_app_secret=SECRET,
-                            whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
-                            whatsapp_api_base_url=g.base_url)
-    async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv:
-        yield rt, g, drv
+    async with whatsapp_bot(make_runtime, fake_graph, SECRET) as (rt, drv):
+        yield rt, fake_graph, drv
 
 

@@ -8,7 +8,7 @@ import pytest
 from bot.messages import Choice, Identity, OutboundMessage
 from channels.formatting import read_file
 from tests.channels.helpers import DESCRIPTION, JPEG, notify_status
-from tests.fixtures.fakes import WhatsAppDriver, wait_until
+from tests.fixtures.fakes import wait_until, whatsapp_bot
 
 SECRET = "wa-app-secret-123"
 WA = "6281234567001"
@@ -16,12 +16,8 @@ WA = "6281234567001"
 
 @pytest.fixture
 async def wa(fake_graph, make_runtime):
-    g = fake_graph
-    rt = await make_runtime(http=True, whatsapp_access_token=g.token, whatsapp_app_secret=SECRET,
-                            whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
-                            whatsapp_api_base_url=g.base_url)
-    async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv:
-        yield rt, g, drv
+    async with whatsapp_bot(make_runtime, fake_graph, SECRET) as (rt, drv):
+        yield rt, fake_graph, drv
 
 
 def chan(rt):

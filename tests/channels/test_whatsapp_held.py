@@ -8,7 +8,7 @@ import pytest
 
 from bot import held
 from bot.messages import utcnow
-from tests.fixtures.fakes import WhatsAppDriver, wait_until
+from tests.fixtures.fakes import wait_until, whatsapp_bot
 from tests.staff.conftest import advance, make_report
 
 SECRET = "wa-app-secret-held"
@@ -19,12 +19,8 @@ ANSWER = ("Jalan di depan SDN 3 Oebobo sudah kami tambal pada 20 November; drain
 
 @pytest.fixture
 async def wa(fake_graph, make_runtime):
-    g = fake_graph
-    rt = await make_runtime(http=True, whatsapp_access_token=g.token, whatsapp_app_secret=SECRET,
-                            whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
-                            whatsapp_api_base_url=g.base_url)
-    async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv:
-        yield rt, g, drv
+    async with whatsapp_bot(make_runtime, fake_graph, SECRET) as (rt, drv):
+        yield rt, fake_graph, drv
 
 
 def chan(rt):

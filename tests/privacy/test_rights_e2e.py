@@ -6,7 +6,7 @@ import aiohttp
 import pytest
 
 from tests.channels.helpers import DESCRIPTION
-from tests.fixtures.fakes import wait_until
+from tests.fixtures.fakes import wait_until, whatsapp_bot
 from tests.privacy.photos import CLEAN_JPEG, MODEL, gps_jpeg
 from tests.privacy.scan import traces
 from tests.staff.conftest import ADMIN, advance, agency_headers
@@ -20,15 +20,9 @@ AGENCY = "DPU-53.71"
 
 @pytest.fixture
 async def wa(fake_graph, make_runtime):
-    from tests.fixtures.fakes import WhatsAppDriver
-
-    g = fake_graph
-    rt = await make_runtime(http=True, whatsapp_access_token=g.token, whatsapp_app_secret=SECRET,
-                            whatsapp_verify_token="verify-me", whatsapp_phone_number_id=g.phone_number_id,
-                            whatsapp_api_base_url=g.base_url)
-    async with WhatsAppDriver(g, f"http://127.0.0.1:{rt.http_port}", SECRET) as drv, \
+    async with whatsapp_bot(make_runtime, fake_graph, SECRET) as (rt, drv), \
             aiohttp.ClientSession(base_url=f"http://127.0.0.1:{rt.http_port}") as api:
-        yield rt, g, drv, api
+        yield rt, fake_graph, drv, api
 
 
 async def say(g, coro, wa_id=WA, count=1):

@@ -5,13 +5,17 @@ goes to the next one, as Meta retries."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 
 import aiohttp
+from pymongo import AsyncMongoClient
 
+from bench.cluster import Cluster
 from fakes.base import wait_until
 from fakes.whatsapp.driver import WhatsAppDriver
+from fakes.whatsapp.server import FakeGraph
 
 DESCRIPTION = "Jalan berlubang besar di depan pasar Kupang sejak minggu lalu membahayakan pengendara"
 LOCATION = "Jalan Sudirman depan pasar"
@@ -138,3 +142,22 @@ class Citizen:
         await self.press("rahasia")
         sent = await self.press("confirm")
         return self.g.text_of(sent[-1])
+
+
+@contextlib.asynccontextmanager
+async def running_cluster(tmp_path, n: int, rate_per_s: int = 80, **env):
+    """A fake Graph API enforcing ``rate_per_s`` and ``n`` bot processes on one ``laporbot db`` (``env``: their
+    settings), started: ``async with running_cluster(...) as (graph, cluster, db)``. Everything is stopped on the
+    way out; the processes' exit codes are then in ``cluster.exit_codes``."""
+    graph = await FakeGraph(rate_per_s=rate_per_s).start()
+    cluster = Cluster(tmp_path / "var", graph, n=n, **env)
+    client = None
+    try:
+        await cluster.start()
+        client = AsyncMongoClient(cluster.uri, tz_aware=True)
+        yield graph, cluster, client["lapor"]
+    finally:
+        if client is not None:
+            await client.close()
+        cluster.exit_codes = await cluster.stop()
+        await graph.stop()

@@ -7,11 +7,9 @@ import asyncio
 
 import aiohttp
 import pytest
-from pymongo import AsyncMongoClient
 
-from bench.cluster import APP_SECRET, LAPORBOT, ROOT, Cluster, base_env, healthy
-from fakes.whatsapp.server import FakeGraph
-from tests.scale.citizens import Balancer, Citizen
+from bench.cluster import APP_SECRET, LAPORBOT, ROOT, base_env, healthy
+from tests.scale.citizens import Balancer, Citizen, running_cluster
 
 
 async def cli(*args, env: dict, timeout_s: float = 120) -> tuple[int, str, str]:
@@ -27,16 +25,11 @@ AGENCY = "DPU-53.71"
 
 @pytest.mark.timeout(400)
 async def test_staff_token_and_stats_while_two_bots_run(tmp_path):
-    graph = await FakeGraph(rate_per_s=80).start()
-    cluster = Cluster(tmp_path / "var", graph, n=2, LAPOR_STAFF_TOKEN=ADMIN)
-    client = None
-    try:
-        await cluster.start()
+    async with running_cluster(tmp_path, n=2, LAPOR_STAFF_TOKEN=ADMIN) as (graph, cluster, db):
         async with Balancer(graph, cluster.urls(), APP_SECRET) as lb:
             confirmation = await Citizen(lb, "6281380000001").file_report()
         assert confirmation and "LPR-" in confirmation
-        client = AsyncMongoClient(cluster.uri, tz_aware=True)
-        report = await client["lapor"]["reports"].find_one({})
+        report = await db["reports"].find_one({})
         env = base_env(cluster.data_dir)  # no MONGODB_URI: the running ``laporbot db`` is found by the data dir
         rc, out, err = await cli("staff", "token", "--agency", AGENCY, env=env)
         assert rc == 0, err
@@ -57,9 +50,4 @@ async def test_staff_token_and_stats_while_two_bots_run(tmp_path):
         assert total.split()[1] == "1"  # the one report the bots filed
         for port in cluster.ports:  # the bots kept serving
             assert (await healthy(port))["dependencies"]["database"]["state"] == "up"
-    finally:
-        if client is not None:
-            await client.close()
-        codes = await cluster.stop()
-        await graph.stop()
-    assert all(c == 0 for c in codes)
+    assert all(c == 0 for c in cluster.exit_codes)

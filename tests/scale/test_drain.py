@@ -8,13 +8,11 @@ import asyncio
 import signal
 
 import pytest
-from pymongo import AsyncMongoClient
 
-from bench.cluster import APP_SECRET, Cluster
+from bench.cluster import APP_SECRET
 from bot.messages import utcnow
 from fakes.base import wait_until
-from fakes.whatsapp.server import FakeGraph
-from tests.scale.citizens import Balancer, Citizen
+from tests.scale.citizens import Balancer, Citizen, running_cluster
 from tests.scale.test_multiprocess import settled
 
 CITIZENS = 40
@@ -29,13 +27,7 @@ async def short_script(c: Citizen) -> None:
 
 @pytest.mark.timeout(600)
 async def test_sigterm_mid_burst_drains_and_exits_cleanly(tmp_path):
-    graph = await FakeGraph(rate_per_s=80).start()
-    cluster = Cluster(tmp_path / "var", graph, n=2)
-    client = None
-    try:
-        await cluster.start()
-        client = AsyncMongoClient(cluster.uri, tz_aware=True)
-        db = client["lapor"]
+    async with running_cluster(tmp_path, n=2) as (graph, cluster, db):
         async with Balancer(graph, cluster.urls(), APP_SECRET) as lb:
             citizens = [Citizen(lb, f"628135{i:05d}") for i in range(CITIZENS)]
             run = asyncio.gather(*(short_script(c) for c in citizens))
@@ -64,8 +56,3 @@ async def test_sigterm_mid_burst_drains_and_exits_cleanly(tmp_path):
         assert not [x for x in await db.leases.find({}).to_list(None) if pid in x["owner"]]
         beats = [b for b in await db.processes.find({}).to_list(None) if pid in b["_id"]]
         assert len(beats) == 1 and beats[0]["until"] < utcnow()
-    finally:
-        if client is not None:
-            await client.close()
-        await cluster.stop()
-        await graph.stop()

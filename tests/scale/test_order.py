@@ -9,12 +9,11 @@ import asyncio
 import time
 
 import pytest
-from pymongo import AsyncMongoClient
 
-from bench.cluster import APP_SECRET, Cluster
+from bench.cluster import APP_SECRET
 from fakes.base import wait_until
 from fakes.whatsapp.driver import WhatsAppDriver
-from fakes.whatsapp.server import FakeGraph
+from tests.scale.citizens import running_cluster
 
 PAIRS = 30
 
@@ -26,13 +25,7 @@ def at(payload: dict, ts: int) -> dict:
 
 @pytest.mark.timeout(600)
 async def test_two_messages_of_one_citizen_on_two_processes_keep_their_order(tmp_path):
-    graph = await FakeGraph(rate_per_s=80).start()
-    cluster = Cluster(tmp_path / "var", graph, n=2)
-    client = None
-    try:
-        await cluster.start()
-        client = AsyncMongoClient(cluster.uri, tz_aware=True)
-        db = client["lapor"]
+    async with running_cluster(tmp_path, n=2) as (graph, cluster, db):
         a, b = [WhatsAppDriver(graph, u, APP_SECRET) for u in cluster.urls()]
         async with a, b:
             citizens = [f"628137{i:05d}" for i in range(PAIRS)]
@@ -73,11 +66,6 @@ async def test_two_messages_of_one_citizen_on_two_processes_keep_their_order(tmp
                 reversed_.append((wa, m1["created_at"].isoformat(), m2["created_at"].isoformat(),
                                   m1["_id"].generation_time.isoformat(), m2["_id"].generation_time.isoformat()))
         assert not reversed_, f"{len(reversed_)} of {PAIRS} pairs answered out of order: {reversed_}"
-    finally:
-        if client is not None:
-            await client.close()
-        await cluster.stop()
-        await graph.stop()
 
 
 async def test_a_later_message_waits_for_an_earlier_one_running_in_another_process(make_runtime):
