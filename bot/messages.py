@@ -96,3 +96,4 @@ class OutboundMessage:
     priority: int = 0  # 0 = reply to a citizen (first), 5 = notification, 9 = campaign
     use_template: bool | None = None  # WhatsApp: None = the window decides; True/False = decided by the producer
     campaign: str | None = None
+    language: str | None = None  # the language the text was rendered in (a channel's own labels follow it)

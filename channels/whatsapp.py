@@ -148,8 +148,9 @@ class WhatsAppSender:
         self.rate_per_s = chan.runtime.settings.whatsapp_rate_per_s
 
     # ---------------------------------------------------------------- building bodies
-    def _lang(self, contact: dict | None) -> str:
-        return (contact or {}).get("language") or "id"
+    def _lang(self, contact: dict | None, doc: dict | None = None) -> str:
+        """The language of the message (what its text was rendered in), else the contact's."""
+        return (doc or {}).get("language") or (contact or {}).get("language") or "id"
 
     def template_body(self, doc: dict, contact: dict | None) -> dict:
         """The producer's template when it chose one (``template_language`` set with it), else the account's."""
@@ -168,7 +169,7 @@ class WhatsAppSender:
     async def free_form_bodies(self, doc: dict, contact: dict | None) -> list[dict]:
         text = doc.get("text") or "…"
         choices = doc_choices(doc)
-        lang = self._lang(contact)
+        lang = self._lang(contact, doc)
         renderer = self.chan.runtime.engine.renderer
         if len(choices) > 10:
             if contact is not None:  # a typed number answers it (the engine reads ``last_choices``)
@@ -213,12 +214,26 @@ class WhatsAppSender:
         last = (await self.chan.runtime.stores.conversations.last_inbound([contact["_id"]])).get(contact["_id"])
         return whatsapp_window_open(last, contact.get("last_inbound_at"))
 
-    async def send(self, doc: dict) -> SendResult:
-        contact = doc.get("_contact")  # read by the campaign send-time check for this very send
+    async def contact_of(self, doc: dict) -> dict | None:
+        """The contact a message goes to (as the campaign send-time check read it, else from the database)."""
+        contact = doc.get("_contact")
         if contact is None and doc.get("contact_id") is not None:
             contact = await self.chan.runtime.stores.contacts.get(doc["contact_id"])
         if contact is None:
             contact = await self.chan.runtime.stores.contacts.find_by_identity("whatsapp", doc["user_id"])
+        return contact
+
+    @staticmethod
+    def needs_no_contact(doc: dict) -> bool:
+        """A reply that carries its language, inside the window by its own time and without a long menu (which
+        the contact must remember) is sent without reading the contact: one database read less per reply."""
+        return (doc.get("use_template") is None and doc.get("kind", "reply") == "reply" and bool(doc.get("language"))
+                and whatsapp_window_open(doc.get("created_at")) and len(doc_choices(doc)) <= 10)
+
+    async def send(self, doc: dict) -> SendResult:
+        contact = doc.get("_contact")
+        if contact is None and not self.needs_no_contact(doc):
+            contact = await self.contact_of(doc)
         as_template = doc.get("use_template")
         if doc.get("kind") == held.INVITE_KIND:
             as_template = True
@@ -237,6 +252,7 @@ class WhatsAppSender:
         if result is None:  # every part went out before (a retry after the last part)
             return SendResult(Outcome.SENT)
         if result.code == REENGAGE_CODE:  # the window closed after all (the platform's view)
+            contact = contact or await self.contact_of(doc)
             if held.holdable(doc):
                 return await self._hold(doc, contact, str(REENGAGE_CODE), sent, recheck=False)
             return await self._send_template(doc, contact)

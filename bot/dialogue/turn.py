@@ -139,5 +139,5 @@ class Turn:
                        for p, lbl in rep.choices]
             out.append(OutboundMessage(identity=self.msg.identity, text=text, choices=choices,
                                        request_location=rep.request_location, template=rep.template,
-                                       contact_id=self.contact["_id"], priority=0))
+                                       contact_id=self.contact["_id"], priority=0, language=self.lang))
         return out

@@ -156,6 +156,7 @@ class MessageStore:
             "request_location": msg.request_location or None,
             "template": msg.template, "template_params": msg.template_params or None,
             **({"use_template": msg.use_template} if msg.use_template is not None else {}),
+            **({"language": msg.language} if msg.language else {}),
             "priority": msg.priority, "campaign": msg.campaign, "status": status, "attempts": 0,
             "next_attempt_at": now, "created_at": now, "sent_at": now if status == "sent" else None,
         }
