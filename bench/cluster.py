@@ -121,6 +121,18 @@ async def stop_process(proc, timeout_s: float = 40) -> int | None:
     return proc.returncode
 
 
+def end_process(proc: subprocess.Popen, timeout_s: float = 30) -> int | None:
+    """SIGTERM a bot started with ``spawn_bot`` (or any ``Popen``), SIGKILL it if it has not exited in time."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
 def cpu_ms(pid: int) -> float:
     """User + system CPU time of a process (and its reaped children) from /proc, in milliseconds."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()

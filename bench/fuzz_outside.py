@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import random
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +24,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bench.cluster import base_env, spawn_bot, wait_live
+from bench.cluster import base_env, end_process, spawn_bot, wait_live
 from bot.embedded_db import free_port
 from fakes import FakeGraph, FakeTelegram, WhatsAppDriver, form_body, twilio_signature
 
@@ -336,12 +335,7 @@ async def run(requests: int, seed: int, workdir: Path, concurrency: int) -> dict
                 citizen = False
             alive = proc.poll() is None
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        end_process(proc)
         await graph.stop()
         await telegram.stop()
     text = log.read_text(errors="replace")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import subprocess
 import sys
 import tempfile
 import time
@@ -21,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 import aiohttp
 
-from bench.cluster import base_env, spawn_bot, wait_live
+from bench.cluster import base_env, end_process, spawn_bot, wait_live
 from bot.embedded_db import free_port
 from fakes import FakeGraph, WhatsAppDriver, form_body, twilio_signature, wait_until
 
@@ -165,12 +164,7 @@ async def soak(seconds: float, rate: float, workdir: Path) -> dict:
             sample()
             alive = proc.poll() is None
     finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        end_process(proc)
         await graph.stop()
     text = log.read_text(errors="replace")
 

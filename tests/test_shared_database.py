@@ -2,25 +2,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
 import sys
-import time
 from pathlib import Path
 
-import aiohttp
 import pytest
 
+from bench.cluster import base_env, healthy, stop_process
 from bot.embedded_db import free_port
 
 LAPORBOT = str(Path(sys.executable).with_name("laporbot"))
-
-
-def _env(data_dir: Path, **extra) -> dict:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MONGODB_", "LAPOR_", "RASA_", "TELEGRAM_",
-                                                                      "WHATSAPP_", "SMS_"))}
-    env.update(LAPOR_DATA_DIR=str(data_dir), **extra)
-    return env
 
 
 async def _run(*args, env: dict, timeout_s: float = 90) -> tuple[int, str]:
@@ -30,54 +20,30 @@ async def _run(*args, env: dict, timeout_s: float = 90) -> tuple[int, str]:
     return proc.returncode, out.decode(errors="replace")
 
 
-async def _healthy(port: int, timeout_s: float = 90) -> dict:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
-            try:
-                async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
-                    if r.status == 200:
-                        return await r.json()
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.3)
-    raise AssertionError("bot never became healthy")
-
-
-async def _stop(proc) -> None:
-    if proc.returncode is None:
-        proc.send_signal(signal.SIGINT)
-        try:
-            await asyncio.wait_for(proc.wait(), 40)
-        except asyncio.TimeoutError:
-            proc.kill()
-            await proc.wait()
-
-
 @pytest.mark.timeout(240)
 async def test_cli_commands_use_the_running_bots_embedded_database(tmp_path):
     port = free_port()
-    env = _env(tmp_path / "var", LAPOR_HTTP_PORT=str(port))
+    env = base_env(tmp_path / "var", LAPOR_HTTP_PORT=str(port))
     bot = await asyncio.create_subprocess_exec(LAPORBOT, "run", "--no-console", "--no-nlu", env=env,
                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
                                                stdin=asyncio.subprocess.DEVNULL)
     try:
-        health = await _healthy(port)
+        health = await healthy(port, 90)
         assert health["dependencies"]["database"]["embedded"] is True
         rc, out = await _run("staff", "token", "--agency", "DPU-53.71", env=env)
         assert rc == 0, out
         rc, out = await _run("stats", env=env)
         assert rc == 0, out
         # the bot kept its database: still healthy, and the token the CLI issued is stored in it
-        assert (await _healthy(port))["dependencies"]["database"]["state"] == "up"
+        assert (await healthy(port, 90))["dependencies"]["database"]["state"] == "up"
     finally:
-        await _stop(bot)
+        await stop_process(bot)
     assert bot.returncode == 0
 
 
 @pytest.mark.timeout(240)
 async def test_laporbot_db_serves_bot_processes_that_find_it_by_the_data_dir(tmp_path):
-    env = _env(tmp_path / "var")
+    env = base_env(tmp_path / "var")
     db = await asyncio.create_subprocess_exec(LAPORBOT, "db", env=env, stdout=asyncio.subprocess.PIPE,
                                               stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
     bots = []
@@ -92,11 +58,11 @@ async def test_laporbot_db_serves_bot_processes_that_find_it_by_the_data_dir(tmp
                 LAPORBOT, "run", "--no-console", "--no-nlu", env={**env, "LAPOR_HTTP_PORT": str(p), **extra},
                 stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL))
         for p in ports:
-            health = await _healthy(p)
+            health = await healthy(p, 90)
             # neither bot started a database of its own
             assert health["dependencies"]["database"] == {"state": "up", "embedded": False}
     finally:
         for b in bots:
-            await _stop(b)
-        await _stop(db)
+            await stop_process(b)
+        await stop_process(db)
     assert db.returncode == 0 and all(b.returncode == 0 for b in bots)

@@ -3,44 +3,22 @@ none twice (real processes: the bot as ``laporbot run``, its own database proces
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import aiohttp
 
+from bench.cluster import end_process, spawn_bot, wait_live
+from bot.embedded_db import free_port
 from tests.fixtures.fakes import WhatsAppDriver, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
-CLI = "import sys; from bot.cli import main; sys.argv[0] = 'laporbot'; sys.exit(main())"  # this tree's code
 SECRET = "wa-crash-secret"
 CITIZENS = [f"6281277{i:06d}" for i in range(40)]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def spawn(env: dict, log: Path) -> subprocess.Popen:
-    with open(log, "a") as err:
-        return subprocess.Popen([sys.executable, "-c", CLI, "run", "--no-nlu", "--no-console"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-
-
-async def wait_live(base: str, proc: subprocess.Popen) -> None:
+async def live(base: str, proc, log: Path) -> None:
     async with aiohttp.ClientSession() as s:
-        async def up():
-            assert proc.poll() is None, "the bot exited"
-            try:
-                async with s.get(base + "/healthz/live") as r:
-                    return r.status == 200
-            except aiohttp.ClientError:
-                return False
-        await wait_until(up, timeout=120, interval=0.2)
+        await wait_live(s, base, proc, log)
 
 
 async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbox: str, user_id=str) -> None:
@@ -60,10 +38,10 @@ async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbo
         if key not in channel_env:
             env.pop(key, None)
     log = tmp_path / "bot.log"
-    proc = spawn(env, log)
+    proc = spawn_bot(env, log)
     client = AsyncMongoClient(db_server.uri, tz_aware=True)
     try:
-        await wait_live(base, proc)
+        await live(base, proc, log)
         acked: set[str] = set()
 
         async def post(c):
@@ -77,8 +55,8 @@ async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbo
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=30)
         await asyncio.gather(*burst)
-        proc = spawn(env, log)
-        await wait_live(base, proc)
+        proc = spawn_bot(env, log)
+        await live(base, proc, log)
         for c in CITIZENS:
             if c not in acked:
                 await post(c)
@@ -106,12 +84,7 @@ async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbo
         assert await db.messages.count_documents({"direction": "in", "status": "processed"}) == len(CITIZENS)
         assert "Traceback" not in log.read_text()
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        end_process(proc)
         await client.close()
         db_server.stop()
 

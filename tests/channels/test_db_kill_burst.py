@@ -6,39 +6,20 @@ import asyncio
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import aiohttp
 import pytest
 
+from bench.cluster import end_process, spawn_bot
+from bot.embedded_db import free_port
 from tests.fixtures.fakes import WhatsAppDriver, wait_until
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "wa-dbkill-secret"
 CITIZENS = [f"6281288{i:06d}" for i in range(60)]
 GAP_S = 0.05  # one new citizen's webhook every 50 ms: a steady rate, not one burst
 RETRY_S = 0.5  # Meta retries a non-2xx webhook; sooner here to keep the test short
 DEADLINE_S = 150  # every message must be acknowledged within this, kill included
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.mark.timeout(300)
@@ -54,9 +35,7 @@ async def test_kill_9_of_the_database_during_a_whatsapp_burst_answers_every_ack_
     for key in ("MONGODB_URI", "RASA_URL", "TELEGRAM_BOT_TOKEN", "SMS_AUTH_TOKEN", "SMS_ACCOUNT_SID"):
         env.pop(key, None)
     log = tmp_path / "bot.log"
-    with open(log, "a") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--no-console", "--no-nlu"], cwd=ROOT,
-                                env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+    proc = spawn_bot(env, log)
     client = None
     try:
         async with aiohttp.ClientSession() as s, WhatsAppDriver(fake_graph, base, SECRET) as drv:
@@ -136,6 +115,6 @@ async def test_kill_9_of_the_database_during_a_whatsapp_burst_answers_every_ack_
             assert await db.messages.count_documents({"direction": "in", "status": "processed"}) == len(CITIZENS)
             assert proc.poll() is None
     finally:
-        stop(proc)
+        end_process(proc)
         if client is not None:
             await client.close()

@@ -29,6 +29,15 @@ async def _events(rt, contact) -> list[dict]:
     return await rt.stores.db["subscription_events"].find({"contact_id": contact["_id"]}).to_list(None)
 
 
+async def _telegram_booth(fake, make_runtime):
+    """A runtime on the fake Telegram with the booth's codes and no per-chat gap (each test's chat is new)."""
+    rt = await make_runtime(http=True, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
+    await _codes(rt)
+    fast_chat_gap(rt, "telegram")
+    fake.chat_gap_s = 0
+    return rt
+
+
 def _assert_attributed(contact, source):
     sub = contact["subscription"]
     assert sub["code"] == CODE and sub["campaign"] == "goes-to-campus" and sub["source"] == source
@@ -37,10 +46,7 @@ def _assert_attributed(contact, source):
 
 async def test_telegram_first_message_deep_link_survives_consent(fake_telegram, make_runtime):
     fake, chat = fake_telegram, 5550101
-    rt = await make_runtime(http=True, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
-    await _codes(rt)
-    fast_chat_gap(rt, "telegram")
-    fake.chat_gap_s = 0
+    rt = await _telegram_booth(fake, make_runtime)
     fake.text(chat, f"/start {CODE}")
     sent = await fake.wait_sent(chat, 1)
     assert any(b["callback_data"].startswith("consent:") for row in sent[-1]["reply_markup"]["inline_keyboard"]
@@ -96,10 +102,7 @@ async def test_sms_first_message_keyword_with_code_survives_consent(fake_sms, ma
 
 async def test_declining_consent_drops_the_held_code(fake_telegram, make_runtime):
     fake, chat = fake_telegram, 5550102
-    rt = await make_runtime(http=True, telegram_bot_token=fake.token, telegram_api_base_url=fake.base_url)
-    await _codes(rt)
-    fast_chat_gap(rt, "telegram")
-    fake.chat_gap_s = 0
+    rt = await _telegram_booth(fake, make_runtime)
     fake.text(chat, f"/start {CODE}")
     sent = await fake.wait_sent(chat, 1)
     fake.press(chat, "consent:tidak", sent[-1])
