@@ -47,7 +47,8 @@ def pct(values: list[float], p: float) -> float:
 
 def start_nlu() -> tuple[object, str]:
     from bot.config import load_settings
-    from bot.nlu.rasa_server import RasaServer, ensure_model, free_port
+    from bot.embedded_db import free_port
+    from bot.nlu.rasa_server import RasaServer, ensure_model
 
     data = REPO / "var" / "bench"
     data.mkdir(parents=True, exist_ok=True)

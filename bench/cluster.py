@@ -14,6 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.embedded_db import free_port
+from bot.processes import log_tail
 
 ROOT = Path(__file__).resolve().parents[1]
 # ``laporbot`` as this checkout's code: the console script of a shared editable install would import the
@@ -96,10 +97,15 @@ class Cluster:
         return out
 
 
-async def healthy(port: int, timeout_s: float = 120) -> dict:
+async def healthy(port: int, timeout_s: float = 120, proc=None, log: Path | None = None) -> dict:
+    """The bot's /healthz once it answers 200. With ``proc`` (and its ``log``), a bot that exits stops the wait,
+    and the error carries the end of its log."""
     deadline = time.monotonic() + timeout_s
     async with aiohttp.ClientSession() as s:
         while time.monotonic() < deadline:
+            rc = None if proc is None else (proc.poll() if hasattr(proc, "poll") else proc.returncode)
+            if rc is not None:
+                raise AssertionError(f"bot on port {port} exited with {rc}:\n{log_tail(log, 30)}")
             try:
                 async with s.get(f"http://127.0.0.1:{port}/healthz") as r:
                     if r.status == 200:
@@ -107,7 +113,7 @@ async def healthy(port: int, timeout_s: float = 120) -> dict:
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.3)
-    raise AssertionError(f"bot on port {port} never became healthy")
+    raise AssertionError(f"bot on port {port} never became healthy:\n{log_tail(log, 30)}")
 
 
 async def stop_process(proc, timeout_s: float = 40) -> int | None:

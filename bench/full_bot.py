@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -28,16 +27,13 @@ from pathlib import Path
 
 import aiohttp
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bot.embedded_db import free_port  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 MARK = "[BENCH]"
 STAFF_TOKEN = "bench-staff-token-0123456789"
 SECRET = "bench-app-secret-123456"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _env(uri, db_name, tg, wa, data_dir, port, wa_template) -> dict:
@@ -143,7 +139,7 @@ async def run_full_bot(uri: str, n: int, signups: int, data_dir: Path, seed, con
     opted_users = {d["user_id"] for d in docs[::100]}  # 1 % opted out before the broadcast: must get nothing
     await stores.contacts.col.update_many({"user_id": {"$in": list(opted_users)}},
                                           {"$set": {"subscription.status": "opted_out"}})
-    port = _free_port()
+    port = free_port()
     env = _env(uri, db_name, tg, wa, data_dir, port, wa_template)
     log_path = data_dir / "full-bot.log"
     tg_ids = [f"81{i:06d}" for i in range(signups // 2)]

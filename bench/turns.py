@@ -506,7 +506,8 @@ def main() -> int:
     args = ap.parse_args()
 
     from bot.embedded_db import EmbeddedMongo
-    from bot.nlu.rasa_server import RasaServer, ensure_model, free_port
+    from bot.embedded_db import free_port
+    from bot.nlu.rasa_server import RasaServer, ensure_model
 
     VAR.mkdir(parents=True, exist_ok=True)
     signal.signal(signal.SIGALRM, lambda *a: (_ for _ in ()).throw(TimeoutError("benchmark timeout")))

@@ -9,6 +9,7 @@ import asyncio
 import json
 import logging
 import os
+import random
 import shutil
 import signal
 import socket
@@ -27,7 +28,28 @@ MIN_FREE_BYTES = 50 * 1024 * 1024
 ADDRESS_FILE = "server.json"  # in the data directory while the server runs
 
 
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999
+
+
 def free_port() -> int:
+    """A port to listen on later, chosen below the kernel's ephemeral range: a port from that range can be
+    taken by any outgoing connection (a driver's pool, say) between this check and the server's bind."""
+    low, high = _ephemeral_range()
+    rnd = random.SystemRandom()
+    span = (20000, low) if low > 20100 else (high + 1, 65536) if high < 65000 else None
+    for _ in range(50 if span else 0):
+        port = rnd.randrange(*span)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]

@@ -80,13 +80,11 @@ def test_embedded_database_keeps_data_across_restarts(tmp_path):
 def test_laporbot_run_serves_healthz_and_stops_on_sigterm(tmp_path):
     import json
     import signal
-    import socket
+    from bot.embedded_db import free_port
     import time
     import urllib.request
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "LAPOR_DATA_DIR": str(tmp_path), "LAPOR_HTTP_PORT": str(port)}
     env.pop("MONGODB_URI", None)
     proc = subprocess.Popen([LAPORBOT, "run", "--no-nlu"], env=env, stdin=subprocess.DEVNULL,

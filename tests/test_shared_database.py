@@ -53,12 +53,14 @@ async def test_laporbot_db_serves_bot_processes_that_find_it_by_the_data_dir(tmp
         rc, out = await _run("db", env=env)  # a second one finds the first instead of fighting over the files
         assert rc == 0 and line in out
         ports = [free_port(), free_port()]
-        for p, extra in zip(ports, ({}, {"MONGODB_URI": line.split("=", 1)[1]})):
-            bots.append(await asyncio.create_subprocess_exec(
-                LAPORBOT, "run", "--no-console", "--no-nlu", env={**env, "LAPOR_HTTP_PORT": str(p), **extra},
-                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL))
-        for p in ports:
-            health = await healthy(p, 90)
+        logs = [tmp_path / "bot0.log", tmp_path / "bot1.log"]
+        for p, log, extra in zip(ports, logs, ({}, {"MONGODB_URI": line.split("=", 1)[1]})):
+            with open(log, "wb") as err:
+                bots.append(await asyncio.create_subprocess_exec(
+                    LAPORBOT, "run", "--no-console", "--no-nlu", env={**env, "LAPOR_HTTP_PORT": str(p), **extra},
+                    stdout=asyncio.subprocess.DEVNULL, stderr=err, stdin=asyncio.subprocess.DEVNULL))
+        for p, log, bot in zip(ports, logs, bots):
+            health = await healthy(p, 90, proc=bot, log=log)
             # neither bot started a database of its own
             assert health["dependencies"]["database"] == {"state": "up", "embedded": False}
     finally:

@@ -13,12 +13,12 @@ import hashlib
 import logging
 import os
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 
+from bot.embedded_db import free_port
 from bot.processes import die_with_parent, port_in_use
 
 log = logging.getLogger(__name__)
@@ -97,12 +97,6 @@ def ensure_model(data_dir: Path, nlu_dir: Path = NLU_DATA, venv: Path | str | No
             if old != model:
                 old.unlink(missing_ok=True)
         return model
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until_ready(proc: subprocess.Popen, url: str, timeout_s: float, log_path: Path) -> None:

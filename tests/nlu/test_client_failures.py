@@ -5,7 +5,7 @@ import pytest
 from aiohttp import web
 
 from bot.nlu import NluClient
-from bot.nlu.rasa_server import free_port
+from bot.embedded_db import free_port
 
 
 @pytest.fixture
