@@ -101,7 +101,10 @@ class EmbeddedMongo:
         self._preflight()
         out = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         self.proc = subprocess.Popen(
-            _server_command() + ["--port", str(self.port), "--storage-path", self.storage],
+            # --standalone: no replica-set advertisement, so no oplog entry and no retryable-write record per
+            # write (nearly half the server's CPU per command, docs/performance.md); the bot uses neither change
+            # streams nor transactions.
+            _server_command() + ["--port", str(self.port), "--storage-path", self.storage, "--standalone"],
             stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             start_new_session=True,  # Ctrl-C in the terminal reaches us, and we stop it in order
             preexec_fn=die_with_parent,

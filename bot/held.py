@@ -32,6 +32,7 @@ from pymongo.errors import DuplicateKeyError
 
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage, utcnow
 from bot.outbox import SendResult, mask_user
+from bot.storage.leases import PROCESS_ID
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,8 @@ class HeldMessages:
         token, now = ObjectId(), utcnow()
         res = await self.col.update_many(
             {"contact_id": contact_id, "direction": "out", "status": HELD},
-            {"$set": {"status": "queued", "release_id": token, "released_at": now, "next_attempt_at": now}})
+            {"$set": {"status": "queued", "release_id": token, "released_at": now, "next_attempt_at": now,
+                      "queued_by": PROCESS_ID}})
         if not res.modified_count:
             return []
         docs = await self.col.find({"release_id": token}).sort(

@@ -38,6 +38,9 @@ MAX_ATTEMPTS = 5
 # the sweep takes only messages due this long: a fresh one belongs to the process that queued it (and pushed it
 # in memory); a sweeper in another process claiming it first could send a turn's second reply before its first
 SWEEP_SETTLE_S = 5.0
+# a message queued by another live process stays its own this long (it waits there for a rate slot before it is
+# claimed); after that the sweep takes it anyway, in case that process lost track of it
+LEFT_TO_QUEUER_S = 60.0
 
 
 class Sender(Protocol):
@@ -185,7 +188,7 @@ class _ChannelWorker:
             prio, _seq, mid, chat = await self.queue.get()
             await self.sem.acquire()
             prev = self.last_by_chat.get(chat) if chat else None
-            self._spawn(self._deliver(mid, prio, prev), chat)
+            self._spawn(self._deliver(mid, prio, prev, chat), chat)
 
     async def run_bulk(self) -> None:
         store = self.outbox.stores.messages
@@ -335,31 +338,50 @@ class _ChannelWorker:
             finally:
                 self._done(doc["_id"])
 
-    async def _deliver(self, mid, priority: int = 0, prev: asyncio.Task | None = None) -> None:
+    async def _deliver(self, mid, priority: int = 0, prev: asyncio.Task | None = None,
+                       chat: str | None = None) -> None:
         store = self.outbox.stores.messages
         try:
-            if prev is not None and not prev.done():  # claims run concurrently; sends to one chat do not
+            if prev is not None and not prev.done():  # one chat's messages go out one after the other
                 await asyncio.wait([prev])
-            doc = await store.claim(mid, doc=self.fresh.pop(mid, None))  # group-committed with other claims
-            if doc is None:  # already claimed by someone else, or no longer queued
-                return
-            wait = self.gap.reserve(doc.get("user_id") or "")
-            if wait > 0:
-                await asyncio.sleep(wait)
-            await self.limiter.acquire(priority)
-            try:
-                result = await self._send(doc)
-            finally:
-                self.limiter.release()
-            await self._record(doc, result)
+            # The chat gap and the rate slot come before the claim: a message is claimed only when it can be
+            # sent at once, so a killed process leaves only its provider calls interrupted; the rest stays
+            # queued (``queued_by`` this process, which the other processes' sweeps leave alone while it lives).
+            fresh = self.fresh.pop(mid, None)
+            while True:
+                wait = self.gap.reserve(chat or "")
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                await self.limiter.acquire(priority)
+                try:
+                    doc = await store.claim(mid, doc=fresh)  # group-committed with other claims
+                except BaseException:
+                    self.limiter.refund()
+                    raise
+                if doc is None:  # already claimed by someone else, or no longer queued
+                    self.limiter.refund()
+                    return
+                try:
+                    result = await self._send(doc)
+                finally:
+                    self.limiter.release()
+                # a retry waits here, so the chat's next message (waiting for this task) cannot overtake it
+                delay = await self._record(doc, result, retry_here=True)
+                if delay is None:
+                    return
+                await asyncio.sleep(delay)
+                fresh = None
         except Exception:
             log.exception("outbox delivery crashed for message %s", mid)
         finally:
             self.sem.release()
             self._done(mid)
 
-    async def _record(self, doc: dict, result: SendResult) -> None:
+    async def _record(self, doc: dict, result: SendResult, retry_here: bool = False) -> float | None:
+        """Store the outcome. A retry is queued again after a delay; with ``retry_here`` the caller sends it
+        again itself after the returned delay (the message stays with this process), else it is pushed then."""
         store = self.outbox.stores.messages
+        again = None
         key = "retry" if result.retryable else result.outcome.value
         self.stats[key] = self.stats.get(key, 0) + 1
         if result.outcome is Outcome.SENT:
@@ -370,8 +392,11 @@ class _ChannelWorker:
                 self.limiter.pause(result.retry_after or 1.0)
             delay = result.retry_after or min(60.0, 0.5 * 2 ** doc.get("attempts", 1))
             await store.requeue(doc["_id"], delay, result.error or "retry")
-            asyncio.get_running_loop().call_later(delay, self.push, doc.get("priority", 0), doc["_id"],
-                                                  doc.get("user_id"))
+            if retry_here:
+                again = delay
+            else:
+                asyncio.get_running_loop().call_later(delay, self.push, doc.get("priority", 0), doc["_id"],
+                                                      doc.get("user_id"))
         elif result.outcome is Outcome.STOPPED:
             await store.mark_failed(doc["_id"], "blocked", result.error)
             if doc.get("contact_id") is not None:
@@ -382,6 +407,7 @@ class _ChannelWorker:
             await store.mark_failed(doc["_id"], result.error or "failed", result.error)
         for hook in self.outbox.after_send:
             await hook(doc, result)
+        return again
 
 
 class Outbox:
@@ -468,7 +494,9 @@ class Outbox:
         for channel, w in self.workers.items():
             if not await self.stores.leases.acquire(f"dispatch:{channel}", ttl_s=max(10, 5 * self.sweep_interval_s)):
                 continue
-            for d in await self.stores.messages.due(channel, limit=500, settled_s=SWEEP_SETTLE_S):
+            others = self.shares.others if self.shares else ()
+            for d in await self.stores.messages.due(channel, limit=500, settled_s=SWEEP_SETTLE_S, leave_to=others,
+                                                    leave_s=LEFT_TO_QUEUER_S):
                 if d["_id"] not in w.pending:
                     w.push(d.get("priority", 0), d["_id"], d.get("user_id"))
                     n += 1

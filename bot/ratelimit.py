@@ -67,6 +67,11 @@ class WindowLimiter:
         self.released.append(time.monotonic())
         self._kick()
 
+    def refund(self) -> None:
+        """Give back a permit that was granted but not used for a send (the message was claimed elsewhere)."""
+        self.inflight = max(0, self.inflight - 1)
+        self._kick()
+
     def _next_slot(self, now: float) -> float | None:
         """When the next grant may happen (in the past when the event loop woke up late: the caller grants at
         once); None: only when an in-flight send completes."""

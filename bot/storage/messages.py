@@ -159,6 +159,7 @@ class MessageStore:
             **({"language": msg.language} if msg.language else {}),
             "priority": msg.priority, "campaign": msg.campaign, "status": status, "attempts": 0,
             "next_attempt_at": now, "created_at": now, "sent_at": now if status == "sent" else None,
+            "queued_by": PROCESS_ID,  # the sweep leaves it to this process while it lives (``due``)
         }
 
     async def queue(self, msgs: list[OutboundMessage], status: str = "queued") -> list[dict]:
@@ -280,11 +281,16 @@ class MessageStore:
                 "status": "sent", "provider_id": pid, "sent_at": at}}) for mid, pid, at in results], ordered=False)
 
     async def due(self, channel: str, limit: int = 200, max_priority: int | None = None,
-                  settled_s: float = 0.0) -> list[dict]:
+                  settled_s: float = 0.0, leave_to: list | tuple = (), leave_s: float = 60.0) -> list[dict]:
         """Queued messages due for ``settled_s`` seconds at least (the sweep leaves fresh ones to the process
-        that queued them, which sends one chat's messages in order)."""
+        that queued them, which sends one chat's messages in order). Messages queued by a live process in
+        ``leave_to`` wait ``leave_s``: that process holds them in memory until it has a rate slot."""
+        now = utcnow()
         q: dict = {"status": "queued", "channel": channel,
-                   "next_attempt_at": {"$lte": utcnow() - timedelta(seconds=settled_s)}}
+                   "next_attempt_at": {"$lte": now - timedelta(seconds=settled_s)}}
+        if leave_to:
+            q["$or"] = [{"queued_by": {"$nin": list(leave_to)}},
+                        {"next_attempt_at": {"$lte": now - timedelta(seconds=leave_s)}}]
         if max_priority is not None:
             q["priority"] = {"$lte": max_priority}
         cur = self.col.find(q).sort([("priority", ASCENDING), ("next_attempt_at", ASCENDING)]).limit(limit)
@@ -298,7 +304,7 @@ class MessageStore:
 
     async def requeue(self, message_id, delay_s: float, error: str) -> None:
         await self.col.update_one({"_id": message_id}, {"$set": {
-            "status": "queued", "last_error": error,
+            "status": "queued", "last_error": error, "queued_by": PROCESS_ID,
             "next_attempt_at": utcnow() + timedelta(seconds=delay_s)}})
 
     async def mark_failed(self, message_id, reason: str, error: str | None = None) -> None:

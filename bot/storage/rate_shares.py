@@ -101,6 +101,7 @@ class RateShares:
         self.owner = owner
         self.peers = 1  # live processes seen at the last beat, this one included
         self.dead: list[str] = []  # processes known dead at the last beat (``dead_owners``)
+        self.others: list[str] = []  # the other live processes at the last beat
 
     async def beat(self, workers: dict) -> int:
         """Renew this process's heartbeat, count the live processes, resize each channel's limiter."""
@@ -112,6 +113,7 @@ class RateShares:
                                     {"until": 1, "place": 1, "started": 1}).to_list(None)
         live = [b for b in beats if b["_id"] == self.owner or not _expired(b, now)]
         self.peers = max(1, len(live))
+        self.others = [b["_id"] for b in live if b["_id"] != self.owner]
         self.dead = [b["_id"] for b in beats if b["_id"] != PROCESS_ID and _expired(b, now)]
         for w in workers.values():
             w.limiter.resize(w.sender.rate_per_s / self.peers)

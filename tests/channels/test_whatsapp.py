@@ -218,6 +218,22 @@ async def test_whatsapp_window_template_and_error_codes(wa):
     assert doc["status"] == "failed" and "131026" in doc["last_error"]
 
 
+async def test_a_throttled_reply_is_not_overtaken_by_the_next_one(wa):
+    """130429 on the first of two messages to one person: it is retried, and the second waits for it."""
+    rt, g, drv = wa
+    await say(g, drv, drv.text(WA, "halo"))
+    contact = await rt.stores.contacts.find_by_identity("whatsapp", WA)
+    before = len(g.to(WA))
+    ident = Identity("whatsapp", WA)
+    g.inject.append((130429, "Rate limit hit"))
+    await rt.outbox.enqueue([OutboundMessage(ident, "pertama", contact_id=contact["_id"]),
+                             OutboundMessage(ident, "kedua", contact_id=contact["_id"])])
+    sent = await g.wait_sent(WA, before + 2)
+    await rt.outbox.drain()
+    assert [g.text_of(m) for m in sent[before:]] == ["pertama", "kedua"]
+    assert [r["code"] for r in g.rejected] == [130429]
+
+
 async def test_whatsapp_buttons_lists_and_numbered_fallback(wa):
     rt, g, drv = wa
     await say(g, drv, drv.text(WA, "halo"))
