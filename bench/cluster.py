@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 
 from bot.embedded_db import free_port
-from bot.processes import log_tail
+from bot.processes import die_with_parent, log_tail
 
 ROOT = Path(__file__).resolve().parents[1]
 # ``laporbot`` as this checkout's code: the console script of a shared editable install would import the
@@ -57,7 +57,7 @@ class Cluster:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = await asyncio.create_subprocess_exec(
             *LAPORBOT, "db", env=base_env(self.data_dir), cwd=ROOT, stdout=asyncio.subprocess.PIPE,
-            stderr=open(self.log_dir / "db.log", "ab"), stdin=asyncio.subprocess.DEVNULL)
+            stderr=open(self.log_dir / "db.log", "ab"), stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
         line = (await asyncio.wait_for(self.db.stdout.readline(), 90)).decode().strip()
         if not line.startswith("MONGODB_URI="):
             raise RuntimeError(f"laporbot db said {line!r}")
@@ -68,8 +68,8 @@ class Cluster:
         self.bots[i] = await asyncio.create_subprocess_exec(
             *LAPORBOT, "run", "--no-console", "--no-nlu", env=self.bot_env(i), cwd=ROOT,
             stdout=asyncio.subprocess.DEVNULL, stderr=open(self.log_dir / f"bot{i}.log", "ab"),
-            stdin=asyncio.subprocess.DEVNULL)
-        await healthy(self.ports[i])
+            stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
+        await healthy(self.ports[i], proc=self.bots[i], log=self.log_dir / f"bot{i}.log")
 
     async def start(self, uri: str | None = None) -> "Cluster":
         """Start ``laporbot db`` and the bots, or only the bots on ``uri`` (an existing MongoDB)."""
@@ -150,7 +150,8 @@ def spawn_bot(env: dict, log: Path) -> subprocess.Popen:
     """``bot.cli run --no-console --no-nlu`` from this checkout, its stderr appended to ``log``."""
     with open(log, "ab") as err:
         return subprocess.Popen([*LAPORBOT, "run", "--no-console", "--no-nlu"], cwd=ROOT, env=env,
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
+                                preexec_fn=die_with_parent)
 
 
 async def wait_live(session, base: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:

@@ -112,8 +112,9 @@ class _BulkTiming:
 class _ChannelWorker:
     """One channel's sender loop.
 
-    Replies and notifications (priority < BULK_PRIORITY) take the individual path: claim, per-chat gap, rate
-    slot, send, record — a few round-trips, lowest latency. Bulk messages (campaigns) are claimed just in time
+    Replies and notifications (priority < BULK_PRIORITY) take the individual path: per-chat gap, rate slot,
+    claim, send, record — a few round-trips, lowest latency; one chat's messages one after the other, a
+    throttled one retried in place before the next. Bulk messages (campaigns) are claimed just in time
     in small batches of about ``claim_ahead_s`` of the channel's rate (one ``update_many`` + one ``find``), and
     the next batch is claimed only when fewer than ``ahead()`` (what the limiter grants during one claim) are
     still waiting for their rate slot, so a killed process loses at most about one batch plus ``ahead()``; the

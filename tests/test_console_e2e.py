@@ -81,6 +81,7 @@ def test_laporbot_run_serves_healthz_and_stops_on_sigterm(tmp_path):
     import json
     import signal
     from bot.embedded_db import free_port
+    from bot.processes import die_with_parent
     import time
     import urllib.request
 
@@ -88,7 +89,7 @@ def test_laporbot_run_serves_healthz_and_stops_on_sigterm(tmp_path):
     env = {**os.environ, "LAPOR_DATA_DIR": str(tmp_path), "LAPOR_HTTP_PORT": str(port)}
     env.pop("MONGODB_URI", None)
     proc = subprocess.Popen([LAPORBOT, "run", "--no-nlu"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=die_with_parent)
     try:
         body = None
         for _ in range(120):

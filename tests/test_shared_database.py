@@ -9,13 +9,15 @@ import pytest
 
 from bench.cluster import base_env, healthy, stop_process
 from bot.embedded_db import free_port
+from bot.processes import die_with_parent
 
 LAPORBOT = str(Path(sys.executable).with_name("laporbot"))
 
 
 async def _run(*args, env: dict, timeout_s: float = 90) -> tuple[int, str]:
     proc = await asyncio.create_subprocess_exec(LAPORBOT, *args, env=env, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL)
+                                                stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
+                                                preexec_fn=die_with_parent)
     out, _ = await asyncio.wait_for(proc.communicate(), timeout_s)
     return proc.returncode, out.decode(errors="replace")
 
@@ -26,7 +28,7 @@ async def test_cli_commands_use_the_running_bots_embedded_database(tmp_path):
     env = base_env(tmp_path / "var", LAPOR_HTTP_PORT=str(port))
     bot = await asyncio.create_subprocess_exec(LAPORBOT, "run", "--no-console", "--no-nlu", env=env,
                                                stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
-                                               stdin=asyncio.subprocess.DEVNULL)
+                                               stdin=asyncio.subprocess.DEVNULL, preexec_fn=die_with_parent)
     try:
         health = await healthy(port, 90)
         assert health["dependencies"]["database"]["embedded"] is True
@@ -45,7 +47,8 @@ async def test_cli_commands_use_the_running_bots_embedded_database(tmp_path):
 async def test_laporbot_db_serves_bot_processes_that_find_it_by_the_data_dir(tmp_path):
     env = base_env(tmp_path / "var")
     db = await asyncio.create_subprocess_exec(LAPORBOT, "db", env=env, stdout=asyncio.subprocess.PIPE,
-                                              stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL)
+                                              stderr=asyncio.subprocess.DEVNULL, stdin=asyncio.subprocess.DEVNULL,
+                                              preexec_fn=die_with_parent)
     bots = []
     try:
         line = (await asyncio.wait_for(db.stdout.readline(), 60)).decode().strip()
@@ -58,7 +61,8 @@ async def test_laporbot_db_serves_bot_processes_that_find_it_by_the_data_dir(tmp
             with open(log, "wb") as err:
                 bots.append(await asyncio.create_subprocess_exec(
                     LAPORBOT, "run", "--no-console", "--no-nlu", env={**env, "LAPOR_HTTP_PORT": str(p), **extra},
-                    stdout=asyncio.subprocess.DEVNULL, stderr=err, stdin=asyncio.subprocess.DEVNULL))
+                    stdout=asyncio.subprocess.DEVNULL, stderr=err, stdin=asyncio.subprocess.DEVNULL,
+                    preexec_fn=die_with_parent))
         for p, log, bot in zip(ports, logs, bots):
             health = await healthy(p, 90, proc=bot, log=log)
             # neither bot started a database of its own

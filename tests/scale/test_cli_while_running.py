@@ -9,12 +9,14 @@ import aiohttp
 import pytest
 
 from bench.cluster import APP_SECRET, LAPORBOT, ROOT, base_env, healthy
+from bot.processes import die_with_parent
 from tests.scale.citizens import Balancer, Citizen, running_cluster
 
 
 async def cli(*args, env: dict, timeout_s: float = 120) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(*LAPORBOT, *args, env=env, cwd=ROOT, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+                                                preexec_fn=die_with_parent)
     out, err = await asyncio.wait_for(proc.communicate(), timeout_s)
     return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
 
