@@ -475,7 +475,8 @@ class Outbox:
         """Store messages; ``already_sent`` for replies a channel delivers itself (console, TwiML, web chat)."""
         if not msgs:
             return []
-        docs = await self.stores.messages.queue(msgs, status="sent" if already_sent else "queued")
+        docs = await self.stores.messages.queue(msgs, status="sent" if already_sent else "queued",
+                                                pushed_here=() if already_sent else self.workers)
         if not already_sent:
             for d in docs:
                 w = self.workers.get(d["channel"])

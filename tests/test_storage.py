@@ -71,6 +71,26 @@ async def test_outbox_message_is_claimed_once_and_never_moves_backwards(stores):
     assert (await stores.messages.get(doc["_id"]))["status"] == "read"
 
 
+async def test_the_sweep_leaves_a_message_to_the_live_process_that_queued_it(stores):
+    """A message this process's outbox sends from memory names it (``queued_by``); another process's sweep
+    skips it while this one lives (``leave_to``), unless it has waited ``leave_s``. Others go to the sweep."""
+    from datetime import timedelta
+
+    from bot.messages import utcnow
+    from bot.storage.leases import PROCESS_ID
+
+    [mine] = await stores.messages.queue([OutboundMessage(Identity("telegram", "7"), "a")], pushed_here={"telegram"})
+    [loose] = await stores.messages.queue([OutboundMessage(Identity("telegram", "8"), "b")], pushed_here={"sms"})
+    assert mine["queued_by"] == PROCESS_ID and "queued_by" not in loose
+    due = {d["_id"] for d in await stores.messages.due("telegram", leave_to=[PROCESS_ID])}
+    assert due == {loose["_id"]}  # as a peer's sweep sees it while this process lives
+    assert {d["_id"] for d in await stores.messages.due("telegram")} == {mine["_id"], loose["_id"]}
+    await stores.messages.col.update_one({"_id": mine["_id"]},
+                                         {"$set": {"next_attempt_at": utcnow() - timedelta(seconds=61)}})
+    due = {d["_id"] for d in await stores.messages.due("telegram", leave_to=[PROCESS_ID], leave_s=60)}
+    assert due == {mine["_id"], loose["_id"]}  # waited too long: taken anyway
+
+
 async def test_report_create_is_idempotent_per_draft(stores):
     a = await stores.reports.create({"draft_id": "d1", "description": "x"})
     b = await stores.reports.create({"draft_id": "d1", "description": "x"})

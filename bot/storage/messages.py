@@ -159,11 +159,16 @@ class MessageStore:
             **({"language": msg.language} if msg.language else {}),
             "priority": msg.priority, "campaign": msg.campaign, "status": status, "attempts": 0,
             "next_attempt_at": now, "created_at": now, "sent_at": now if status == "sent" else None,
-            "queued_by": PROCESS_ID,  # the sweep leaves it to this process while it lives (``due``)
         }
 
-    async def queue(self, msgs: list[OutboundMessage], status: str = "queued") -> list[dict]:
+    async def queue(self, msgs: list[OutboundMessage], status: str = "queued", pushed_here=()) -> list[dict]:
+        """Insert outbound messages. Those of a channel in ``pushed_here`` (this process's outbox sends them from
+        memory) carry ``queued_by``: the other processes' sweeps leave them to this one while it lives
+        (``due``); any other queued message is left to the sweep."""
         docs = [self.outbound_doc(m, status) for m in msgs]
+        for d in docs:
+            if d["channel"] in pushed_here:
+                d["queued_by"] = PROCESS_ID
         for m, d in zip(msgs, docs):
             m.message_id = d["_id"]
         if docs:
