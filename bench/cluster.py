@@ -153,18 +153,3 @@ def spawn_bot(env: dict, log: Path) -> subprocess.Popen:
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
                                 preexec_fn=die_with_parent)
 
-
-async def wait_live(session, base: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
-    """Until ``base``/healthz answers 200; fails at once, with the log's tail, if the bot exited."""
-    from fakes import wait_until
-
-    async def live():
-        assert proc.poll() is None, "the bot exited: " + log.read_text()[-2000:]
-        try:
-            async with session.get(base + "/healthz") as r:
-                return r.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await wait_until(live, timeout=timeout_s, interval=0.2)
-

@@ -24,7 +24,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from bench.cluster import base_env, end_process, spawn_bot, wait_live
+from bench.cluster import base_env, end_process, healthy, spawn_bot
 from bot.embedded_db import free_port
 from fakes import FakeGraph, FakeTelegram, WhatsAppDriver, form_body, twilio_signature
 
@@ -307,7 +307,7 @@ async def run(requests: int, seed: int, workdir: Path, concurrency: int) -> dict
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s, \
                 WhatsAppDriver(graph, base, WA_SECRET) as drv:
-            await wait_live(s, base, proc, log)
+            await healthy(port, proc=proc, log=log)
             f = Fuzzer(base, s, drv, gen)
             kinds = [f.whatsapp, f.whatsapp, f.sms, f.sms, f.telegram, f.telegram, f.webchat_http, f.staff_api,
                      f.staff_api, f.open311, f.open311, f.publik, f.staff_pages]

@@ -20,7 +20,7 @@ from xml.etree import ElementTree as ET
 
 import aiohttp
 
-from bench.cluster import base_env, end_process, spawn_bot, wait_live
+from bench.cluster import base_env, end_process, healthy, spawn_bot
 from bot.embedded_db import free_port
 from fakes import FakeGraph, WhatsAppDriver, form_body, twilio_signature, wait_until
 
@@ -130,7 +130,7 @@ async def soak(seconds: float, rate: float, workdir: Path) -> dict:
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as s, \
                 WhatsAppDriver(graph, base, WA_SECRET) as drv:
-            await wait_live(s, base, proc, log)
+            await healthy(port, proc=proc, log=log)
             db_pid = json.loads((data / "db" / "server.json").read_text())["pid"]
             load = Load(base, drv, s)
 

@@ -231,9 +231,7 @@ class WhatsAppSender:
                 and whatsapp_window_open(doc.get("created_at")) and len(doc_choices(doc)) <= 10)
 
     async def send(self, doc: dict) -> SendResult:
-        contact = doc.get("_contact")
-        if contact is None and not self.needs_no_contact(doc):
-            contact = await self.contact_of(doc)
+        contact = doc.get("_contact") if self.needs_no_contact(doc) else await self.contact_of(doc)
         as_template = doc.get("use_template")
         if doc.get("kind") == held.INVITE_KIND:
             as_template = True

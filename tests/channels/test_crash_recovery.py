@@ -4,21 +4,15 @@ import asyncio
 import os
 import signal
 import time
-from pathlib import Path
 
 import aiohttp
 
-from bench.cluster import end_process, spawn_bot, wait_live
+from bench.cluster import end_process, healthy, spawn_bot
 from bot.embedded_db import free_port
 from tests.fixtures.fakes import WhatsAppDriver, wait_until
 
 SECRET = "wa-crash-secret"
 CITIZENS = [f"6281277{i:06d}" for i in range(40)]
-
-
-async def live(base: str, proc, log: Path) -> None:
-    async with aiohttp.ClientSession() as s:
-        await wait_live(s, base, proc, log)
 
 
 async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbox: str, user_id=str) -> None:
@@ -41,7 +35,7 @@ async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbo
     proc = spawn_bot(env, log)
     client = AsyncMongoClient(db_server.uri, tz_aware=True)
     try:
-        await live(base, proc, log)
+        await healthy(port, proc=proc, log=log)
         acked: set[str] = set()
 
         async def post(c):
@@ -56,7 +50,7 @@ async def kill_during_burst(tmp_path, channel_env: dict, post_one, answers, inbo
         proc.wait(timeout=30)
         await asyncio.gather(*burst)
         proc = spawn_bot(env, log)
-        await live(base, proc, log)
+        await healthy(port, proc=proc, log=log)
         for c in CITIZENS:
             if c not in acked:
                 await post(c)
