@@ -120,18 +120,33 @@ class Engine:
             self._locks[key] = lock
         return lock
 
-    async def handle(self, inbound: InboundMessage, *, inline: bool = False) -> list[OutboundMessage]:
+    async def accept(self, inbound: InboundMessage) -> tuple[dict, ObjectId | None]:
+        """Steps 1–2 on their own: clean the text, find or create the contact, store the inbound message.
+        Returns (contact, stored id); the id is None for a redelivered message that is not ours to run.
+        A channel whose stored message is its inbox (WhatsApp) calls this before acknowledging the webhook,
+        then ``handle(inbound, accepted=...)``. Raises PyMongoError while the database is away."""
+        clean_text(inbound, self.settings.lapor_max_text_chars)
+        contact = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language)
+        return contact, await self.stores.messages.store_inbound(inbound, contact["_id"])
+
+    async def handle(self, inbound: InboundMessage, *, inline: bool = False,
+                     accepted: tuple[dict, ObjectId | None] | None = None) -> list[OutboundMessage]:
         """Process one inbound message; returns the replies (already stored in the outbox).
 
         ``inline`` is for channels that deliver replies in their own response (console, TwiML, web chat).
+        ``accepted`` is what ``accept`` returned for this message, when the channel stored it already.
         Raises TurnFailed when storage is unavailable; nothing of the turn is then saved.
         """
-        clean_text(inbound, self.settings.lapor_max_text_chars)
         corr = uuid.uuid4().hex[:8]
         stored = None
         try:
-            contact = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language)
-            stored = await self.stores.messages.store_inbound(inbound, contact["_id"])
+            if accepted is None:
+                contact, stored = await self.accept(inbound)
+            else:
+                contact, stored = accepted
+                if self._saved_versions.get(contact["_id"], -1) > version_of(contact):
+                    # read before an earlier turn of this contact saved (stored, then queued): read it again
+                    contact = await self.stores.contacts.get_with_state(contact["_id"]) or contact
             if stored is None:
                 self.metrics["duplicates"] += 1
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,

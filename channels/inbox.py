@@ -199,12 +199,12 @@ async def finish_tasks(tasks: set, timeout_s: float = DRAIN_S) -> int:
     return len(left)
 
 
-async def run_turn(runtime, inbound, on_failure=None) -> str:
+async def run_turn(runtime, inbound, on_failure=None, accepted=None) -> str:
     """Hand one parsed inbound message to the engine: DONE, RETRY (the database is away) or WAIT (another
     live turn holds it). ``on_failure`` (async, no arguments) answers the person
-    when the turn failed (first try only)."""
+    when the turn failed (first try only); ``accepted``: the message is stored already (``Engine.accept``)."""
     try:
-        replies = await runtime.engine.handle(inbound)
+        replies = await runtime.engine.handle(inbound, accepted=accepted)
     except TurnFailed as exc:
         if on_failure is not None:
             try:

@@ -32,7 +32,7 @@ import hashlib
 import hmac
 import logging
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import aiohttp
@@ -40,17 +40,17 @@ from aiohttp import web
 from pymongo.errors import PyMongoError
 
 from bot import held
-from bot.engine import TurnFailed
 from bot.messages import (Identity, InboundMessage, Location, Media, OutboundMessage, SharedContact, utcnow)
 from bot.outbox import mask_user
 from bot.sending import Outcome, SendResult, whatsapp_window_open
 from bot.phones import normalize_phone
+from bot.storage.rate_shares import dead_owners
 from bot.tasks import stop_task
 from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, extension_for, numbered_menu,
                                  record_attribution, split_text, truncate)
-from channels.inbox import DONE, REJECTED, RETRY, Inbox, finish_tasks, run_turn
+from channels.inbox import DONE, ORPHAN_CHECK_S, REJECTED, RETRY, Inbox, finish_tasks, run_turn
 
 log = logging.getLogger(__name__)
 
@@ -310,6 +310,7 @@ class WhatsAppChannel(Channel):
         self._tasks: set[asyncio.Task] = set()
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._recover_task: asyncio.Task | None = None
+        self._recover_stored_task: asyncio.Task | None = None
         self.metrics = {"webhooks": 0, "forged": 0, "messages": 0, "statuses": 0}
         # turns running at once: beyond this, webhooks are still acknowledged (stored) and wait their turn,
         # so a burst cannot starve the acknowledgements of database time
@@ -331,11 +332,25 @@ class WhatsAppChannel(Channel):
         await self.inbox.ensure_indexes()
         await self.http()
         self._recover_task = asyncio.create_task(self.inbox.recover_forever(self._process))
+        self._recover_stored_task = asyncio.create_task(self._recover_stored_forever())
+
+    async def _recover_stored_forever(self) -> None:
+        """Every ``ORPHAN_CHECK_S`` (or the recovery interval when shorter): stored messages whose turn a killed
+        process left (its heartbeat expired) or whose lease ran out (two small reads when there are none)."""
+        while True:
+            await asyncio.sleep(min(self.inbox.every_s, ORPHAN_CHECK_S))
+            try:
+                await self.recover_stored()
+            except PyMongoError as exc:
+                log.warning("whatsapp stored-message recovery: database unavailable (%s)", type(exc).__name__)
+            except Exception:
+                log.exception("whatsapp stored-message recovery failed")
 
     async def drain(self) -> None:
         """Graceful stop: no more recovery here; the acknowledged webhooks finish (bounded)."""
         await stop_task(self._recover_task, timeout_s=5, name="WhatsApp inbox recovery")
-        self._recover_task = None
+        await stop_task(self._recover_stored_task, timeout_s=5, name="WhatsApp stored-message recovery")
+        self._recover_task = self._recover_stored_task = None
         await finish_tasks(self._tasks)
 
     async def stop(self) -> None:
@@ -377,12 +392,118 @@ class WhatsAppChannel(Channel):
             except BadInput as exc:
                 await self.inbox.reject(exc.message, len(raw))
                 return web.json_response({"ok": True, "rejected": exc.message})
-            doc = await self.inbox.store(payload)
-        except PyMongoError as exc:
+            taken, rest = self._take_messages(payload)
+            stores = [self.runtime.engine.accept(inbound) for inbound in taken]
+            if rest is not None:
+                stores.append(self.inbox.store(rest))
+            results = await asyncio.gather(*stores, return_exceptions=True)
+            for r in results:
+                if isinstance(r, BaseException):
+                    raise r
+        except PyMongoError as exc:  # what was stored is harmless: Meta's resend finds it (the engine dedupes)
             log.warning("whatsapp webhook not stored: database unavailable (%s); answered 503", type(exc).__name__)
             return web.json_response({"error": "storage unavailable, retry"}, status=503)
-        self._spawn(self._process(doc))
+        for inbound, (contact, stored) in zip(taken, results):
+            if stored is None:  # a redelivery of a message stored before (processed, or its turn is live)
+                self.runtime.engine.metrics["duplicates"] += 1
+                continue
+            self._spawn(self._stored_turn(inbound, (contact, stored), first=True))
+        if rest is not None:
+            self._spawn(self._process(results[-1]))
         return web.json_response({"ok": True})
+
+    def _take_messages(self, payload: dict) -> tuple[list[InboundMessage], dict | None]:
+        """The body's messages that can be stored as inbound messages right away (the ``messages`` document is
+        their inbox), in timestamp order, and what is left for the inbox (statuses, messages that cannot be
+        used or parsed; None when nothing is). System notices are dropped (nobody wrote them)."""
+        taken: list[InboundMessage] = []
+        rest = {**payload, "entry": []}
+        left_any = False
+        for e in _objs(payload.get("entry"), keep_others=True):
+            if not isinstance(e, dict):
+                rest["entry"].append(e)
+                left_any = True
+                continue
+            changes = []
+            for ch in _objs(e.get("changes"), keep_others=True):
+                value = _obj(ch.get("value")) if isinstance(ch, dict) else {}
+                names = {str(c.get("wa_id")): _name(_obj(c.get("profile")).get("name"))
+                         for c in _objs(value.get("contacts"))}
+                left = []
+                for m in sorted(_objs(value.get("messages"), keep_others=True), key=_timestamp):
+                    inbound = None
+                    if _unusable(m) is None:
+                        try:
+                            inbound = self.parse(m, names.get(str(m.get("from"))))
+                        except Exception:  # noqa: BLE001 - the inbox path rejects and records it
+                            inbound = None
+                        else:
+                            if inbound is None:  # a system notice
+                                continue
+                    if inbound is None:
+                        left.append(m)
+                    else:
+                        taken.append(inbound)
+                if left or _objs(value.get("statuses"), keep_others=True) or not isinstance(ch, dict) \
+                        or not value.get("messages") and not value.get("statuses"):
+                    changes.append({**ch, "value": {**value, "messages": left}} if isinstance(ch, dict) else ch)
+            if changes:
+                rest["entry"].append({**e, "changes": changes})
+                left_any = True
+        if not taken:
+            return [], payload  # nothing taken: the body goes to the inbox whole, as it came
+        return taken, rest if left_any else None
+
+    async def _stored_turn(self, inbound: InboundMessage, accepted: tuple, first: bool) -> None:
+        """One stored message's turn (its lease held): media fetched, the engine run, an ad's attribution kept.
+        A failure leaves the message ``received``: the recovery loop runs it again once its lease is over."""
+        wa_id = inbound.identity.user_id
+        lock = self._user_locks.setdefault(wa_id, asyncio.Lock())
+        try:
+            async with lock, self._turns:  # one turn at a time per person, in timestamp order
+                fetch = [m for m in inbound.media if m.ref and m.gridfs_id is None and m.size is None]
+                if fetch:
+                    for media in fetch:
+                        await self._download(media, wa_id)
+                    await self.runtime.stores.messages.set_inbound_media(accepted[1], inbound.media)
+                self.metrics["messages"] += 1
+                outcome = await run_turn(self.runtime, inbound, (lambda: self._send_failure(wa_id)) if first else None,
+                                         accepted=accepted)
+                await self._attribute(inbound, outcome)
+        except PyMongoError as exc:
+            log.warning("whatsapp turn: database unavailable (%s); the stored message is retried", type(exc).__name__)
+        except Exception:
+            log.exception("whatsapp turn failed; the stored message is retried")
+        finally:
+            if not lock._waiters:  # noqa: SLF001
+                self._user_locks.pop(wa_id, None)
+
+    async def _attribute(self, inbound: InboundMessage, outcome: str) -> None:
+        referral = (inbound.raw or {}).get("referral")
+        if outcome == DONE and isinstance(referral, dict):
+            await record_attribution(self.runtime.stores, "whatsapp", inbound.identity.user_id, {
+                "referral": {k: str(referral.get(k))[:200] for k in ("source_type", "source_id", "source_url",
+                                                                       "headline") if referral.get(k)}})
+
+    async def recover_stored(self) -> int:
+        """Run the turns of stored messages left unfinished (a killed process's, or after an outage)."""
+        stores = self.runtime.stores
+        n = 0
+        while True:
+            dead = await dead_owners(self.db)
+            docs = await stores.messages.stale_inbound("whatsapp", dead)
+            taken = [d for d in docs if await stores.messages.take_over(d)]
+            for doc in taken:
+                contact = await stores.contacts.get_with_state(doc["contact_id"]) if doc.get("contact_id") else None
+                if contact is None:  # erased meanwhile: nothing to answer
+                    await stores.messages.mark_inbound(doc["_id"], "failed", error="contact gone")
+                    continue
+                inbound = stores.messages.inbound_from_doc(
+                    doc, Identity("whatsapp", contact["user_id"], contact.get("name")))
+                await self._stored_turn(inbound, (contact, doc["_id"]), first=False)
+                n += 1
+            if len(docs) < 50:
+                return n
 
     def _spawn(self, coro) -> None:
         task = asyncio.create_task(coro)
@@ -411,8 +532,9 @@ class WhatsAppChannel(Channel):
             log.exception("whatsapp webhook processing failed; kept in the inbox for another try")
 
     async def recover_once(self) -> int:
-        """Process inbox entries a crashed or overloaded process left behind (the engine dedupes)."""
-        return await self.inbox.recover_once(self._process)
+        """Process inbox entries and stored messages a crashed or overloaded process left behind (the engine
+        dedupes)."""
+        return await self.inbox.recover_once(self._process) + await self.recover_stored()
 
     async def _status(self, st: dict) -> None:
         self.metrics["statuses"] += 1
@@ -472,12 +594,7 @@ class WhatsAppChannel(Channel):
                 self.metrics["messages"] += 1
                 outcome = await run_turn(self.runtime, inbound,
                                          (lambda: self._send_failure(wa_id)) if first else None)
-                referral = (inbound.raw or {}).get("referral")
-                if outcome == DONE and isinstance(referral, dict):
-                    await record_attribution(self.runtime.stores, "whatsapp", wa_id, {
-                        "referral": {k: str(referral.get(k))[:200] for k in ("source_type", "source_id",
-                                                                               "source_url", "headline")
-                                     if referral.get(k)}})
+                await self._attribute(inbound, outcome)
                 return outcome, None
             finally:
                 if not lock._waiters:  # noqa: SLF001
@@ -489,8 +606,8 @@ class WhatsAppChannel(Channel):
         await sender._post(wa_id, {"type": "text", "text": {"body": self.runtime.engine.failure_text("id")}})
 
     # ---------------------------------------------------------------- parsing, one small parser per kind
-    async def to_inbound(self, m: dict, name: str | None) -> InboundMessage | None:
-        """One Graph ``messages[]`` item as an InboundMessage (None for system notices)."""
+    def parse(self, m: dict, name: str | None) -> InboundMessage | None:
+        """One Graph ``messages[]`` item as an InboundMessage (None for system notices); media not fetched."""
         mtype = m.get("type") if isinstance(m.get("type"), str) else "unsupported"
         if mtype == "system":  # number changed etc.: not something the person wrote
             return None
@@ -498,39 +615,45 @@ class WhatsAppChannel(Channel):
         msg = InboundMessage(Identity("whatsapp", wa_id, name), str(m["id"]), received_at=_when(m))
         body = _obj(m.get(mtype))
         parser = self._PARSERS.get(mtype) or ("_parse_media" if mtype in MEDIA_KINDS else "_parse_unsupported")
-        await getattr(self, parser)(msg, m, body, mtype)
+        getattr(self, parser)(msg, m, body, mtype)
         return msg
 
-    async def _parse_text(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    async def to_inbound(self, m: dict, name: str | None) -> InboundMessage | None:
+        """``parse``, then the attachments downloaded into GridFS (an inbox entry's message)."""
+        msg = self.parse(m, name)
+        for media in msg.media if msg else []:
+            if media.ref:
+                await self._download(media, msg.identity.user_id)
+        return msg
+
+    def _parse_text(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         msg.text = _text(body.get("body"))
         if isinstance(m.get("referral"), dict):  # a click-to-WhatsApp ad: keep where the person came from
             msg.raw = {"referral": m["referral"]}
 
-    async def _parse_interactive(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_interactive(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         reply = _obj(body.get("button_reply")) or _obj(body.get("list_reply"))
         if reply:
             msg.payload, msg.text, msg.kind = _text(reply.get("id"), 256), _text(reply.get("title")), "choice"
         else:  # flows (nfm_reply) and other interactive answers we never send
             msg.kind = "unsupported"
 
-    async def _parse_button(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_button(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         """A template's quick reply."""
         payload = _text(body.get("payload"), 256)
         msg.text = _text(body.get("text"))
         if ":" in payload:
             msg.payload, msg.kind = payload, "choice"
 
-    async def _parse_media(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_media(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         msg.kind = "sticker" if mtype == "sticker" else "media"
         msg.text = _text(body.get("caption"))
         mime, filename = body.get("mime_type"), body.get("filename")
         media = Media(MEDIA_KINDS[mtype], _text(body.get("id"), 256), mime if isinstance(mime, str) else None,
                       Path(filename).name[:120] if isinstance(filename, str) else None)
-        if mtype != "sticker" and media.ref:
-            await self._download(media, msg.identity.user_id)
         msg.media = [media] if mtype != "sticker" else []
 
-    async def _parse_location(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_location(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         try:
             lat, lon = float(body["latitude"]), float(body["longitude"])
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):
@@ -541,7 +664,7 @@ class WhatsAppChannel(Channel):
         msg.location = Location(lat, lon, _text(body.get("name"), 200) or None, _text(body.get("address"), 500) or None)
         msg.kind = "location"
 
-    async def _parse_contacts(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_contacts(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         card = next(iter(_objs(m.get("contacts"))), {})
         phone0 = next(iter(_objs(card.get("phones"))), {})
         raw_phone = phone0.get("wa_id") or phone0.get("phone")
@@ -553,13 +676,13 @@ class WhatsAppChannel(Channel):
         msg.contact = SharedContact(phone, _text(_obj(card.get("name")).get("formatted_name"), 200) or None)
         msg.kind = "contact"
 
-    async def _parse_reaction(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_reaction(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         msg.kind = "reaction"
 
-    async def _parse_welcome(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_welcome(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         msg.text = "halo"
 
-    async def _parse_unsupported(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
+    def _parse_unsupported(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:
         """unsupported, order, unknown future types."""
         msg.kind = "unsupported"
         if mtype == "order":

@@ -28,7 +28,7 @@ from bot.storage.coalesce import Coalescer, per_item_errors
 from bot.storage.durability import durable
 from bot.storage.leases import PROCESS_ID
 from bot.storage.rate_shares import is_dead
-from bot.messages import InboundMessage, OutboundMessage, utcnow
+from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage, SharedContact, utcnow
 
 PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep readable in logs
 INBOUND_LEASE_S = 60.0  # a turn that has not finished after this is taken to have died with its process
@@ -82,6 +82,8 @@ class MessageStore:
             "kind": msg.kind, "text": msg.text, "payload": msg.payload,
             "media": [m.__dict__ for m in msg.media] or None,
             "location": msg.location.__dict__ if msg.location else None,
+            "shared_contact": msg.contact.__dict__ if msg.contact else None, "start_param": msg.start_param,
+            "referral": (msg.raw or {}).get("referral"),  # a click-to-WhatsApp ad (kept for a rerun's attribution)
             "original_size": msg.original_size, "status": "received",
             "created_at": msg.received_at, "lease_until": now + timedelta(seconds=INBOUND_LEASE_S),
             "owner": PROCESS_ID,
@@ -101,6 +103,18 @@ class MessageStore:
                 raise
             return per_item_errors(len(docs), exc)
 
+    @staticmethod
+    def inbound_from_doc(doc: dict, identity: Identity) -> InboundMessage:
+        """A stored inbound message as the engine takes it (a rerun of a turn that never finished)."""
+        shared = doc.get("shared_contact")
+        return InboundMessage(
+            identity, doc["channel_message_id"], text=doc.get("text") or "", payload=doc.get("payload"),
+            media=[Media(**m) for m in doc.get("media") or []],
+            location=Location(**doc["location"]) if doc.get("location") else None,
+            contact=SharedContact(**shared) if shared else None, start_param=doc.get("start_param"),
+            kind=doc.get("kind") or "text", received_at=doc["created_at"], original_size=doc.get("original_size"),
+            raw={"referral": doc["referral"]} if doc.get("referral") else None)
+
     async def reclaim_inbound(self, channel: str, channel_message_id: str) -> ObjectId | None:
         """Take over a stored inbound whose turn never finished (status received, and its lease over or its
         owner known dead: a killed process); None otherwise. Messages stored before leases existed have no
@@ -118,6 +132,27 @@ class MessageStore:
             {"$set": {"lease_until": now + timedelta(seconds=INBOUND_LEASE_S), "owner": PROCESS_ID},
              "$inc": {"reclaimed": 1}})
         return doc["_id"] if res.modified_count == 1 else None
+
+    async def stale_inbound(self, channel: str, dead: list[str], limit: int = 50) -> list[dict]:
+        """Stored inbound messages of ``channel`` whose turn never finished: the lease is over, or the owner
+        is in ``dead`` (killed processes). Oldest first. For channels whose stored message is the inbox."""
+        now = utcnow()
+        stale = [{"lease_until": {"$lt": now}}] + ([{"owner": {"$in": dead}}] if dead else [])
+        return await self.col.find({"status": "received", "channel": channel, "direction": "in",
+                                    "lease_until": {"$exists": True}, "$or": stale}
+                                   ).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list(limit)
+
+    async def take_over(self, doc: dict) -> bool:
+        """Compare-and-set on the lease of a ``stale_inbound`` document: True for the one process that wins."""
+        res = await self.col.update_one(
+            {"_id": doc["_id"], "status": "received", "lease_until": doc["lease_until"]},
+            {"$set": {"lease_until": utcnow() + timedelta(seconds=INBOUND_LEASE_S), "owner": PROCESS_ID},
+             "$inc": {"reclaimed": 1}})
+        return res.modified_count == 1
+
+    async def set_inbound_media(self, message_id, media: list) -> None:
+        """The attachments as downloaded (GridFS ids) on a message stored before its media was fetched."""
+        await self.col.update_one({"_id": message_id}, {"$set": {"media": [m.__dict__ for m in media] or None}})
 
     async def earlier_in_flight(self, contact_id, inbound_id) -> bool:
         """Another inbound message of this contact, earlier than ``inbound_id`` (by its time, then its id), whose

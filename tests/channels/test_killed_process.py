@@ -1,5 +1,5 @@
 """What another process's kill -9 leaves behind is taken over within seconds, and never answered twice or not at
-all: inbox entries and inbound turns of a process whose heartbeat expired, a turn saved just before the kill whose
+all: inbound turns (the stored message is the inbox) of a process whose heartbeat expired, a turn saved just before the kill whose
 replies were not queued yet, and sends it had claimed (in-process: the dead process is a heartbeat document)."""
 import asyncio
 from datetime import timedelta
@@ -18,22 +18,19 @@ async def heartbeat(rt, owner: str, alive: bool) -> None:
 
 
 async def killed_mid_turn(rt, payload, wamid, owner: str = DEAD) -> None:
-    """A body the other process acknowledged (inbox) and whose message it stored, with fresh leases."""
+    """A message the other process stored (its inbox) and acknowledged, with a fresh lease, its turn not run."""
     contact = await rt.stores.contacts.get_or_create(Identity("whatsapp", WA), "id")
     await rt.stores.messages.store_inbound(InboundMessage(Identity("whatsapp", WA), wamid, text="halo"),
                                            contact["_id"])
     await rt.stores.db.messages.update_one({"channel_message_id": wamid}, {"$set": {"owner": owner}})
-    entry = await chan(rt).inbox.store(payload)
-    await rt.stores.db.whatsapp_inbox.update_one({"_id": entry["_id"]}, {"$set": {"owner": owner}})
 
 
 async def test_a_dead_process_s_entries_are_taken_over_before_their_leases_end(wa):
     rt, g, drv = wa
     payload, wamid = drv.message(WA, "text", {"body": "halo"})
     await killed_mid_turn(rt, payload, wamid)
-    inbox = chan(rt).inbox
     await heartbeat(rt, DEAD, alive=True)  # still beating: its leases are respected
-    assert await inbox.claim_orphans() == []
+    assert await chan(rt).recover_stored() == 0
     assert await rt.stores.messages.reclaim_inbound("whatsapp", wamid) is None
     await heartbeat(rt, DEAD, alive=False)  # killed: its heartbeat expired, its 60 s leases have not
     # this bot's recovery loop (every few seconds) takes it over by itself, no call from here
@@ -41,9 +38,7 @@ async def test_a_dead_process_s_entries_are_taken_over_before_their_leases_end(w
     await rt.outbox.drain()
     doc = await rt.stores.db.messages.find_one({"channel_message_id": wamid})
     assert doc["status"] == "processed" and doc["reclaimed"] == 1 and doc["owner"] == PROCESS_ID
-    entry = await rt.stores.db.whatsapp_inbox.find_one({})
-    assert entry["status"] == "done" and entry["owner"] == PROCESS_ID
-    assert await inbox.recover_orphans(chan(rt)._process) == 0
+    assert await chan(rt).recover_stored() == 0  # nothing left behind
     assert (await drv.post(payload)).status == 200  # Meta redelivers it: not answered again
     await chan(rt).idle()
     await rt.outbox.drain()
@@ -69,9 +64,8 @@ async def test_a_turn_saved_just_before_the_kill_still_gets_its_replies_once(wa,
     assert inbound["status"] == "received" and not g.to(WA)
     # the process that ran it is now known dead (its id is this process's in-process: renamed to a dead one)
     await rt.stores.db.messages.update_one({"_id": inbound["_id"]}, {"$set": {"owner": DEAD}})
-    await rt.stores.db.whatsapp_inbox.update_many({}, {"$set": {"owner": DEAD}})
     await heartbeat(rt, DEAD, alive=False)
-    await chan(rt).inbox.recover_orphans(chan(rt)._process)  # or the recovery loop, whichever comes first
+    await chan(rt).recover_stored()  # or the recovery loop, whichever comes first
     sent = await g.wait_sent(WA, 1)
     await rt.outbox.drain()
     state = await rt.stores.conversations.stored(inbound["contact_id"])

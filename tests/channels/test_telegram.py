@@ -103,7 +103,7 @@ async def test_telegram_database_outage_answers_failure_text(fake_telegram, make
     fake = fake_telegram
     rt = await tg_runtime(make_runtime, fake)
 
-    async def broken(inbound, inline=False):
+    async def broken(inbound, inline=False, accepted=None):
         raise TurnFailed("db down")
     rt.engine.handle = broken
     fake.text(CHAT, "halo")
