@@ -5,14 +5,16 @@ Inbound ``POST /webhooks/whatsapp``:
      parsed; a forged request gets 401 and nothing is stored;
   2. the body is parsed by ``bot.untrusted`` (depth limit, storable values); one that cannot be parsed is
      recorded in the inbox as ``rejected`` and answered 200 (a resend would fail the same way);
-  3. the payload is stored in ``whatsapp_inbox`` (``channels.inbox``) and only then the webhook answers 200
-     (503 while the database is away, so Meta retries);
-  4. a background task handles ``statuses[]`` (update the stored outbound message) and then each message on
-     its own: one small parser per kind turns it into an InboundMessage (media downloaded in two steps into
-     GridFS) and ``engine.handle`` runs the turn. A message that cannot be parsed is rejected and recorded
-     on the inbox entry; the others still run. Redeliveries are harmless (the engine ignores a known
-     ``wamid``, and takes over one whose turn died unfinished); inbox entries a crash or an outage left
-     behind are claimed again by the recovery loop of any process.
+  3. each message is parsed (``parse``, one small parser per kind) and stored as its inbound message
+     (``Engine.accept``: the stored message is its inbox); plain receipts (sent/delivered/read) are applied to
+     the outbound message; the rest (failed or early statuses, items that cannot be used or parsed) is stored
+     in ``whatsapp_inbox`` (``channels.inbox``); only then the webhook answers 200 (503 while the database is
+     away, so Meta retries);
+  4. a background task per stored message fetches its media into GridFS and runs the turn
+     (``Engine.handle(accepted=...)``); one per inbox entry handles its statuses and rejects (and records) its
+     unusable items. Redeliveries are harmless (the engine ignores a known ``wamid``, and takes over one whose
+     turn died unfinished); stored messages and inbox entries a crash or an outage left behind are run again
+     by the recovery loops of any process (``recover_stored``, ``Inbox.recover_forever``).
 ``GET /webhooks/whatsapp`` answers the verification challenge.
 
 Outbound: text; reply buttons for 1–3 choices; a list for 4–10; a numbered text beyond that (a typed number
@@ -392,14 +394,21 @@ class WhatsAppChannel(Channel):
             except BadInput as exc:
                 await self.inbox.reject(exc.message, len(raw))
                 return web.json_response({"ok": True, "rejected": exc.message})
-            taken, rest = self._take_messages(payload)
+            taken, receipts, rest = self._split(payload)
             stores = [self.runtime.engine.accept(inbound) for inbound in taken]
+            stores += [self.runtime.stores.messages.mark_provider_status(wamid, st) for wamid, st in receipts]
             if rest is not None:
                 stores.append(self.inbox.store(rest))
             results = await asyncio.gather(*stores, return_exceptions=True)
             for r in results:
                 if isinstance(r, BaseException):
                     raise r
+            self.metrics["statuses"] += len(receipts)
+            early = [{"id": wamid, "status": st} for (wamid, st), known in
+                     zip(receipts, results[len(taken):len(taken) + len(receipts)]) if not known]
+            if early:  # a receipt that beat our own bookkeeping of the send: the inbox retries it
+                entry = await self.inbox.store({"entry": [{"changes": [{"value": {"statuses": early}}]}]})
+                self._spawn(self._process(entry))
         except PyMongoError as exc:  # what was stored is harmless: Meta's resend finds it (the engine dedupes)
             log.warning("whatsapp webhook not stored: database unavailable (%s); answered 503", type(exc).__name__)
             return web.json_response({"error": "storage unavailable, retry"}, status=503)
@@ -412,17 +421,19 @@ class WhatsAppChannel(Channel):
             self._spawn(self._process(results[-1]))
         return web.json_response({"ok": True})
 
-    def _take_messages(self, payload: dict) -> tuple[list[InboundMessage], dict | None]:
-        """The body's messages that can be stored as inbound messages right away (the ``messages`` document is
-        their inbox), in timestamp order, and what is left for the inbox (statuses, messages that cannot be
-        used or parsed; None when nothing is). System notices are dropped (nobody wrote them)."""
+    def _split(self, payload: dict) -> tuple[list[InboundMessage], list[tuple[str, str]], dict | None]:
+        """What the webhook stores itself before answering, and what is left for the inbox.
+
+        Taken: the messages that can be stored as inbound messages right away (the ``messages`` document is
+        their inbox), in timestamp order, and plain delivery receipts (sent, delivered, read: applied at once).
+        Left (None when nothing is): failed statuses, messages that cannot be used or parsed, anything else.
+        System notices are dropped (nobody wrote them). A body with nothing to take goes to the inbox whole."""
         taken: list[InboundMessage] = []
+        receipts: list[tuple[str, str]] = []
         rest = {**payload, "entry": []}
-        left_any = False
         for e in _objs(payload.get("entry"), keep_others=True):
             if not isinstance(e, dict):
                 rest["entry"].append(e)
-                left_any = True
                 continue
             changes = []
             for ch in _objs(e.get("changes"), keep_others=True):
@@ -444,15 +455,23 @@ class WhatsAppChannel(Channel):
                         left.append(m)
                     else:
                         taken.append(inbound)
-                if left or _objs(value.get("statuses"), keep_others=True) or not isinstance(ch, dict) \
+                statuses = []
+                for st in _objs(value.get("statuses"), keep_others=True):
+                    wamid = st.get("id") if isinstance(st, dict) else None
+                    if isinstance(wamid, str) and 0 < len(wamid) <= 256 and not st.get("errors") \
+                            and st.get("status") in ("sent", "delivered", "read"):
+                        receipts.append((wamid, st["status"]))
+                    else:
+                        statuses.append(st)
+                if left or statuses or not isinstance(ch, dict) \
                         or not value.get("messages") and not value.get("statuses"):
-                    changes.append({**ch, "value": {**value, "messages": left}} if isinstance(ch, dict) else ch)
+                    changes.append({**ch, "value": {**value, "messages": left, "statuses": statuses}}
+                                   if isinstance(ch, dict) else ch)
             if changes:
                 rest["entry"].append({**e, "changes": changes})
-                left_any = True
-        if not taken:
-            return [], payload  # nothing taken: the body goes to the inbox whole, as it came
-        return taken, rest if left_any else None
+        if not taken and not receipts:
+            return [], [], payload
+        return taken, receipts, rest if rest["entry"] else None
 
     async def _stored_turn(self, inbound: InboundMessage, accepted: tuple, first: bool) -> None:
         """One stored message's turn (its lease held): media fetched, the engine run, an ad's attribution kept.

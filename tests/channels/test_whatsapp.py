@@ -77,13 +77,17 @@ async def test_whatsapp_files_a_report_with_image_and_tracks_statuses(wa):
     await chan(rt).idle()
     doc = await rt.stores.db.messages.find_one({"provider_id": wamid})
     assert doc["status"] == "read"
-    # a receipt that arrives before the send's id is stored is applied once it is
+    inbox = rt.stores.db.whatsapp_inbox
+    assert await inbox.count_documents({}) == 0  # known receipts are applied before the 200, no inbox entry
+    # a receipt that arrives before the send's id is stored goes to the inbox and is applied once it is
     [early] = await rt.stores.messages.queue([OutboundMessage(Identity("whatsapp", WA), "x")], status="sending")
     await drv.status("wamid.early", "delivered", WA)
+    assert await inbox.count_documents({}) == 1
     await asyncio.sleep(0.1)
     await rt.stores.messages.mark_sent(early["_id"], "wamid.early")
     await chan(rt).idle()
     assert (await rt.stores.messages.get(early["_id"]))["status"] == "delivered"
+    assert await inbox.count_documents({"status": "done"}) == 1
 
 
 async def test_whatsapp_forged_oversized_and_verification(wa):
