@@ -48,6 +48,7 @@ def plain_digits(text: str) -> str:
     return "".join(str(unicodedata.digit(ch)) if ch.isdigit() and not ch.isdecimal() else ch for ch in text)
 
 
+UNREAD = "_unread"  # marks a contact ``accept`` did not read (only its id is known)
 HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
 SAVED_VERSIONS_KEPT = 4096  # contacts whose last saved state version this process remembers
 
@@ -120,12 +121,16 @@ class Engine:
             self._locks[key] = lock
         return lock
 
-    async def accept(self, inbound: InboundMessage) -> tuple[dict, ObjectId | None]:
-        """Steps 1–2 on their own: clean the text, find or create the contact, store the inbound message.
+    async def accept(self, inbound: InboundMessage, contact_id=None) -> tuple[dict, ObjectId | None]:
+        """Steps 1–3 on their own: clean the text, find or create the contact, store the inbound message.
         Returns (contact, stored id); the id is None for a redelivered message that is not ours to run.
         A channel whose stored message is its inbox (WhatsApp) calls this before acknowledging the webhook,
-        then ``handle(inbound, accepted=...)``. Raises PyMongoError while the database is away."""
+        then ``handle(inbound, accepted=...)``. With ``contact_id`` (the channel has a turn of this contact
+        waiting, so the contact exists and a read now would be stale by then) the contact is read by the turn.
+        Raises PyMongoError while the database is away."""
         clean_text(inbound, self.settings.lapor_max_text_chars)
+        if contact_id is not None:
+            return {"_id": contact_id, UNREAD: True}, await self.stores.messages.store_inbound(inbound, contact_id)
         contact = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language)
         return contact, await self.stores.messages.store_inbound(inbound, contact["_id"])
 
@@ -144,9 +149,11 @@ class Engine:
                 contact, stored = await self.accept(inbound)
             else:
                 contact, stored = accepted
-                if self._saved_versions.get(contact["_id"], -1) > version_of(contact):
-                    # read before an earlier turn of this contact saved (stored, then queued): read it again
-                    contact = await self.stores.contacts.get_with_state(contact["_id"]) or contact
+                if contact.get(UNREAD) or self._saved_versions.get(contact["_id"], -1) > version_of(contact):
+                    # not read yet, or read before an earlier turn of this contact saved: read it now
+                    contact = await self.stores.contacts.get_with_state(contact["_id"]) or \
+                        await self.stores.contacts.get_or_create(inbound.identity,  # erased meanwhile
+                                                                 self.settings.lapor_default_language)
             if stored is None:
                 self.metrics["duplicates"] += 1
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,

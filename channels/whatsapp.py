@@ -311,6 +311,7 @@ class WhatsAppChannel(Channel):
         self._session: aiohttp.ClientSession | None = None
         self._tasks: set[asyncio.Task] = set()
         self._user_locks: dict[str, asyncio.Lock] = {}
+        self._waiting: dict[str, object] = {}  # wa_id -> contact id, while a stored turn of theirs is waiting here
         self._recover_task: asyncio.Task | None = None
         self._recover_stored_task: asyncio.Task | None = None
         self.metrics = {"webhooks": 0, "forged": 0, "messages": 0, "statuses": 0}
@@ -395,7 +396,9 @@ class WhatsAppChannel(Channel):
                 await self.inbox.reject(exc.message, len(raw))
                 return web.json_response({"ok": True, "rejected": exc.message})
             taken, receipts, rest = self._split(payload)
-            stores = [self.runtime.engine.accept(inbound) for inbound in taken]
+            # a person with a turn waiting here: the contact is known and is read by the turn, not now
+            stores = [self.runtime.engine.accept(inbound, self._waiting.get(inbound.identity.user_id))
+                      for inbound in taken]
             stores += [self.runtime.stores.messages.mark_provider_status(wamid, st) for wamid, st in receipts]
             if rest is not None:
                 stores.append(self.inbox.store(rest))
@@ -416,6 +419,7 @@ class WhatsAppChannel(Channel):
             if stored is None:  # a redelivery of a message stored before (processed, or its turn is live)
                 self.runtime.engine.metrics["duplicates"] += 1
                 continue
+            self._waiting.setdefault(inbound.identity.user_id, contact["_id"])
             self._spawn(self._stored_turn(inbound, (contact, stored), first=True))
         if rest is not None:
             self._spawn(self._process(results[-1]))
@@ -496,6 +500,7 @@ class WhatsAppChannel(Channel):
         finally:
             if not lock._waiters:  # noqa: SLF001
                 self._user_locks.pop(wa_id, None)
+                self._waiting.pop(wa_id, None)
 
     async def _attribute(self, inbound: InboundMessage, outcome: str) -> None:
         referral = (inbound.raw or {}).get("referral")

@@ -263,3 +263,49 @@ async def test_whatsapp_buttons_lists_and_numbered_fallback(wa):
     await chan(rt).idle()
     stored = await rt.stores.db.messages.find_one({"channel_message_id": wamid})
     assert stored["payload"] == "choice:o11"
+
+
+async def test_a_message_while_the_person_s_turn_waits_is_stored_without_reading_the_contact(wa, monkeypatch):
+    """The second message's webhook stores it under the known contact id; its turn reads the contact after the
+    first turn saved it, so it sees that turn's answer (consent) and both are answered in order."""
+    rt, g, drv = wa
+    real_accept, real_handle = rt.engine.accept, rt.engine.handle
+    first_turn_may_run = asyncio.Event()
+    given_ids = []
+
+    async def accept(inbound, contact_id=None):
+        given_ids.append(contact_id)
+        return await real_accept(inbound, contact_id)
+
+    async def handle(inbound, **kw):
+        if inbound.text == "halo":
+            await first_turn_may_run.wait()
+        return await real_handle(inbound, **kw)
+    monkeypatch.setattr(rt.engine, "accept", accept)
+    monkeypatch.setattr(rt.engine, "handle", handle)
+    assert (await drv.text(WA, "halo"))[0] == 200
+    assert (await drv.text(WA, "lapor"))[0] == 200  # the first turn is still waiting
+    contact = await rt.stores.contacts.find_by_identity("whatsapp", WA)
+    assert given_ids == [None, contact["_id"]]
+    first_turn_may_run.set()
+    await chan(rt).idle()
+    await rt.outbox.drain()
+    stored = await rt.stores.db.messages.find({"direction": "in"}).sort("created_at", 1).to_list(None)
+    assert [(m["text"], m["status"], m["contact_id"]) for m in stored] == [
+        ("halo", "processed", contact["_id"]), ("lapor", "processed", contact["_id"])]
+    assert len(g.to(WA)) >= 2  # the consent question, then the answer to "lapor" (asked again: no consent yet)
+
+
+async def test_a_turn_whose_contact_was_erased_after_its_message_was_stored_still_runs(wa):
+    from bot.messages import InboundMessage
+    from bson import ObjectId
+
+    rt, g, drv = wa
+    inbound = InboundMessage(Identity("whatsapp", WA), "wamid.gone", text="halo")
+    gone = ObjectId()  # the id a waiting turn knew; the contact was erased since
+    accepted = await rt.engine.accept(inbound, gone)
+    replies = await rt.engine.handle(inbound, accepted=accepted)
+    assert replies  # answered (the consent question of a new contact)
+    contact = await rt.stores.contacts.find_by_identity("whatsapp", WA)
+    assert contact is not None and contact["_id"] != gone  # created again, as any new person's first message
+    assert (await rt.stores.db.messages.find_one({"channel_message_id": "wamid.gone"}))["status"] == "processed"
