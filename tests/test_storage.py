@@ -146,3 +146,32 @@ async def test_window_limiter_never_exceeds_the_cap_in_any_second_and_serves_rep
     assert (times[-1] - times[0]) < 45 / 20 * 1.15  # about the cap, not far below
     reply_at = next(i for i, (_, p) in enumerate(grants) if p == 0)
     assert reply_at <= 8  # the reply took the next free slot, not the 46th
+
+
+async def test_stale_inbound_finds_expired_leases_and_dead_owners_oldest_first_and_one_process_takes_each(stores):
+    from datetime import timedelta
+
+    from bot.messages import utcnow
+
+    msgs = stores.messages
+    contact = await stores.contacts.get_or_create(Identity("whatsapp", "628111"), "id")
+    now = utcnow()
+    ids = {}
+    for name, minutes_ago in (("live", 1), ("expired", 3), ("dead", 2), ("older_expired", 4)):
+        m = InboundMessage(Identity("whatsapp", "628111"), f"wamid.{name}", text=name,
+                           received_at=now - timedelta(minutes=minutes_ago))
+        ids[name] = await msgs.store_inbound(m, contact["_id"])
+    past = now - timedelta(seconds=1)
+    await msgs.col.update_many({"_id": {"$in": [ids["expired"], ids["older_expired"]]}},
+                               {"$set": {"lease_until": past}})
+    await msgs.col.update_one({"_id": ids["dead"]}, {"$set": {"owner": "host:1:dead"}})
+    assert [d["text"] for d in await msgs.stale_inbound("whatsapp", [])] == ["older_expired", "expired"]
+    found = await msgs.stale_inbound("whatsapp", ["host:1:dead"])
+    assert [d["text"] for d in found] == ["older_expired", "expired", "dead"]
+    assert await msgs.stale_inbound("telegram", ["host:1:dead"]) == []
+    assert [await msgs.take_over(d) for d in found] == [True, True, True]
+    assert [await msgs.take_over(d) for d in found] == [False, False, False]  # one taker each
+    assert await msgs.stale_inbound("whatsapp", ["host:1:dead"]) == []
+    rebuilt = msgs.inbound_from_doc(found[0], Identity("whatsapp", "628111"))
+    assert (rebuilt.text, rebuilt.channel_message_id, rebuilt.received_at) == (
+        "older_expired", "wamid.older_expired", found[0]["created_at"])

@@ -136,11 +136,15 @@ class MessageStore:
     async def stale_inbound(self, channel: str, dead: list[str], limit: int = 50) -> list[dict]:
         """Stored inbound messages of ``channel`` whose turn never finished: the lease is over, or the owner
         is in ``dead`` (killed processes). Oldest first. For channels whose stored message is the inbox."""
-        now = utcnow()
-        stale = [{"lease_until": {"$lt": now}}] + ([{"owner": {"$in": dead}}] if dead else [])
-        return await self.col.find({"status": "received", "channel": channel, "direction": "in",
-                                    "lease_until": {"$exists": True}, "$or": stale}
-                                   ).sort([("created_at", ASCENDING), ("_id", ASCENDING)]).limit(limit).to_list(limit)
+        # two plain queries on the ``outbox`` index (status, channel): an ``$or`` or a sort here makes the
+        # embedded server walk the whole collection
+        base = {"status": "received", "channel": channel, "direction": "in"}
+        docs = await self.col.find({**base, "lease_until": {"$lt": utcnow()}}).limit(limit).to_list(limit)
+        if dead:
+            seen = {d["_id"] for d in docs}
+            docs += [d for d in await self.col.find({**base, "owner": {"$in": dead}, "lease_until": {"$exists": True}}
+                                                    ).limit(limit).to_list(limit) if d["_id"] not in seen]
+        return sorted(docs, key=lambda d: (d["created_at"], d["_id"]))
 
     async def take_over(self, doc: dict) -> bool:
         """Compare-and-set on the lease of a ``stale_inbound`` document: True for the one process that wins."""
