@@ -46,6 +46,7 @@ from bot.messages import (Identity, InboundMessage, Location, Media, OutboundMes
 from bot.outbox import mask_user
 from bot.sending import Outcome, SendResult, whatsapp_window_open
 from bot.phones import normalize_phone
+from bot.storage.leases import PROCESS_ID
 from bot.storage.rate_shares import dead_owners
 from bot.tasks import stop_task
 from bot.untrusted import BadInput, loads_object
@@ -64,6 +65,7 @@ RETRY_CODES = {130429: 2.0, 131056: 6.0}  # throughput, per-user pair rate
 REENGAGE_CODE = 131047
 PROCESS_CONCURRENCY = 8
 STATUS_RETRY_S = (0.5, 2.0, 5.0)
+STALE_BATCH = 200  # stored messages looked at per recovery query
 
 
 def sign(secret: str, raw: bytes) -> str:
@@ -312,6 +314,7 @@ class WhatsAppChannel(Channel):
         self._tasks: set[asyncio.Task] = set()
         self._user_locks: dict[str, asyncio.Lock] = {}
         self._waiting: dict[str, object] = {}  # wa_id -> contact id, while a stored turn of theirs is waiting here
+        self._pending: set = set()  # ids of stored messages whose turn is waiting or running here
         self._recover_task: asyncio.Task | None = None
         self._recover_stored_task: asyncio.Task | None = None
         self.metrics = {"webhooks": 0, "forged": 0, "messages": 0, "statuses": 0}
@@ -420,6 +423,7 @@ class WhatsAppChannel(Channel):
                 self.runtime.engine.metrics["duplicates"] += 1
                 continue
             self._waiting.setdefault(inbound.identity.user_id, contact["_id"])
+            self._pending.add(stored)
             self._spawn(self._stored_turn(inbound, (contact, stored), first=True))
         if rest is not None:
             self._spawn(self._process(results[-1]))
@@ -498,6 +502,7 @@ class WhatsAppChannel(Channel):
         except Exception:
             log.exception("whatsapp turn failed; the stored message is retried")
         finally:
+            self._pending.discard(accepted[1])
             if not lock._waiters:  # noqa: SLF001
                 self._user_locks.pop(wa_id, None)
                 self._waiting.pop(wa_id, None)
@@ -510,12 +515,15 @@ class WhatsAppChannel(Channel):
                                                                        "headline") if referral.get(k)}})
 
     async def recover_stored(self) -> int:
-        """Run the turns of stored messages left unfinished (a killed process's, or after an outage)."""
+        """Run the turns of stored messages left unfinished (a killed process's, or after an outage). This
+        process's own messages whose turn is still waiting here (a backlog longer than the lease) are left
+        to that turn, not run a second time."""
         stores = self.runtime.stores
         n = 0
         while True:
             dead = await dead_owners(self.db)
-            docs = await stores.messages.stale_inbound("whatsapp", dead)
+            found = await stores.messages.stale_inbound("whatsapp", dead, limit=STALE_BATCH)
+            docs = [d for d in found if not (d.get("owner") == PROCESS_ID and d["_id"] in self._pending)]
             taken = [d for d in docs if await stores.messages.take_over(d)]
             for doc in taken:
                 contact = await stores.contacts.get_with_state(doc["contact_id"]) if doc.get("contact_id") else None
@@ -526,7 +534,7 @@ class WhatsAppChannel(Channel):
                     doc, Identity("whatsapp", contact["user_id"], contact.get("name")))
                 await self._stored_turn(inbound, (contact, doc["_id"]), first=False)
                 n += 1
-            if len(docs) < 50:
+            if not taken or len(found) < STALE_BATCH:
                 return n
 
     def _spawn(self, coro) -> None:

@@ -1,4 +1,5 @@
 """WhatsApp: nothing acknowledged is lost (per-message batches, recovery after a crash), bad bodies are 200-and-recorded."""
+import asyncio
 import json
 from datetime import timedelta
 
@@ -113,3 +114,26 @@ async def test_a_message_another_live_turn_holds_runs_once_its_lease_is_over(wa)
     assert await chan(rt).recover_once() == 1
     await g.wait_sent(WA, 1)
     assert (await rt.stores.db.messages.find_one({"channel_message_id": wamid}))["status"] == "processed"
+
+
+async def test_a_turn_waiting_here_past_its_lease_is_not_run_again_by_this_process_s_recovery(wa, monkeypatch):
+    """A backlog longer than the lease: the message's own queued turn runs it, once; the recovery leaves it."""
+    rt, g, drv = wa
+    real_handle = rt.engine.handle
+    may_run = asyncio.Event()
+
+    async def slow_handle(inbound, **kw):
+        await may_run.wait()
+        return await real_handle(inbound, **kw)
+    monkeypatch.setattr(rt.engine, "handle", slow_handle)
+    payload, wamid = drv.message(WA, "text", {"body": "halo"})
+    assert (await drv.post(payload)).status == 200
+    past = utcnow() - timedelta(minutes=5)
+    await rt.stores.db.messages.update_one({"channel_message_id": wamid}, {"$set": {"lease_until": past}})
+    assert await chan(rt).recover_once() == 0
+    may_run.set()
+    await chan(rt).idle()
+    await rt.outbox.drain()
+    doc = await rt.stores.db.messages.find_one({"channel_message_id": wamid})
+    assert doc["status"] == "processed" and "reclaimed" not in doc
+    assert len(g.to(WA)) == 1
