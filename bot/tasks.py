@@ -1,4 +1,4 @@
-"""Stopping background tasks: bounded, and robust to a cancellation that gets lost.
+"""Background tasks: run a job periodically (``run_every``), and stop tasks bounded, robust to a lost cancellation.
 
 A single ``task.cancel()`` followed by ``await task`` can wait forever: if the cancellation arrives while the
 task is inside a library call that absorbs it, the task goes on to its next ``sleep`` with the request spent
@@ -32,3 +32,19 @@ async def stop_task(task: asyncio.Task | None, *, stopping: asyncio.Event | None
     if not task.cancelled() and task.exception() is not None:
         log.warning("%s ended with %s", name, type(task.exception()).__name__)
     return True
+
+
+async def run_every(interval_s: float, job, name: str) -> None:
+    """Run ``await job()`` every ``interval_s`` until cancelled; a database outage is one warning line, any
+    other failure is logged with its traceback, and the loop goes on."""
+    from pymongo.errors import PyMongoError
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            await job()
+        except PyMongoError as exc:
+            log.warning("%s: database unavailable (%s)", name, type(exc).__name__)
+        except Exception:
+            log.exception("%s failed", name)
+

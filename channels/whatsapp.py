@@ -48,7 +48,7 @@ from bot.sending import Outcome, SendResult, whatsapp_window_open
 from bot.phones import normalize_phone
 from bot.storage.leases import PROCESS_ID
 from bot.storage.rate_shares import dead_owners
-from bot.tasks import stop_task
+from bot.tasks import run_every, stop_task
 from bot.untrusted import BadInput, loads_object
 from channels.base import Channel
 from channels.formatting import (constant_time_equal, doc_choices, extension_for, numbered_menu,
@@ -338,19 +338,10 @@ class WhatsAppChannel(Channel):
         await self.inbox.ensure_indexes()
         await self.http()
         self._recover_task = asyncio.create_task(self.inbox.recover_forever(self._process))
-        self._recover_stored_task = asyncio.create_task(self._recover_stored_forever())
-
-    async def _recover_stored_forever(self) -> None:
-        """Every ``ORPHAN_CHECK_S`` (or the recovery interval when shorter): stored messages whose turn a killed
-        process left (its heartbeat expired) or whose lease ran out (two small reads when there are none)."""
-        while True:
-            await asyncio.sleep(min(self.inbox.every_s, ORPHAN_CHECK_S))
-            try:
-                await self.recover_stored()
-            except PyMongoError as exc:
-                log.warning("whatsapp stored-message recovery: database unavailable (%s)", type(exc).__name__)
-            except Exception:
-                log.exception("whatsapp stored-message recovery failed")
+        # stored messages whose turn a killed process left (its heartbeat expired) or whose lease ran out: looked
+        # for every ORPHAN_CHECK_S, or the recovery interval when shorter (two small reads when there are none)
+        self._recover_stored_task = asyncio.create_task(run_every(
+            min(self.inbox.every_s, ORPHAN_CHECK_S), self.recover_stored, "whatsapp stored-message recovery"))
 
     async def drain(self) -> None:
         """Graceful stop: no more recovery here; the acknowledged webhooks finish (bounded)."""
