@@ -33,7 +33,7 @@ async def test_concurrent_inbound_inserts_and_marks_are_one_command_each(stores)
     docs = await stores.messages.col.find({"_id": {"$in": ids}}).to_list(None)
     assert len(docs) == n and all(d["status"] == "processed" and "lease_until" not in d for d in docs)
     # idle afterwards: no task left running
-    assert stores.messages._updates._task.done() and stores.messages._inbound_inserts._task.done()
+    assert stores.messages._updates._task.done() and stores.messages._inserts._task.done()
 
 
 async def test_a_lone_write_goes_out_at_once_as_its_own_command(stores):
@@ -213,3 +213,19 @@ async def test_a_turns_processed_mark_and_its_replys_claim_share_one_command(sto
                                       stores.messages.claim(more[0]["_id"], doc=more[0]))
     assert claimed["_id"] == more[0]["_id"] and claimed["attempts"] == 1
     assert cmds(stores, "find messages") - find == 1
+
+
+async def test_inbound_messages_and_replies_stored_together_share_one_insert_and_keep_their_own_errors(stores):
+    seen = await stores.messages.store_inbound(inbound(900, "wamid.seen"), ObjectId())
+    before = cmds(stores, "insert messages")
+    replies = [[OutboundMessage(Identity("whatsapp", f"62812000{i:04d}"), f"balasan {i}")] for i in range(5)]
+    results = await asyncio.gather(
+        *(stores.messages.store_inbound(inbound(i), ObjectId()) for i in range(5)),
+        stores.messages.store_inbound(inbound(901, "wamid.seen"), ObjectId()),  # a redelivery: not stored again
+        *(stores.messages.queue(r) for r in replies))
+    assert cmds(stores, "insert messages") - before == 1  # one journaled insert for all of them
+    stored, again, queued = results[:5], results[5], results[6:]
+    assert all(stored) and again is None and seen  # the redelivery (its first turn is live) is not stored again
+    assert await stores.messages.col.count_documents({"channel_message_id": "wamid.seen"}) == 1
+    texts = {d["text"] for d in await stores.messages.col.find({"direction": "out"}).to_list(None)}
+    assert texts == {f"balasan {i}" for i in range(5)} and all(len(q) == 1 for q in queued)

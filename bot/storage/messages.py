@@ -12,8 +12,8 @@ A message is claimed (queued -> sending) before the provider call and never clai
 crash can lose at most the in-flight message but never send it twice.
 
 Group commit (``bot/storage/coalesce.py``): the per-message bookkeeping of concurrent turns is written together,
-one command per batch, each caller still waiting for its own write: inbound inserts (journaled, as before),
-reply inserts, ``processed``/``failed`` marks, reply claims and ``sent`` marks (together in one unordered
+one command per batch, each caller still waiting for its own write: inbound and reply inserts (one
+``insert_many``, journaled when it holds an inbound message, as before), ``processed``/``failed`` marks, reply claims and ``sent`` marks (together in one unordered
 ``bulk_write``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
 """
 from __future__ import annotations
@@ -40,8 +40,8 @@ class MessageStore:
         self.durable = durable(self.col)  # acknowledged to someone outside: journaled first
         self.retention_days = retention_days
         # group commit of concurrent turns' bookkeeping (module docstring)
-        self._inbound_inserts = Coalescer(self._insert_inbound_batch, name="inbound inserts")
-        self._outbound_inserts = Coalescer(self._insert_outbound_batch, name="reply inserts")
+        # inbound messages ("in", doc) and turns' replies ("out", docs) share one insert_many
+        self._inserts = Coalescer(self._insert_batch, name="message inserts")
         # marks and reply claims share one unordered bulk_write: a turn's processed mark and its reply's claim
         # usually go out together; a mark whose caller was cancelled is still written, a claim is not
         self._updates = Coalescer(self._update_batch, name="message updates",
@@ -50,7 +50,7 @@ class MessageStore:
 
     async def close(self) -> None:
         """Write the group-committed writes still waiting (before the client closes)."""
-        for c in (self._inbound_inserts, self._outbound_inserts, self._updates, self._receipts):
+        for c in (self._inserts, self._updates, self._receipts):
             await c.stop()
 
     async def ensure_indexes(self) -> None:
@@ -89,19 +89,30 @@ class MessageStore:
             "owner": PROCESS_ID,
         }
         try:
-            await self._inbound_inserts.submit(doc)  # journaled, with the other turns' inserts
+            await self._inserts.submit(("in", doc))  # journaled, with the other turns' inserts
         except DuplicateKeyError:
             return await self.reclaim_inbound(msg.identity.channel, msg.channel_message_id)
         return doc["_id"]
 
-    async def _insert_inbound_batch(self, docs: list[dict]) -> list:
+    async def _insert_batch(self, items: list[tuple[str, object]]) -> list:
+        """One ``insert_many`` for inbound messages (``("in", doc)``) and turns' replies (``("out", docs)``),
+        journaled when an inbound message is among them (it is acknowledged to someone outside). Each caller
+        hears its own error: a redelivered inbound id its DuplicateKeyError, a turn the first of its replies'."""
+        flat: list[dict] = []
+        spans = []
+        for kind, payload in items:
+            docs = [payload] if kind == "in" else payload
+            spans.append((len(flat), len(docs)))
+            flat += docs
+        col = self.durable if any(kind == "in" for kind, _ in items) else self.col
         try:
-            await self.durable.insert_many(docs, ordered=False)
-            return [None] * len(docs)
-        except BulkWriteError as exc:  # per message: a redelivered id is that caller's DuplicateKeyError
+            await col.insert_many(flat, ordered=False)
+            return [None] * len(items)
+        except BulkWriteError as exc:
             if exc.details.get("writeConcernErrors"):
                 raise
-            return per_item_errors(len(docs), exc)
+            errors = per_item_errors(len(flat), exc)
+        return [next((e for e in errors[start:start + n] if e is not None), None) for start, n in spans]
 
     @staticmethod
     def inbound_from_doc(doc: dict, identity: Identity) -> InboundMessage:
@@ -211,24 +222,8 @@ class MessageStore:
         for m, d in zip(msgs, docs):
             m.message_id = d["_id"]
         if docs:
-            await self._outbound_inserts.submit(docs)  # with the other turns' replies: one insert
+            await self._inserts.submit(("out", docs))  # with the other turns' inserts: one command
         return docs
-
-    async def _insert_outbound_batch(self, groups: list[list[dict]]) -> list:
-        """One ``insert_many`` for the replies of several turns; a turn whose documents failed hears its error."""
-        flat = [d for g in groups for d in g]
-        try:
-            await self.col.insert_many(flat, ordered=False)
-            return [None] * len(groups)
-        except BulkWriteError as exc:
-            if exc.details.get("writeConcernErrors"):
-                raise
-            errors = per_item_errors(len(flat), exc)
-        out, i = [], 0
-        for g in groups:
-            out.append(next((e for e in errors[i:i + len(g)] if e is not None), None))
-            i += len(g)
-        return out
 
     async def insert_outbound(self, docs: list[dict]) -> int:
         """Insert prepared outbound documents (``outbound_doc``); an ``_id`` already stored is kept, not
