@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from pymongo.errors import PyMongoError
+
 log = logging.getLogger(__name__)
 
 
@@ -37,8 +39,6 @@ async def stop_task(task: asyncio.Task | None, *, stopping: asyncio.Event | None
 async def run_every(interval_s: float, job, name: str) -> None:
     """Run ``await job()`` every ``interval_s`` until cancelled; a database outage is one warning line, any
     other failure is logged with its traceback, and the loop goes on."""
-    from pymongo.errors import PyMongoError
-
     while True:
         await asyncio.sleep(interval_s)
         try:
@@ -47,4 +47,3 @@ async def run_every(interval_s: float, job, name: str) -> None:
             log.warning("%s: database unavailable (%s)", name, type(exc).__name__)
         except Exception:
             log.exception("%s failed", name)
-

@@ -30,6 +30,7 @@ person to reply with a quick-reply button (``bot/held.py``); campaign messages u
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import logging
@@ -476,13 +477,9 @@ class WhatsAppChannel(Channel):
         """One stored message's turn (its lease held): media fetched, the engine run, an ad's attribution kept.
         A failure leaves the message ``received``: the recovery loop runs it again once its lease is over."""
         wa_id = inbound.identity.user_id
-        lock = self._user_locks.setdefault(wa_id, asyncio.Lock())
         try:
-            async with lock, self._turns:  # one turn at a time per person, in timestamp order
-                fetch = [m for m in inbound.media if m.ref and m.gridfs_id is None and m.size is None]
-                if fetch:
-                    for media in fetch:
-                        await self._download(media, wa_id)
+            async with self._person_turn(wa_id):
+                if await self._fetch_media(inbound):
                     await self.runtime.stores.messages.set_inbound_media(accepted[1], inbound.media)
                 self.metrics["messages"] += 1
                 outcome = await run_turn(self.runtime, inbound, (lambda: self._send_failure(wa_id)) if first else None,
@@ -494,9 +491,26 @@ class WhatsAppChannel(Channel):
             log.exception("whatsapp turn failed; the stored message is retried")
         finally:
             self._pending.discard(accepted[1])
+
+    @contextlib.asynccontextmanager
+    async def _person_turn(self, wa_id: str):
+        """One turn at a time per person, in arrival order, and at most ``PROCESS_CONCURRENCY`` at once; the
+        person's lock (and the contact id a waiting turn knows) is dropped when nobody waits for it."""
+        lock = self._user_locks.setdefault(wa_id, asyncio.Lock())
+        try:
+            async with lock, self._turns:
+                yield
+        finally:
             if not lock._waiters:  # noqa: SLF001
                 self._user_locks.pop(wa_id, None)
                 self._waiting.pop(wa_id, None)
+
+    async def _fetch_media(self, inbound: InboundMessage) -> bool:
+        """Download the attachments not fetched yet into GridFS; True when there were any."""
+        fetch = [m for m in inbound.media if m.ref and m.gridfs_id is None and m.size is None]
+        for media in fetch:
+            await self._download(media, inbound.identity.user_id)
+        return bool(fetch)
 
     async def _attribute(self, inbound: InboundMessage, outcome: str) -> None:
         referral = (inbound.raw or {}).get("referral")
@@ -602,26 +616,20 @@ class WhatsAppChannel(Channel):
             log.warning("whatsapp message rejected: %s", problem)
             return REJECTED, problem
         wa_id = str(m["from"])
-        lock = self._user_locks.setdefault(wa_id, asyncio.Lock())
-        async with lock, self._turns:  # one turn at a time per person, in timestamp order
+        async with self._person_turn(wa_id):
             try:
-                try:
-                    inbound = await self.to_inbound(m, name)
-                except PyMongoError:
-                    return RETRY, "database"
-                except Exception as exc:  # a shape we do not understand: recorded, the batch goes on
-                    log.warning("whatsapp message from %s rejected: %s", mask_user(wa_id), type(exc).__name__)
-                    return REJECTED, f"{m.get('type')}: {type(exc).__name__}"[:100]
-                if inbound is None:
-                    return DONE, None
-                self.metrics["messages"] += 1
-                outcome = await run_turn(self.runtime, inbound,
-                                         (lambda: self._send_failure(wa_id)) if first else None)
-                await self._attribute(inbound, outcome)
-                return outcome, None
-            finally:
-                if not lock._waiters:  # noqa: SLF001
-                    self._user_locks.pop(wa_id, None)
+                inbound = await self.to_inbound(m, name)
+            except PyMongoError:
+                return RETRY, "database"
+            except Exception as exc:  # a shape we do not understand: recorded, the batch goes on
+                log.warning("whatsapp message from %s rejected: %s", mask_user(wa_id), type(exc).__name__)
+                return REJECTED, f"{m.get('type')}: {type(exc).__name__}"[:100]
+            if inbound is None:
+                return DONE, None
+            self.metrics["messages"] += 1
+            outcome = await run_turn(self.runtime, inbound, (lambda: self._send_failure(wa_id)) if first else None)
+            await self._attribute(inbound, outcome)
+            return outcome, None
 
     async def _send_failure(self, wa_id: str) -> None:
         """The database is down: answer directly (no outbox), inside the window the user just opened."""
@@ -644,9 +652,8 @@ class WhatsAppChannel(Channel):
     async def to_inbound(self, m: dict, name: str | None) -> InboundMessage | None:
         """``parse``, then the attachments downloaded into GridFS (an inbox entry's message)."""
         msg = self.parse(m, name)
-        for media in msg.media if msg else []:
-            if media.ref:
-                await self._download(media, msg.identity.user_id)
+        if msg is not None:
+            await self._fetch_media(msg)
         return msg
 
     def _parse_text(self, msg: InboundMessage, m: dict, body: dict, mtype: str) -> None:

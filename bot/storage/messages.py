@@ -13,8 +13,9 @@ crash can lose at most the in-flight message but never send it twice.
 
 Group commit (``bot/storage/coalesce.py``): the per-message bookkeeping of concurrent turns is written together,
 one command per batch, each caller still waiting for its own write: inbound and reply inserts (one
-``insert_many``, journaled when it holds an inbound message, as before), ``processed``/``failed`` marks, reply claims and ``sent`` marks (together in one unordered
-``bulk_write``), delivery receipts (one ``update_many`` per status). A lone write goes out at once.
+``insert_many``, journaled when it holds an inbound message, as before), ``processed``/``failed`` marks, reply
+claims and ``sent`` marks (together in one unordered ``bulk_write``), delivery receipts (one ``update_many`` per
+status). A lone write goes out at once.
 """
 from __future__ import annotations
 
@@ -135,14 +136,9 @@ class MessageStore:
                                        "direction": "in"}, {"status": 1, "lease_until": 1, "owner": 1})
         if not doc or doc.get("status") != "received" or doc.get("lease_until") is None:
             return None
-        now = utcnow()
-        if doc["lease_until"] >= now and not await is_dead(self.col.database, doc.get("owner")):
+        if doc["lease_until"] >= utcnow() and not await is_dead(self.col.database, doc.get("owner")):
             return None  # a live turn holds it
-        res = await self.col.update_one(  # compare-and-set on the lease: one taker only
-            {"_id": doc["_id"], "status": "received", "lease_until": doc["lease_until"]},
-            {"$set": {"lease_until": now + timedelta(seconds=INBOUND_LEASE_S), "owner": PROCESS_ID},
-             "$inc": {"reclaimed": 1}})
-        return doc["_id"] if res.modified_count == 1 else None
+        return doc["_id"] if await self.take_over(doc) else None
 
     async def stale_inbound(self, channel: str, dead: list[str], limit: int = 50) -> list[dict]:
         """Stored inbound messages of ``channel`` whose turn never finished: the lease is over, or the owner
@@ -158,7 +154,8 @@ class MessageStore:
         return sorted(docs, key=lambda d: (d["created_at"], d["_id"]))
 
     async def take_over(self, doc: dict) -> bool:
-        """Compare-and-set on the lease of a ``stale_inbound`` document: True for the one process that wins."""
+        """Compare-and-set on the lease of a stored inbound message whose turn never finished (``stale_inbound``,
+        ``reclaim_inbound``): True for the one process that wins."""
         res = await self.col.update_one(
             {"_id": doc["_id"], "status": "received", "lease_until": doc["lease_until"]},
             {"$set": {"lease_until": utcnow() + timedelta(seconds=INBOUND_LEASE_S), "owner": PROCESS_ID},
