@@ -2,7 +2,8 @@
 
 handle(inbound):
   1. clean the text (control characters, size limit; the original size is kept)
-  2. find or create the contact, store the inbound message (a redelivered id stops here, unless its
+  2. find or create the contact (this process's cached copy while it runs alone: no read; see
+     ``bot/storage/contact_cache.py``), store the inbound message (a redelivered id stops here, unless its
      earlier turn died unfinished: see ``MessageStore.store_inbound``)
   3. run one dialogue turn under a per-contact lock on the state read with the contact (``contact.conv``),
      saved with the contact's changes in one update with an optimistic version check
@@ -24,6 +25,7 @@ import uuid
 import weakref
 from collections import OrderedDict
 
+import bson
 from bson import ObjectId
 from pymongo.errors import PyMongoError
 
@@ -32,7 +34,8 @@ from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import NoLifecycle, Ports, Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
-from bot.storage.conversations import VersionConflict, state_of, version_of, without_state
+from bot.storage.contact_cache import BSON_OPTS, CACHED, REV
+from bot.storage.conversations import CONV, VersionConflict, state_of, version_of, without_state
 from bot.templates import Renderer
 
 log = logging.getLogger(__name__)
@@ -51,6 +54,7 @@ def plain_digits(text: str) -> str:
 UNREAD = "_unread"  # marks a contact ``accept`` did not read (only its id is known)
 HANDLED_KEPT = 20  # inbound ids a conversation remembers as answered
 SAVED_VERSIONS_KEPT = 4096  # contacts whose last saved state version this process remembers
+STALE_RESTARTS = 3  # a cached contact found out of date: read it and start the inbound path again
 
 
 # per-citizen order across processes: how long a turn waits, in steps, for an earlier message of the same contact
@@ -60,6 +64,11 @@ ORDER_WAITS_S = (0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, None)
 
 class _Behind(Exception):
     """An earlier message of the contact is still running (in another process): run this turn again later."""
+
+
+class _Stale(Exception):
+    """The turn ran on a cached contact that changed since (its save matched nothing): read it and start the
+    inbound path again (held messages, live conversation, turn)."""
 
 
 class TurnFailed(Exception):
@@ -112,7 +121,7 @@ class Engine:
         self.interceptors: list = []
         self._locks: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._saved_versions: OrderedDict = OrderedDict()  # contact id -> state version this process saved
-        self.metrics = {"turns": 0, "nlu_turns": 0, "duplicates": 0, "conflicts": 0, "failures": 0}
+        self.metrics = {"turns": 0, "nlu_turns": 0, "duplicates": 0, "conflicts": 0, "stale": 0, "failures": 0}
 
     def _lock(self, key) -> asyncio.Lock:
         lock = self._locks.get(key)
@@ -131,7 +140,8 @@ class Engine:
         clean_text(inbound, self.settings.lapor_max_text_chars)
         if contact_id is not None:
             return {"_id": contact_id, UNREAD: True}, await self.stores.messages.store_inbound(inbound, contact_id)
-        contact = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language)
+        contact = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language,
+                                                           cached=self._alone())
         return contact, await self.stores.messages.store_inbound(inbound, contact["_id"])
 
     async def handle(self, inbound: InboundMessage, *, inline: bool = False,
@@ -151,7 +161,7 @@ class Engine:
                 contact, stored = accepted
                 if contact.get(UNREAD) or self._saved_versions.get(contact["_id"], -1) > version_of(contact):
                     # not read yet, or read before an earlier turn of this contact saved: read it now
-                    contact = await self.stores.contacts.get_with_state(contact["_id"]) or \
+                    contact = await self.stores.contacts.get_with_state(contact["_id"], cached=self._alone()) or \
                         await self.stores.contacts.get_or_create(inbound.identity,  # erased meanwhile
                                                                  self.settings.lapor_default_language)
             if stored is None:
@@ -159,22 +169,19 @@ class Engine:
                 log.info("turn %s duplicate %s message from %s ignored", corr, inbound.identity.channel,
                          mask_user(inbound.identity.user_id))
                 return []
-            if await held.on_inbound(self, contact, inbound):  # a WhatsApp message releases what was held for the contact
+            text, payload = inbound.text, inbound.payload
+            for _ in range(STALE_RESTARTS):
+                inbound.text, inbound.payload = text, payload  # each start from the message as received
+                try:
+                    turn, replies = await self._inbound_path(contact, inbound, stored)
+                    break
+                except _Stale:  # the cached copy was out of date: read the contact, start again
+                    contact = await self._reread(contact["_id"], inbound, stored)
+            else:
+                raise TurnFailed("contact kept changing under us")
+            if turn is False:  # handled without a turn (held messages released, a live conversation)
                 await self.stores.messages.mark_inbound(stored, "processed")
                 return []
-            payload = inbound.payload
-            for wait in ORDER_WAITS_S:  # an earlier message of the contact still running elsewhere: it goes first
-                async with self._lock(contact["_id"]):
-                    for intercept in self.interceptors:  # e.g. a staff member holds the conversation
-                        if await intercept(self, contact, inbound):
-                            await self.stores.messages.mark_inbound(stored, "processed")
-                            return []
-                    try:
-                        turn, replies = await self._run_turn(contact, inbound, stored, keep_order=wait is not None)
-                        break
-                    except _Behind:
-                        pass
-                await asyncio.sleep(wait)
             if turn is None:  # the turn was saved before a crash: only the bookkeeping below was missing
                 await self._queue_saved(replies, inline)
                 await self.stores.messages.mark_inbound(stored, "processed")
@@ -204,8 +211,50 @@ class Engine:
                  len(replies), turn.nlu_calls)
         return replies
 
+    async def _inbound_path(self, contact: dict, inbound: InboundMessage, stored) -> tuple:
+        """Steps 4–6 of ``handle``: (False, []) when no turn ran, else what ``_run_turn`` returned.
+        Raises _Stale when ``contact`` was a cached copy that turned out old."""
+        cached = contact.pop(CACHED, False)
+        if await held.on_inbound(self, contact, inbound):  # a WhatsApp message releases what was held for the contact
+            return False, []
+        if contact.pop("has_held", None):  # released just now: that write raised ``rev`` (save on the version)
+            cached = False
+        for wait in ORDER_WAITS_S:  # an earlier message of the contact still running elsewhere: it goes first
+            async with self._lock(contact["_id"]):
+                for intercept in self.interceptors:  # e.g. a staff member holds the conversation
+                    if await intercept(self, contact, inbound):
+                        return False, []
+                try:
+                    return await self._run_turn(contact, inbound, stored, keep_order=wait is not None, cached=cached)
+                except _Behind:
+                    pass
+            await asyncio.sleep(wait)
+        raise AssertionError("the last wait is None: the turn runs")  # pragma: no cover
+
+    async def _reread(self, contact_id, inbound: InboundMessage, stored) -> dict:
+        """The contact as stored now; erased meanwhile (by another process): created again, with the stored
+        inbound message moved to the new contact."""
+        fresh = await self.stores.contacts.get_with_state(contact_id)
+        if fresh is None:
+            fresh = await self.stores.contacts.get_or_create(inbound.identity, self.settings.lapor_default_language)
+            await self.stores.messages.set_contact(stored, fresh["_id"])
+        return fresh
+
+    def _alone(self) -> bool:
+        """No other bot process is live: this process's cached contacts can be used (they are checked anyway)."""
+        return not self._other_processes()
+
+    def _cache_saved(self, before: bytes, contact_updates: dict, state: dict) -> None:
+        """Keep the contact as this turn's save left it: ``before`` (BSON of the contact the turn started
+        from) with the contact changes, the state and ``rev`` written."""
+        doc = bson.decode(before, codec_options=BSON_OPTS)
+        doc.update(contact_updates)
+        doc[CONV] = {**(doc.get(CONV) or {}), **{k: v for k, v in state.items() if k != "_id"}}
+        doc[REV] = (doc.get(REV) or 0) + 1
+        self.stores.contacts.cache.put(doc)
+
     async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None,
-                        keep_order: bool = False) -> tuple[Turn | None, list[OutboundMessage]]:
+                        keep_order: bool = False, cached: bool = False) -> tuple[Turn | None, list[OutboundMessage]]:
         """Run and save one turn: (turn, its rendered replies). When the conversation already saved this
         inbound's turn (a rerun after a crash): (None, the replies saved with it, if still kept), so a message
         is never answered twice, nor left unanswered. ``keep_order``: with other bot processes live, the
@@ -218,10 +267,13 @@ class Engine:
         if self._saved_versions.get(contact["_id"], -1) > version_of(contact):
             # a turn of this process saved since ``contact`` was read (two messages at once): re-read now
             # rather than run into the version conflict
-            contact = await self.stores.contacts.get_with_state(contact["_id"]) or contact
+            fresh = await self.stores.contacts.get_with_state(contact["_id"], cached=self._alone())
+            if fresh is not None:
+                contact, cached = fresh, fresh.pop(CACHED, False)
         text, payload = inbound.text, inbound.payload  # a turn may rewrite them (held first message, a number)
         for attempt in range(5):
             inbound.text, inbound.payload = text, payload  # a rerun starts from the message as received
+            before = bson.encode(contact) if self._alone() else None
             state = state_of(contact)
             if inbound_id is not None and inbound_id in (state.get("handled") or []):
                 return None, saved_replies(state, inbound_id, inbound, contact["_id"])
@@ -237,9 +289,12 @@ class Engine:
                         contact["_id"], inbound_id):
                     raise _Behind()  # nothing of this attempt was written; its effects are dropped with it
             try:
-                await convs.save(state, turn.contact_updates)
+                await convs.save(state, turn.contact_updates, rev=(contact.get(REV) or 0) if cached else None)
             except VersionConflict:
                 # another process answered first: this attempt's effects are dropped with it, the turn reruns
+                if cached and not turn.erased:
+                    self.metrics["stale"] += 1
+                    raise _Stale() from None
                 fresh = await self.stores.contacts.get_with_state(contact["_id"])
                 if fresh is None:
                     return turn, replies
@@ -247,6 +302,8 @@ class Engine:
                 contact = fresh
                 continue
             self._note_saved(contact["_id"], state["version"])
+            if before is not None:
+                self._cache_saved(before, turn.contact_updates, state)
             said = len(turn.replies)
             for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
                 await effect()

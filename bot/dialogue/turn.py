@@ -76,6 +76,7 @@ class Turn:
     contact_updates: dict[str, Any] = field(default_factory=dict)
     effects: list[Effect] = field(default_factory=list)
     nlu_calls: int = 0
+    erased: bool = False  # the turn erased its own contact ("hapus data saya"): its save finds nothing, rightly
     _interpretation: "Interpretation | None" = None
 
     # -- reading -------------------------------------------------------------------------------

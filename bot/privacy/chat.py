@@ -41,6 +41,7 @@ async def confirm_erase(dlg, turn, pend: dict) -> bool:
     since = utcnow()
     stores = turn.stores
     await rights.erase(stores, turn.contact["_id"], "warga", in_turn=True)
+    turn.erased = True
     # saving $sets the state's keys (a popped key would stay stored): overwrite instead
     turn.state.update(flow=None, step=None, slots={}, pending=None, back=[], last_choices=[], held=None,
                       draft_id=None, flow_started_at=None)

@@ -9,6 +9,9 @@ The document also carries the person's dialogue state (``conv``, owned by ``Conv
 - ``has_held`` while WhatsApp messages wait for the person to write (``bot/held.py``); the release runs only
   when it is there.
 
+Every write raises ``rev`` (``bump``), so a turn that starts from this process's cached copy
+(``bot/storage/contact_cache.py``) can tell that the contact changed since; each write also drops that copy.
+
 Reads that return contacts to other code leave ``conv`` out (projection), except ``get_or_create`` and
 ``get_with_state``, which the engine uses to read contact and state in one command.
 """
@@ -21,14 +24,21 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from bot.messages import Identity, utcnow
+from bot.storage.contact_cache import CACHED, REV, ContactCache
 from bot.storage.conversations import CONV, fresh_conv
 
 NO_STATE = {CONV: 0}  # projection: the contact without its dialogue state
 
 
+def bump(update: dict) -> dict:
+    """``update`` that also raises the contact's ``rev`` (every write of a contact does)."""
+    return {**update, "$inc": {**update.get("$inc", {}), REV: 1}}
+
+
 class ContactStore:
-    def __init__(self, db):
+    def __init__(self, db, cache: ContactCache | None = None):
         self.col = db["contacts"]
+        self.cache = cache or ContactCache()
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
@@ -36,11 +46,18 @@ class ContactStore:
         await self.col.create_index([("subscription.code", ASCENDING)])
         await self.col.create_index([("subscription.campaign", ASCENDING)], name="outreach_attrib")
 
-    async def get_or_create(self, identity: Identity, default_language: str = "id") -> dict:
+    async def get_or_create(self, identity: Identity, default_language: str = "id", cached: bool = False) -> dict:
         """One read on the hot path (the contact with its dialogue state ``conv``); one insert, with a fresh
-        state, only the first time this identity writes."""
+        state, only the first time this identity writes. ``cached``: this process's copy when it has one
+        (no read; marked ``CACHED``, see ``bot/storage/contact_cache.py``). What is read is cached."""
+        if cached:
+            doc = self.cache.get(identity)
+            if doc is not None:
+                doc[CACHED] = True
+                return doc
         doc = await self.col.find_one({"channel": identity.channel, "user_id": identity.user_id})
         if doc:
+            self.cache.put(doc)
             return doc
         doc = {
             "_id": ObjectId(),
@@ -53,26 +70,38 @@ class ContactStore:
             "created_at": utcnow(),
             "reachable": True,
             CONV: fresh_conv(),
+            REV: 0,
         }
         try:
             await self.col.insert_one(doc)
         except DuplicateKeyError:  # another process created it between our read and write
             doc = await self.col.find_one({"channel": identity.channel, "user_id": identity.user_id})
+        self.cache.put(doc)
         return doc
 
     async def get(self, contact_id) -> dict | None:
         return await self.col.find_one({"_id": contact_id}, NO_STATE)
 
-    async def get_with_state(self, contact_id) -> dict | None:
-        """The contact with its dialogue state (``conv``), in one read (the engine, after a version conflict)."""
-        return await self.col.find_one({"_id": contact_id})
+    async def get_with_state(self, contact_id, cached: bool = False) -> dict | None:
+        """The contact with its dialogue state (``conv``), in one read (the engine, after a version conflict);
+        ``cached`` as in ``get_or_create``."""
+        if cached:
+            doc = self.cache.get_by_id(contact_id)
+            if doc is not None:
+                doc[CACHED] = True
+                return doc
+        doc = await self.col.find_one({"_id": contact_id})
+        if doc:
+            self.cache.put(doc)
+        return doc
 
     async def find_by_identity(self, channel: str, user_id: str) -> dict | None:
         return await self.col.find_one({"channel": channel, "user_id": user_id}, NO_STATE)
 
     async def update(self, contact_id, fields: dict[str, Any]) -> None:
         if fields:
-            await self.col.update_one({"_id": contact_id}, {"$set": fields})
+            self.cache.forget(contact_id)
+            await self.col.update_one({"_id": contact_id}, bump({"$set": fields}))
 
     async def get_many(self, contact_ids) -> dict:
         """{_id: contact} for the given ids, in one query."""
@@ -111,18 +140,21 @@ class ContactStore:
 
     async def record_attribution(self, channel: str, user_id: str, source: dict) -> None:
         """First-touch attribution (deep-link code, ad referral): kept once, never overwritten."""
+        self.cache.forget_identity(channel, user_id)
         await self.col.update_one(
             {"channel": channel, "user_id": user_id, "attribution": {"$exists": False}},
-            {"$set": {"attribution": {**source, "channel": channel, "at": utcnow()}}})
+            bump({"$set": {"attribution": {**source, "channel": channel, "at": utcnow()}}}))
 
     async def mark_unreachable(self, contact_id, reason: str) -> None:
         """Provider says the person blocked us: stop all bulk sends until they write again."""
-        await self.col.update_one({"_id": contact_id}, {"$set": {
+        self.cache.forget(contact_id)
+        await self.col.update_one({"_id": contact_id}, bump({"$set": {
             "reachable": False, "unreachable_reason": reason, "unreachable_at": utcnow(),
-            "subscription.status": "opted_out"}})
+            "subscription.status": "opted_out"}}))
 
     async def delete(self, contact_id) -> None:
         """Delete a contact document."""
+        self.cache.forget(contact_id)
         await self.col.delete_one({"_id": contact_id})
 
     async def notified_sms_contacts(self, phone: str, other_than) -> list[dict]:
@@ -144,11 +176,13 @@ class ContactStore:
 
     async def add_tag(self, contact_id, tag: str) -> None:
         """Give a contact a tag (once)."""
-        await self.col.update_one({"_id": contact_id}, {"$addToSet": {"tags": tag}})
+        self.cache.forget(contact_id)
+        await self.col.update_one({"_id": contact_id}, bump({"$addToSet": {"tags": tag}}))
 
     async def remove_tag(self, contact_id, tag: str) -> bool:
         """Take a tag from a contact; False when no contact has this id."""
-        res = await self.col.update_one({"_id": contact_id}, {"$pull": {"tags": tag}})
+        self.cache.forget(contact_id)
+        res = await self.col.update_one({"_id": contact_id}, bump({"$pull": {"tags": tag}}))
         return res.matched_count != 0
 
     async def names_of(self, contact_ids: list) -> dict:
@@ -159,23 +193,31 @@ class ContactStore:
     # ------------------------------------------------------------------ markers (see the module docstring)
     async def mark_handoff(self, contact_id, handoff_id, status: str) -> None:
         """The contact has an active handoff in ``status`` (requested / taken)."""
-        await self.col.update_one({"_id": contact_id}, {"$set": {"handoff": {"id": handoff_id, "status": status}}})
+        self.cache.forget(contact_id)
+        await self.col.update_one({"_id": contact_id},
+                                  bump({"$set": {"handoff": {"id": handoff_id, "status": status}}}))
 
     async def clear_handoff(self, contact_id, handoff_id) -> None:
         """That handoff ended: the marker goes, unless it names another one by now."""
-        await self.col.update_one({"_id": contact_id, "handoff.id": handoff_id}, {"$unset": {"handoff": ""}})
+        self.cache.forget(contact_id)
+        await self.col.update_one({"_id": contact_id, "handoff.id": handoff_id}, bump({"$unset": {"handoff": ""}}))
 
     async def clear_handoffs(self, pairs: list[tuple]) -> None:
         """``clear_handoff`` for many (contact id, handoff id) pairs, in one command."""
         if pairs:
+            for c, _ in pairs:
+                self.cache.forget(c)
             await self.col.update_many({"_id": {"$in": [c for c, _ in pairs]},
-                                        "handoff.id": {"$in": [h for _, h in pairs]}}, {"$unset": {"handoff": ""}})
+                                        "handoff.id": {"$in": [h for _, h in pairs]}},
+                                       bump({"$unset": {"handoff": ""}}))
 
     async def mark_held(self, contact_ids) -> None:
         """Messages wait for these contacts to write (``bot/held.py``)."""
         ids = [i for i in contact_ids if i is not None]
         if ids:
-            await self.col.update_many({"_id": {"$in": ids}}, {"$set": {"has_held": True}})
+            for i in ids:
+                self.cache.forget(i)
+            await self.col.update_many({"_id": {"$in": ids}}, bump({"$set": {"has_held": True}}))
 
     async def clear_held(self, contact_id, wrote_at=None) -> None:
         """Before held messages are released; ``wrote_at`` (the person just wrote) also raises the
@@ -183,4 +225,5 @@ class ContactStore:
         update: dict = {"$unset": {"has_held": ""}}
         if wrote_at is not None:
             update["$max"] = {f"{CONV}.last_inbound_at": wrote_at}
-        await self.col.update_one({"_id": contact_id}, update)
+        self.cache.forget(contact_id)
+        await self.col.update_one({"_id": contact_id}, bump(update))

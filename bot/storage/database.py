@@ -98,11 +98,13 @@ async def connect(uri: str, db_name: str, *, retention_days: int = 365, attempts
             await asyncio.sleep(delay)
             delay = min(delay * 2, 10)
     db = client[db_name]
+    contacts = ContactStore(db)
     stores = Stores(
         client=client, db=db,
-        contacts=ContactStore(db), conversations=ConversationStore(db),
+        contacts=contacts, conversations=ConversationStore(db, contacts.cache),
         messages=MessageStore(db, retention_days=retention_days), reports=ReportStore(db), leases=LeaseStore(db),
-        handoffs=HandoffStore(db), volunteers=VolunteerStore(db), counters=CounterStore(db), files=FileStore(db),
+        handoffs=HandoffStore(db, contacts), volunteers=VolunteerStore(db), counters=CounterStore(db),
+        files=FileStore(db),
         staff_tokens=TokenStore(db), audit=AuditLog(db), notifications=NotificationStore(db),
         telegram_callbacks=CallbackPayloads(db), roundtrips=roundtrips,
     )

@@ -43,9 +43,9 @@ def _push(entry: dict) -> dict:
 
 
 class HandoffStore:
-    def __init__(self, db):
+    def __init__(self, db, contacts: ContactStore | None = None):
         self.col = db["handoffs"]
-        self.contacts = ContactStore(db)  # the markers only
+        self.contacts = contacts or ContactStore(db)  # the markers only (the runtime's, sharing its cache)
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("status", ASCENDING), ("created_at", DESCENDING)])

@@ -162,6 +162,11 @@ class MessageStore:
              "$inc": {"reclaimed": 1}})
         return res.modified_count == 1
 
+    async def set_contact(self, message_id, contact_id) -> None:
+        """A stored inbound message whose contact was erased (by another process) before its turn ran: it
+        belongs to the contact created again for the same person."""
+        await self.col.update_one({"_id": message_id}, {"$set": {"contact_id": contact_id}})
+
     async def set_inbound_media(self, message_id, media: list) -> None:
         """The attachments as downloaded (GridFS ids) on a message stored before its media was fetched."""
         await self.col.update_one({"_id": message_id}, {"$set": {"media": [m.__dict__ for m in media] or None}})
