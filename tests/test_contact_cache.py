@@ -14,8 +14,8 @@ from bson import ObjectId
 from bot.messages import Identity, InboundMessage
 from bot.storage import connect
 from bot.storage.contact_cache import ContactCache
-from tests.fixtures.fakes import wait_until, whatsapp_bot
-from tests.test_round_trips import counted, reads, writes
+from tests.fixtures.fakes import whatsapp_bot
+from tests.test_round_trips import counted, goes_to_the_officer, reads, writes
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -144,13 +144,4 @@ async def test_through_whatsapp_a_handoff_taken_elsewhere_is_honoured_and_steady
     h = await other_process.handoffs.open(contact["_id"], None)
     await other_process.handoffs.take(h["_id"], "officer-1")
     await rt.outbox.drain()
-    n = len(g.to(WA))
-    status, _ = await drv.text(WA, "masih menunggu petugas")
-    assert status == 200
-
-    async def in_transcript():
-        doc = await rt.stores.handoffs.get(h["_id"])
-        return any(e["who"] == "citizen" and e["text"] == "masih menunggu petugas" for e in doc["transcript"])
-    await wait_until(in_transcript)
-    await rt.outbox.drain()
-    assert len(g.to(WA)) == n  # the bot stayed quiet
+    await goes_to_the_officer(rt, g, drv, h, "masih menunggu petugas", WA)

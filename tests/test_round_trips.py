@@ -255,6 +255,20 @@ async def consented(rt, g, drv) -> dict:
     return await rt.stores.contacts.find_by_identity("whatsapp", WA)
 
 
+async def goes_to_the_officer(rt, g, drv, handoff: dict, text: str, wa: str = WA) -> None:
+    """``text`` from the citizen reaches the handoff's transcript, and the bot says nothing."""
+    n = len(g.to(wa))
+    status, _ = await drv.text(wa, text)
+    assert status == 200
+
+    async def in_transcript():
+        doc = await rt.stores.handoffs.get(handoff["_id"])
+        return any(e["who"] == "citizen" and e["text"] == text for e in doc["transcript"])
+    await wait_until(in_transcript)
+    await rt.outbox.drain()
+    assert len(g.to(wa)) == n  # the bot stayed quiet
+
+
 async def test_a_taken_handoff_is_still_intercepted_through_the_channel(wa):
     rt, g, drv = wa
     contact = await consented(rt, g, drv)
@@ -262,15 +276,7 @@ async def test_a_taken_handoff_is_still_intercepted_through_the_channel(wa):
     await rt.stores.handoffs.take(h["_id"], "officer-1")
     await wait_until(lambda: len(g.to(WA)) >= 2)
     n = len(g.to(WA))
-    status, _ = await drv.text(WA, "ada kabar soal jalan rusak?")
-    assert status == 200
-
-    async def in_transcript():
-        doc = await rt.stores.handoffs.get(h["_id"])
-        return any(e["who"] == "citizen" and e["text"] == "ada kabar soal jalan rusak?" for e in doc["transcript"])
-    await wait_until(in_transcript)
-    await rt.outbox.drain()
-    assert len(g.to(WA)) == n  # the bot stayed quiet
+    await goes_to_the_officer(rt, g, drv, h, "ada kabar soal jalan rusak?")
     # the citizen takes the bot back: the handoff ends, the marker goes, the bot answers again
     await drv.text(WA, "kembali ke bot")
     await wait_until(lambda: len(g.to(WA)) > n)
