@@ -286,7 +286,7 @@ class Engine:
                 state["handled"] = [*(state.get("handled") or [])[-(HANDLED_KEPT - 1):], inbound_id]
                 state["replied"] = replied_entry(inbound_id, replies)
                 if keep_order and self._other_processes() and await self.stores.messages.earlier_in_flight(
-                        contact["_id"], inbound_id):
+                        contact["_id"], inbound_id, inbound.received_at):
                     raise _Behind()  # nothing of this attempt was written; its effects are dropped with it
             try:
                 await convs.save(state, turn.contact_updates, rev=(contact.get(REV) or 0) if cached else None)

@@ -175,3 +175,37 @@ async def test_stale_inbound_finds_expired_leases_and_dead_owners_oldest_first_a
     rebuilt = msgs.inbound_from_doc(found[0], Identity("whatsapp", "628111"))
     assert (rebuilt.text, rebuilt.channel_message_id, rebuilt.received_at) == (
         "older_expired", "wamid.older_expired", found[0]["created_at"])
+
+
+async def test_earlier_in_flight_sees_the_contacts_running_messages_of_the_last_two_minutes(stores):
+    from datetime import timedelta
+
+    from bot.messages import utcnow
+
+    msgs, who = stores.messages, Identity("whatsapp", "628222")
+    contact = await stores.contacts.get_or_create(who, "id")
+    now = utcnow().replace(microsecond=500_400)  # stored as .500 (milliseconds)
+
+    async def stored(name: str, at) -> object:
+        return await msgs.store_inbound(InboundMessage(who, f"wamid.{name}", text=name, received_at=at), contact["_id"])
+
+    await stored("old", now - timedelta(minutes=5))  # still running, but older than the window
+    first = await stored("first", now - timedelta(seconds=3))
+    same_ms_a = await stored("a", now)
+    same_ms_b = await stored("b", now.replace(microsecond=500_900))  # same stored millisecond, later id
+    assert await msgs.earlier_in_flight(contact["_id"], first, now - timedelta(seconds=3)) is False
+    assert await msgs.earlier_in_flight(contact["_id"], same_ms_a, now) is True  # "first" still runs
+    await msgs.mark_inbound(first, "processed")
+    # same millisecond: ordered by id, whichever microseconds each process holds in memory (no mutual wait)
+    assert await msgs.earlier_in_flight(contact["_id"], same_ms_a, now) is False
+    assert await msgs.earlier_in_flight(contact["_id"], same_ms_b, now.replace(microsecond=500_900)) is True
+    await msgs.col.update_one({"_id": same_ms_a}, {"$set": {"lease_until": utcnow() - timedelta(seconds=1)}})
+    assert await msgs.earlier_in_flight(contact["_id"], same_ms_b, now) is False  # its process is gone
+
+
+async def test_the_old_in_flight_index_is_dropped_at_start(stores):
+    await stores.messages.col.create_index([("contact_id", 1), ("created_at", 1)], name="inbound_in_flight",
+                                           partialFilterExpression={"direction": "in", "status": "received"})
+    await stores.messages.ensure_indexes()
+    await stores.messages.ensure_indexes()  # idempotent
+    assert "inbound_in_flight" not in await stores.messages.col.index_information()

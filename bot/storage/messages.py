@@ -33,6 +33,7 @@ from bot.messages import Identity, InboundMessage, Location, Media, OutboundMess
 
 PRIVATE_MARK = "[disembunyikan]"  # stored in place of bodies we must not keep readable in logs
 INBOUND_LEASE_S = 60.0  # a turn that has not finished after this is taken to have died with its process
+IN_FLIGHT_WINDOW = timedelta(seconds=2 * INBOUND_LEASE_S)  # how far back ``earlier_in_flight`` looks
 
 
 class MessageStore:
@@ -61,9 +62,9 @@ class MessageStore:
         await self.col.create_index([("status", ASCENDING), ("channel", ASCENDING), ("priority", ASCENDING),
                                      ("next_attempt_at", ASCENDING)], name="outbox")
         await self.col.create_index([("contact_id", ASCENDING), ("created_at", DESCENDING)])
-        # inbound messages whose turn is running (a handful at most): per-citizen order across processes
-        await self.col.create_index([("contact_id", ASCENDING), ("created_at", ASCENDING)], name="inbound_in_flight",
-                                    partialFilterExpression={"direction": "in", "status": "received"})
+        # until this version a partial index served ``earlier_in_flight``; every write paid for it
+        if "inbound_in_flight" in await self.col.index_information():
+            await self.col.drop_index("inbound_in_flight")
         await self.col.create_index([("provider_id", ASCENDING)], sparse=True)
         await self.col.create_index("created_at", expireAfterSeconds=self.retention_days * 86400,
                                     name="retention")
@@ -171,18 +172,21 @@ class MessageStore:
         """The attachments as downloaded (GridFS ids) on a message stored before its media was fetched."""
         await self.col.update_one({"_id": message_id}, {"$set": {"media": [m.__dict__ for m in media] or None}})
 
-    async def earlier_in_flight(self, contact_id, inbound_id) -> bool:
-        """Another inbound message of this contact, earlier than ``inbound_id`` (by its time, then its id), whose
-        turn is still running under a live lease (possibly in another process). One small read on the
-        ``inbound_in_flight`` index."""
-        docs = await self.col.find({"contact_id": contact_id, "direction": "in", "status": "received"},
-                                   {"created_at": 1, "lease_until": 1}).limit(20).to_list(20)
-        mine = next((d for d in docs if d["_id"] == inbound_id), None)
-        if mine is None:
-            return False
+    async def earlier_in_flight(self, contact_id, inbound_id, received_at) -> bool:
+        """Another inbound message of this contact, earlier than ``inbound_id`` (received at ``received_at``;
+        by its time, then its id), whose turn is still running under a live lease (possibly in another
+        process). One small read on the contact's history index: its messages of the last
+        ``IN_FLIGHT_WINDOW`` (an earlier turn still running is younger than that: the engine stops waiting
+        for one after ~13 s, and a lease lasts ``INBOUND_LEASE_S``)."""
+        received_at = received_at.replace(microsecond=received_at.microsecond // 1000 * 1000)  # as stored
+        docs = await self.col.find(
+            {"contact_id": contact_id,
+             "created_at": {"$gte": received_at - IN_FLIGHT_WINDOW, "$lte": received_at}},
+            {"direction": 1, "status": 1, "created_at": 1, "lease_until": 1}).limit(200).to_list(200)
         now = utcnow()
-        return any(d["_id"] != inbound_id and d.get("lease_until") is not None and d["lease_until"] > now
-                   and (d["created_at"], d["_id"]) < (mine["created_at"], inbound_id) for d in docs)
+        return any(d["_id"] != inbound_id and d.get("direction") == "in" and d.get("status") == "received"
+                   and d.get("lease_until") is not None and d["lease_until"] > now
+                   and (d["created_at"], d["_id"]) < (received_at, inbound_id) for d in docs)
 
     async def inbound_unfinished(self, channel: str, channel_message_id: str) -> bool:
         """True while the inbound is stored but its turn has not completed (another turn holds the lease)."""
