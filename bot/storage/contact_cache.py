@@ -1,11 +1,12 @@
 """The contacts this process read or saved last, with their dialogue state: the read a turn can skip.
 
-A contact document carries ``rev``, raised by every write of ``ContactStore`` and ``ConversationStore`` (and by
-nothing else: they are the only writers of ``contacts``). A turn that starts from a cached copy saves with a
+A contact document carries ``rev``, raised by every write of ``ContactStore`` and ``ConversationStore`` (and of
+the start-up data moves, ``migrations.py``: nothing else writes ``contacts``). A turn that starts from a cached copy saves with a
 filter on that ``rev``: if anything wrote the contact since (this process or another), the save matches nothing
 and the engine reads the contact again and reruns the whole inbound path (held messages, live conversation,
 turn). So a stale copy costs a rerun, never a wrong answer. The writers of this process also drop the copy
-first, so here it is never stale at all; the engine uses the cache only while no other bot process is live.
+first, so a copy goes stale here only when a write lands while a turn of the same contact is saving; the engine
+uses the cache only while no other bot process is live.
 
 Copies are kept as BSON bytes: every ``get`` returns a fresh document that a turn may change freely. Bounded
 (least recently used goes first).
