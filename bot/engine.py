@@ -34,8 +34,8 @@ from bot.dialogue.runtime import Dialogue
 from bot.dialogue.turn import NoLifecycle, Ports, Turn
 from bot.messages import Choice, Identity, InboundMessage, OutboundMessage
 from bot.outbox import Outbox, mask_user
-from bot.storage.contact_cache import BSON_OPTS, CACHED, REV
-from bot.storage.conversations import CONV, VersionConflict, state_of, version_of, without_state
+from bot.storage.contact_cache import CACHED, REV
+from bot.storage.conversations import VersionConflict, state_of, version_of, without_state
 from bot.templates import Renderer
 
 log = logging.getLogger(__name__)
@@ -244,15 +244,6 @@ class Engine:
         """No other bot process is live: this process's cached contacts can be used (they are checked anyway)."""
         return not self._other_processes()
 
-    def _cache_saved(self, before: bytes, contact_updates: dict, state: dict) -> None:
-        """Keep the contact as this turn's save left it: ``before`` (BSON of the contact the turn started
-        from) with the contact changes, the state and ``rev`` written."""
-        doc = bson.decode(before, codec_options=BSON_OPTS)
-        doc.update(contact_updates)
-        doc[CONV] = {**(doc.get(CONV) or {}), **{k: v for k, v in state.items() if k != "_id"}}
-        doc[REV] = (doc.get(REV) or 0) + 1
-        self.stores.contacts.cache.put(doc)
-
     async def _run_turn(self, contact: dict, inbound: InboundMessage, inbound_id=None,
                         keep_order: bool = False, cached: bool = False) -> tuple[Turn | None, list[OutboundMessage]]:
         """Run and save one turn: (turn, its rendered replies). When the conversation already saved this
@@ -289,7 +280,8 @@ class Engine:
                         contact["_id"], inbound_id, inbound.received_at):
                     raise _Behind()  # nothing of this attempt was written; its effects are dropped with it
             try:
-                await convs.save(state, turn.contact_updates, rev=(contact.get(REV) or 0) if cached else None)
+                await convs.save(state, turn.contact_updates, rev=(contact.get(REV) or 0) if cached else None,
+                                 before=before)  # cached as saved (while this process runs alone)
             except VersionConflict:
                 # another process answered first: this attempt's effects are dropped with it, the turn reruns
                 if cached and not turn.erased:
@@ -302,8 +294,6 @@ class Engine:
                 contact = fresh
                 continue
             self._note_saved(contact["_id"], state["version"])
-            if before is not None:
-                self._cache_saved(before, turn.contact_updates, state)
             said = len(turn.replies)
             for effect in turn.effects:  # once per inbound message: only the attempt whose state saved
                 await effect()

@@ -119,6 +119,9 @@ async def test_a_write_in_this_process_drops_the_copy(make_runtime):
     replies, log = await counted(rt.engine, said("cc-local", "hello"), inline=True)
     assert len(reads(log, "contacts")) == 1 and replies
     assert rt.stores.contacts.cache.get_by_id(contact["_id"])["language"] == "en"
+    assert rt.stores.conversations.cache is rt.stores.contacts.cache  # the state's writes drop the same copy
+    await rt.stores.conversations.remember_choices(contact["_id"], ["choice:a", "choice:b"])
+    assert rt.stores.contacts.cache.get_by_id(contact["_id"]) is None
 
 
 # ------------------------------------------------------------------ end to end through the WhatsApp channel

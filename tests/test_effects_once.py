@@ -36,16 +36,16 @@ async def race(a, b, text_a: str, text_b: str):
     save_a, save_b = a.stores.conversations.save, b.stores.conversations.save
     calls = {"b": 0}
 
-    async def a_save(state, contact_updates=None, rev=None):
-        await save_a(state, contact_updates, rev)
+    async def a_save(state, contact_updates=None, **kw):
+        await save_a(state, contact_updates, **kw)
         a_saved.set()
 
-    async def b_save(state, contact_updates=None, rev=None):
+    async def b_save(state, contact_updates=None, **kw):
         calls["b"] += 1
         if calls["b"] == 1:
             b_waiting.set()
             await asyncio.wait_for(a_saved.wait(), 60)
-        await save_b(state, contact_updates, rev)
+        await save_b(state, contact_updates, **kw)
 
     a.stores.conversations.save, b.stores.conversations.save = a_save, b_save
     try:

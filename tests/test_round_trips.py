@@ -144,10 +144,10 @@ async def test_a_version_conflict_rereads_contact_and_state_in_one_command(make_
     contact = await rt.stores.contacts.find_by_identity("console", "rt-race")
     convs, save = rt.stores.conversations, rt.stores.conversations.save
 
-    async def another_process_first(state, contact_updates=None, rev=None):
+    async def another_process_first(state, contact_updates=None, **kw):
         convs.save = save
         await convs.col.update_one({"_id": contact["_id"]}, {"$inc": {"conv.version": 1, "rev": 1}})
-        await save(state, contact_updates, rev)
+        await save(state, contact_updates, **kw)
 
     convs.save = another_process_first
     stale = rt.engine.metrics["stale"]

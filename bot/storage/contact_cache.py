@@ -1,10 +1,11 @@
 """The contacts this process read or saved last, with their dialogue state: the read a turn can skip.
 
-A contact document carries ``rev``, raised by every write of ``ContactStore`` and ``ConversationStore`` (and of
-the start-up data moves, ``migrations.py``: nothing else writes ``contacts``). A turn that starts from a cached copy saves with a
-filter on that ``rev``: if anything wrote the contact since (this process or another), the save matches nothing
-and the engine reads the contact again and reruns the whole inbound path (held messages, live conversation,
-turn). So a stale copy costs a rerun, never a wrong answer. The writers of this process also drop the copy
+A contact document carries ``rev``, raised (``bump``) by every write of ``ContactStore`` and
+``ConversationStore`` and of the start-up data moves (``migrations.py``): nothing else writes ``contacts``. A
+turn that starts from a cached copy saves with a filter on that ``rev``: if anything wrote the contact since
+(this process or another), the save matches nothing and the engine reads the contact again and reruns the
+whole inbound path (held messages, live conversation, turn). ``ConversationStore.save`` keeps the contact as
+it wrote it. So a stale copy costs a rerun, never a wrong answer. The writers of this process also drop the copy
 first, so a copy goes stale here only when a write lands while a turn of the same contact is saving; the engine
 uses the cache only while no other bot process is live.
 
@@ -25,6 +26,11 @@ ENTRIES = 8192  # about 3 KB each (contact + state): ~25 MB at most
 BSON_OPTS = bson.CodecOptions(tz_aware=True, tzinfo=bson.tz_util.utc)
 
 
+def bump(update: dict) -> dict:
+    """``update`` that also raises the contact's ``rev`` (every write of a contact does)."""
+    return {**update, "$inc": {**update.get("$inc", {}), REV: 1}}
+
+
 class ContactCache:
     def __init__(self, entries: int = ENTRIES):
         self.entries = entries
@@ -40,14 +46,22 @@ class ContactCache:
             return None
         self._docs.move_to_end(key)
         self.hits += 1
-        return bson.decode(entry[1], codec_options=BSON_OPTS)
+        return self._copy(entry[1])
 
     def get_by_id(self, contact_id) -> dict | None:
         entry = self._docs.get(self._keys.get(contact_id))
-        return bson.decode(entry[1], codec_options=BSON_OPTS) if entry is not None else None
+        return self._copy(entry[1]) if entry is not None else None
+
+    @staticmethod
+    def _copy(raw: bytes) -> dict:
+        """A fresh document, marked ``CACHED`` (its turn saves against ``rev``)."""
+        doc = bson.decode(raw, codec_options=BSON_OPTS)
+        doc[CACHED] = True
+        return doc
 
     def put(self, doc: dict) -> None:
         """Keep ``doc`` (a whole contact document as stored, ``conv`` and ``rev`` included)."""
+        doc = {k: v for k, v in doc.items() if k != CACHED}
         key = (doc["channel"], doc["user_id"])
         old = self._keys.get(doc["_id"])
         if old is not None and old != key:

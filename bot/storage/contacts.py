@@ -24,21 +24,16 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from bot.messages import Identity, utcnow
-from bot.storage.contact_cache import CACHED, REV, ContactCache
+from bot.storage.contact_cache import REV, ContactCache, bump
 from bot.storage.conversations import CONV, fresh_conv
 
 NO_STATE = {CONV: 0}  # projection: the contact without its dialogue state
 
 
-def bump(update: dict) -> dict:
-    """``update`` that also raises the contact's ``rev`` (every write of a contact does)."""
-    return {**update, "$inc": {**update.get("$inc", {}), REV: 1}}
-
-
 class ContactStore:
     def __init__(self, db, cache: ContactCache | None = None):
         self.col = db["contacts"]
-        self.cache = cache or ContactCache()
+        self.cache = cache if cache is not None else ContactCache()
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index([("channel", ASCENDING), ("user_id", ASCENDING)], unique=True)
@@ -50,11 +45,9 @@ class ContactStore:
         """One read on the hot path (the contact with its dialogue state ``conv``); one insert, with a fresh
         state, only the first time this identity writes. ``cached``: this process's copy when it has one
         (no read; marked ``CACHED``, see ``bot/storage/contact_cache.py``). What is read is cached."""
-        if cached:
-            doc = self.cache.get(identity)
-            if doc is not None:
-                doc[CACHED] = True
-                return doc
+        doc = self.cache.get(identity) if cached else None
+        if doc is not None:
+            return doc
         doc = await self.col.find_one({"channel": identity.channel, "user_id": identity.user_id})
         if doc:
             self.cache.put(doc)
@@ -85,11 +78,9 @@ class ContactStore:
     async def get_with_state(self, contact_id, cached: bool = False) -> dict | None:
         """The contact with its dialogue state (``conv``), in one read (the engine, after a version conflict);
         ``cached`` as in ``get_or_create``."""
-        if cached:
-            doc = self.cache.get_by_id(contact_id)
-            if doc is not None:
-                doc[CACHED] = True
-                return doc
+        doc = self.cache.get_by_id(contact_id) if cached else None
+        if doc is not None:
+            return doc
         doc = await self.col.find_one({"_id": contact_id})
         if doc:
             self.cache.put(doc)

@@ -13,7 +13,9 @@ The state is bounded: flow, step, slots, a short back-stack, last choices, rate 
 from __future__ import annotations
 
 from bot.messages import utcnow
-from bot.storage.contact_cache import REV, ContactCache
+import bson
+
+from bot.storage.contact_cache import BSON_OPTS, REV, ContactCache, bump
 
 CONV = "conv"  # the contact document's field holding the state
 
@@ -54,7 +56,8 @@ class ConversationStore:
 
     def __init__(self, db, cache: ContactCache | None = None):
         self.col = db["contacts"]
-        self.cache = cache or ContactCache()  # the one ``ContactStore`` uses: every write here drops a copy
+        # the one ``ContactStore`` uses (an empty cache is falsy: compare with None): every write here drops a copy
+        self.cache = cache if cache is not None else ContactCache()
 
     async def ensure_indexes(self) -> None:
         await self.col.create_index(f"{CONV}.updated_at", sparse=True, name="conv_updated_at")
@@ -78,22 +81,24 @@ class ConversationStore:
         self.cache.forget(contact_id)
         for _ in range(2):
             res = await self.col.update_one({"_id": contact_id, saved: {"$exists": True}},
-                                            {"$set": {f"{CONV}.last_choices": payloads}, "$inc": {REV: 1}})
+                                            bump({"$set": {f"{CONV}.last_choices": payloads}}))
             if res.matched_count:
                 return
             # no state saved yet: these choices make it one (the rest reads as fresh)
             res = await self.col.update_one({"_id": contact_id, saved: {"$exists": False}},
-                                            {"$set": {f"{CONV}.last_choices": payloads, saved: utcnow()},
-                                             "$inc": {REV: 1}})
+                                            bump({"$set": {f"{CONV}.last_choices": payloads, saved: utcnow()}}))
             if res.matched_count:  # otherwise: a turn saved in between (update that one), or no such contact
                 return
 
-    async def save(self, state: dict, contact_updates: dict | None = None, rev: int | None = None) -> None:
+    async def save(self, state: dict, contact_updates: dict | None = None, rev: int | None = None,
+                   before: bytes | None = None) -> None:
         """Write the state, and ``contact_updates`` (contact fields) with it in the same update, if nobody
         saved since it was loaded; bumps ``version`` in place. VersionConflict otherwise (also when the contact
         is gone). Like the separate document before, only the state's keys are set: a key popped from
         ``state`` stays stored (assign None instead). ``rev`` (a turn started from a cached copy): match on
-        the contact's write counter instead, so that any write since the copy was made is a conflict."""
+        the contact's write counter instead, so that any write since the copy was made is a conflict.
+        ``before`` (BSON of the whole contact the turn started from): once written, the process's cache keeps
+        the contact as this save left it."""
         expected = state["version"]
         now = utcnow()
         fields = {f"{CONV}.{k}": v for k, v in state.items() if k not in ("_id", "version", "updated_at")}
@@ -106,12 +111,18 @@ class ConversationStore:
             query = {"_id": state["_id"], REV: rev if rev else {"$in": [0, None]}}
         else:
             query = {"_id": state["_id"], f"{CONV}.version": expected if expected else {"$in": [0, None]}}
-        self.cache.forget(state["_id"])  # the caller caches what it saved (``Engine``)
-        res = await self.col.update_one(query, {"$set": fields, "$inc": {REV: 1}})
+        self.cache.forget(state["_id"])
+        res = await self.col.update_one(query, bump({"$set": fields}))
         if res.matched_count != 1:
             raise VersionConflict(state["_id"])
         state["version"] = expected + 1
         state["updated_at"] = now
+        if before is not None:
+            doc = bson.decode(before, codec_options=BSON_OPTS)
+            doc.update(contact_updates or {})
+            doc[CONV] = {**(doc.get(CONV) or {}), **{k: v for k, v in state.items() if k != "_id"}}
+            doc[REV] = (doc.get(REV) or 0) + 1
+            self.cache.put(doc)
 
     async def stored(self, contact_id) -> dict | None:
         """The saved conversation state of a contact, or None (never saved, or removed)."""
@@ -121,21 +132,21 @@ class ConversationStore:
     async def delete(self, contact_id) -> None:
         """Delete a contact's conversation state (the contact stays)."""
         self.cache.forget(contact_id)
-        await self.col.update_one({"_id": contact_id}, {"$unset": {CONV: ""}, "$inc": {REV: 1}})
+        await self.col.update_one({"_id": contact_id}, bump({"$unset": {CONV: ""}}))
 
     async def delete_untouched_before(self, cutoff) -> int:
         """Delete conversation states last updated before ``cutoff``; returns how many."""
         self.cache.clear()
         return (await self.col.update_many({f"{CONV}.updated_at": {"$lt": cutoff}},
-                                           {"$unset": {CONV: ""}, "$inc": {REV: 1}})).modified_count
+                                           bump({"$unset": {CONV: ""}}))).modified_count
 
     async def note_inbound(self, contact_id, at) -> None:
         """Record when the contact last wrote, outside a turn (no version bump)."""
         self.cache.forget(contact_id)
-        await self.col.update_one({"_id": contact_id}, {"$max": {f"{CONV}.last_inbound_at": at}, "$inc": {REV: 1}})
+        await self.col.update_one({"_id": contact_id}, bump({"$max": {f"{CONV}.last_inbound_at": at}}))
 
     async def drop_pending(self, contact_id, kind: str) -> None:
         """Clear a pending question of this kind, bumping ``version`` so a running turn reloads."""
         self.cache.forget(contact_id)
         await self.col.update_one({"_id": contact_id, f"{CONV}.pending.kind": kind},
-                                  {"$set": {f"{CONV}.pending": None}, "$inc": {f"{CONV}.version": 1, REV: 1}})
+                                  bump({"$set": {f"{CONV}.pending": None}, "$inc": {f"{CONV}.version": 1}}))

@@ -15,7 +15,7 @@ import logging
 
 from pymongo import UpdateOne
 
-from bot.storage.contact_cache import REV
+from bot.storage.contact_cache import bump
 from bot.storage.conversations import CONV
 from bot.storage.handoffs import ACTIVE, status_of
 
@@ -42,7 +42,7 @@ async def embed_conversations(db) -> int:
         if not docs:
             return moved
         ops = [UpdateOne({"_id": d["_id"], f"{CONV}.version": {"$in": [0, None]}},
-                         {"$set": {f"{CONV}.{k}": v for k, v in d.items() if k != "_id"}, "$inc": {REV: 1}})
+                         bump({"$set": {f"{CONV}.{k}": v for k, v in d.items() if k != "_id"}}))
                for d in docs]
         await contacts.bulk_write(ops, ordered=False)
         await legacy.delete_many({"_id": {"$in": [d["_id"] for d in docs]}})
@@ -55,7 +55,7 @@ async def handoff_markers(db) -> int:
     if not active:
         return 0
     ops = [UpdateOne({"_id": h["contact_id"], "handoff": {"$exists": False}},
-                     {"$set": {"handoff": {"id": h["_id"], "status": status_of(h)}}, "$inc": {REV: 1}}) for h in active]
+                     bump({"$set": {"handoff": {"id": h["_id"], "status": status_of(h)}}})) for h in active]
     return (await db["contacts"].bulk_write(ops, ordered=False)).modified_count
 
 
@@ -66,5 +66,5 @@ async def held_markers(db) -> int:
     if not ids:
         return 0
     res = await db["contacts"].update_many({"_id": {"$in": ids}, "has_held": {"$exists": False}},
-                                           {"$set": {"has_held": True}, "$inc": {REV: 1}})
+                                           bump({"$set": {"has_held": True}}))
     return res.modified_count

@@ -92,10 +92,10 @@ async def test_a_later_message_waits_for_an_earlier_one_running_in_another_proce
     a_holding, release, b_checked = asyncio.Event(), asyncio.Event(), asyncio.Event()
     save_a, check_b = a.stores.conversations.save, b.stores.messages.earlier_in_flight
 
-    async def held_save(state, contact_updates=None, rev=None):
+    async def held_save(state, contact_updates=None, **kw):
         a_holding.set()
         await asyncio.wait_for(release.wait(), 60)
-        await save_a(state, contact_updates, rev)
+        await save_a(state, contact_updates, **kw)
 
     async def spied_check(*args):
         found = await check_b(*args)
