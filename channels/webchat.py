@@ -23,8 +23,6 @@ import asyncio
 import hashlib
 import hmac
 import logging
-import os
-import secrets
 import uuid
 from pathlib import Path
 
@@ -34,6 +32,7 @@ from bson.errors import InvalidId
 from pymongo.errors import PyMongoError
 
 from bot.engine import TurnFailed
+from bot.kept_keys import kept_key
 from bot.messages import Identity, InboundMessage, Location, Media, OutboundMessage
 from bot.sending import Outcome, SendResult
 from bot.untrusted import BadInput, clean_str, loads_object
@@ -81,7 +80,7 @@ class WebChatChannel(Channel):
     def __init__(self, runtime):
         super().__init__(runtime)
         self.settings = runtime.settings
-        self.key = self._key()
+        self.key = kept_key(self.settings, "webchat")
         self.sockets: dict[str, set[web.WebSocketResponse]] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.cross = CrossProcessPush(self)  # pushes what other processes sent to this process's visitors
@@ -97,23 +96,6 @@ class WebChatChannel(Channel):
             "request_location": bool(doc.get("request_location")), "kind": doc.get("kind")}
 
     # ---------------------------------------------------------------- identity
-    def _key(self) -> bytes:
-        if self.settings.lapor_secret_key:
-            return hashlib.sha256(("webchat:" + self.settings.lapor_secret_key).encode()).digest()
-        path = Path(self.settings.lapor_data_dir) / "webchat.key"
-        try:
-            return bytes.fromhex(path.read_text().strip())
-        except (OSError, ValueError):
-            pass
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600) if not path.exists() else None
-        if fd is None:  # another process wrote it meanwhile
-            return bytes.fromhex(path.read_text().strip())
-        with os.fdopen(fd, "w") as f:
-            f.write(key.hex())
-        return key
-
     def sign(self, visitor: str) -> str:
         mac = hmac.new(self.key, visitor.encode(), hashlib.sha256).hexdigest()[:32]
         return f"{visitor}.{mac}"

@@ -11,13 +11,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import os
 import secrets
-from pathlib import Path
 
 from aiohttp import web
 
 from bot.backoffice.principal import StaffUser
+from bot.kept_keys import kept_key
 
 log = logging.getLogger(__name__)
 
@@ -29,23 +28,8 @@ PUBLIC = ("/login", "/setup/", "/static/")
 
 
 def load_key(settings) -> bytes:
-    """HMAC key: derived from LAPOR_SECRET_KEY, else a random key kept in the data directory."""
-    if settings.lapor_secret_key:
-        return hashlib.sha256(("staff:" + settings.lapor_secret_key).encode()).digest()
-    path = Path(settings.lapor_data_dir) / "staff.key"
-    try:
-        return bytes.fromhex(path.read_text().strip())
-    except (OSError, ValueError):
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = secrets.token_bytes(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(path.read_text().strip())
-    with os.fdopen(fd, "w") as f:
-        f.write(key.hex())
-    return key
+    """HMAC key of staff sessions (``bot/kept_keys.py``)."""
+    return kept_key(settings, "staff")
 
 
 def sign(key: bytes, value: str) -> str:
