@@ -14,7 +14,7 @@ PACKAGES = ("bot", "channels", "outreach")
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("base", ("bot.messages", "bot.config", "bot.phones", "bot.tracking", "bot.reports", "bot.templates",
               "bot.ratelimit", "bot.embedded_db", "bot.progress", "bot.processes", "bot.tasks", "bot.appkeys", "bot.sending", "bot.untrusted",
-              "bot.privacy.exif")),
+              "bot.privacy.exif", "bot.kept_keys")),
     ("storage", ("bot.storage",)),
     ("domain", ("bot.agencies", "bot.nlu", "bot.outbox", "bot.held", "bot.filing", "bot.privacy.rights")),
     ("dialogue", ("bot.dialogue",)),
